@@ -1,0 +1,45 @@
+/** IPFIX abstract data types (RFC 7012 section 3.1, RFC 6313, IANA "Data Types" sub-registry). */
+export type DataType =
+  | 'octetArray'
+  | 'unsigned8'
+  | 'unsigned16'
+  | 'unsigned32'
+  | 'unsigned64'
+  | 'signed8'
+  | 'signed16'
+  | 'signed32'
+  | 'signed64'
+  | 'float32'
+  | 'float64'
+  | 'boolean'
+  | 'macAddress'
+  | 'string'
+  | 'dateTimeSeconds'
+  | 'dateTimeMilliseconds'
+  | 'dateTimeMicroseconds'
+  | 'dateTimeNanoseconds'
+  | 'ipv4Address'
+  | 'ipv6Address'
+  | 'basicList'
+  | 'subTemplateList'
+  | 'subTemplateMultiList'
+  | 'unsigned256';
+
+/** One Information Element definition. `scope` is the JSON key prefix (IPFIXcol2 style: "iana", "cisco"). */
+export interface InfoElement {
+  readonly pen: number;
+  readonly id: number;
+  readonly name: string;
+  readonly type: DataType;
+  readonly semantics?: string;
+  readonly units?: string;
+  readonly scope: string;
+  /** True for RFC 5103 reverse elements (PEN 29305) and enterprise-specific reverse twins. */
+  readonly reverse?: boolean;
+}
+
+/** IANA reverse-direction PEN (RFC 5103). */
+export const REVERSE_PEN = 29305;
+/** IPFIXcol2/libfds pseudo-PENs for NetFlow v9 field types above 127. */
+export const NETFLOW_PEN = 4294967294;
+export const NETFLOW_EXTRA_PEN = 4294967295;
