@@ -1,0 +1,128 @@
+import type { InfoElement } from './ie/types.js';
+
+/** Field length meaning "variable length" in a template (RFC 7011 section 7). */
+export const VARLEN = 0xffff;
+
+/** One field specifier of a (options) template, resolved against the IE registry. */
+export interface FieldSpec {
+  /** Element id without the enterprise bit. */
+  readonly id: number;
+  /** Enterprise number; 0 for IANA. */
+  readonly pen: number;
+  /** Length on the wire; VARLEN for variable-length encoding. */
+  readonly length: number;
+  /** Definition from the registry, undefined when the element is unknown. */
+  readonly ie: InfoElement | undefined;
+}
+
+export type TemplateOrigin = 'netflow5' | 'netflow7' | 'netflow9' | 'ipfix';
+
+/** A (options) template. Immutable: a redefinition creates a new Template object. */
+export interface Template {
+  readonly id: number;
+  readonly origin: TemplateOrigin;
+  /** Number of leading scope fields; > 0 marks an options template. */
+  readonly scopeCount: number;
+  readonly isOptions: boolean;
+  readonly fields: readonly FieldSpec[];
+  /** Record length when every field has a fixed length, else -1. */
+  readonly fixedLength: number;
+  /** Smallest possible record length (variable fields counted as 1 length byte). */
+  readonly minLength: number;
+  /** True when a field is a basicList / subTemplateList / subTemplateMultiList. */
+  readonly structured: boolean;
+  /**
+   * A string that identifies the layout (ids, pens, lengths). Templates with the same signature
+   * share compiled decoders and formatters, so an exporter that refreshes its templates every
+   * minute does not recompile anything.
+   */
+  readonly signature: string;
+  /** Monotonic per-store counter; changes whenever a template id is (re)defined. */
+  readonly generation: number;
+}
+
+let generationCounter = 0;
+
+export function makeTemplate(
+  id: number,
+  origin: TemplateOrigin,
+  fields: FieldSpec[],
+  scopeCount: number,
+  isOptions = scopeCount > 0,
+): Template {
+  let fixed = 0;
+  let min = 0;
+  let variable = false;
+  let structured = false;
+  let sig = origin === 'netflow9' ? 'n' : origin === 'ipfix' ? 'i' : origin;
+  sig += `${scopeCount}:`;
+  for (const f of fields) {
+    if (f.length === VARLEN) {
+      variable = true;
+      min += 1;
+    } else {
+      fixed += f.length;
+      min += f.length;
+    }
+    const t = f.ie?.type;
+    if (t === 'basicList' || t === 'subTemplateList' || t === 'subTemplateMultiList') structured = true;
+    sig += `${f.pen}.${f.id}.${f.length},`;
+  }
+  return {
+    id,
+    origin,
+    scopeCount,
+    isOptions,
+    fields,
+    fixedLength: variable ? -1 : fixed,
+    minLength: min,
+    structured,
+    signature: sig,
+    generation: ++generationCounter,
+  };
+}
+
+/**
+ * Finds record boundaries in a data set body. Writes start offsets into `starts` (length count+1:
+ * starts[count] is the end of the last record) and returns the record count. Stops where the
+ * remaining bytes cannot hold another record: RFC 7011 padding, or a truncated tail that the caller
+ * reports by comparing starts[count] with `end`.
+ */
+export function splitRecords(t: Template, buf: Buffer, pos: number, end: number): Int32Array {
+  if (t.fixedLength > 0) {
+    const n = Math.floor((end - pos) / t.fixedLength);
+    const starts = new Int32Array(n + 1);
+    for (let i = 0; i <= n; i++) starts[i] = pos + i * t.fixedLength;
+    return starts;
+  }
+  if (t.fixedLength === 0) return new Int32Array(1);
+  // Variable-length: walk each record once, reading the length prefixes.
+  const acc: number[] = [];
+  const fields = t.fields;
+  outer: while (end - pos >= t.minLength) {
+    let p = pos;
+    for (let k = 0; k < fields.length; k++) {
+      const len = fields[k]!.length;
+      if (len !== VARLEN) {
+        p += len;
+        continue;
+      }
+      if (p >= end) break outer;
+      let l = buf[p]!;
+      p += 1;
+      if (l === 255) {
+        if (p + 2 > end) break outer;
+        l = buf.readUInt16BE(p);
+        p += 2;
+      }
+      p += l;
+    }
+    if (p > end) break;
+    acc.push(pos);
+    pos = p;
+  }
+  const starts = new Int32Array(acc.length + 1);
+  for (let i = 0; i < acc.length; i++) starts[i] = acc[i]!;
+  starts[acc.length] = pos;
+  return starts;
+}
