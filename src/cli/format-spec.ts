@@ -1,0 +1,36 @@
+import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
+
+const ENUMS: Partial<Record<keyof JsonFormatOptions, readonly string[]>> = {
+  tcpFlags: ['formatted', 'raw'],
+  timestamp: ['formatted', 'unix'],
+  protocol: ['formatted', 'raw'],
+};
+
+/**
+ * Parses `--format json[,option=value...]`, e.g. `json,timestamp=unix,ignoreUnknown=false`.
+ * Option names and values are those of the IPFIXcol2 JSON output plugin.
+ */
+export function parseFormatSpec(spec: string): Partial<JsonFormatOptions> {
+  const [name, ...opts] = spec.split(',').map((s) => s.trim());
+  if (name !== 'json') throw new Error(`--format: unknown format "${name}" (available: json)`);
+  const out: Record<string, string | boolean> = {};
+  for (const kv of opts) {
+    if (kv === '') continue;
+    const eq = kv.indexOf('=');
+    const key = (eq < 0 ? kv : kv.slice(0, eq)) as keyof JsonFormatOptions;
+    const raw = eq < 0 ? 'true' : kv.slice(eq + 1);
+    if (!(key in DEFAULT_JSON_OPTIONS)) {
+      throw new Error(`--format: unknown option "${key}" (known: ${Object.keys(DEFAULT_JSON_OPTIONS).join(', ')})`);
+    }
+    const allowed = ENUMS[key];
+    if (allowed !== undefined) {
+      if (!allowed.includes(raw)) throw new Error(`--format: ${key} must be one of ${allowed.join('|')}, not "${raw}"`);
+      out[key] = raw;
+    } else {
+      const v = raw.toLowerCase();
+      if (!['true', 'false', 'yes', 'no', '1', '0'].includes(v)) throw new Error(`--format: ${key} takes true|false, not "${raw}"`);
+      out[key] = v === 'true' || v === 'yes' || v === '1';
+    }
+  }
+  return out as Partial<JsonFormatOptions>;
+}

@@ -1,0 +1,171 @@
+/**
+ * Small, allocation-light helpers that turn wire bytes into JSON text. Every function returns the
+ * JSON token itself (quotes included for strings), so generated formatters only concatenate.
+ */
+
+const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? '0' : '') + i.toString(16));
+const TWO32 = 4294967296;
+
+export function ip4(buf: Buffer, o: number): string {
+  return '"' + buf[o] + '.' + buf[o + 1] + '.' + buf[o + 2] + '.' + buf[o + 3] + '"';
+}
+
+/** RFC 5952 text form of an IPv6 address, quoted. */
+export function ip6(buf: Buffer, o: number): string {
+  // Find the longest run of two or more zero 16-bit words.
+  let best = -1;
+  let bestLen = 1;
+  let run = -1;
+  for (let i = 0; i < 8; i++) {
+    const z = buf[o + 2 * i] === 0 && buf[o + 2 * i + 1] === 0;
+    if (z) {
+      if (run < 0) run = i;
+      if (i - run + 1 > bestLen) {
+        best = run;
+        bestLen = i - run + 1;
+      }
+    } else run = -1;
+  }
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && buf[o + 10] === 0xff && buf[o + 11] === 0xff))) {
+    const v4 = buf[o + 12] + '.' + buf[o + 13] + '.' + buf[o + 14] + '.' + buf[o + 15];
+    return bestLen === 6 ? '"::' + v4 + '"' : '"::ffff:' + v4 + '"';
+  }
+  let s = '"';
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      s += i === 0 ? '::' : ':';
+      i += bestLen - 1;
+      continue;
+    }
+    s += ((buf[o + 2 * i]! << 8) | buf[o + 2 * i + 1]!).toString(16);
+    if (i < 7) s += ':';
+  }
+  return s + '"';
+}
+
+export function mac(buf: Buffer, o: number): string {
+  return '"' + HEX[buf[o]!] + ':' + HEX[buf[o + 1]!] + ':' + HEX[buf[o + 2]!] + ':' + HEX[buf[o + 3]!] + ':' + HEX[buf[o + 4]!] + ':' + HEX[buf[o + 5]!] + '"';
+}
+
+/** Unsigned integer of 1..8 bytes as exact JSON digits (bigint only beyond 2^53). */
+export function uint(buf: Buffer, o: number, len: number): string {
+  if (len <= 6) return '' + buf.readUIntBE(o, len);
+  const hiLen = len - 4;
+  const hi = buf.readUIntBE(o, hiLen);
+  const lo = buf.readUInt32BE(o + hiLen);
+  if (hi < 0x200000) return '' + (hi * TWO32 + lo);
+  return ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+}
+
+export function sint(buf: Buffer, o: number, len: number): string {
+  if (len <= 6) return '' + buf.readIntBE(o, len);
+  if (len === 8) return buf.readBigInt64BE(o).toString();
+  return BigInt.asIntN(56, (BigInt(buf.readUIntBE(o, 3)) << 32n) | BigInt(buf.readUInt32BE(o + 3))).toString();
+}
+
+export function num(v: number): string {
+  return Number.isFinite(v) ? '' + v : 'null';
+}
+
+/** u64 milliseconds as a plain number (exact up to year 287396). */
+export function u64num(buf: Buffer, o: number): number {
+  return buf.readUInt32BE(o) * TWO32 + buf.readUInt32BE(o + 4);
+}
+
+/** NTP timestamp (RFC 7011 6.1.9/6.1.10) to ms since the Unix epoch. */
+export function ntpMs(buf: Buffer, o: number, micro: boolean): number {
+  let frac = buf.readUInt32BE(o + 4);
+  if (micro) frac = (frac & ~0x7ff) >>> 0;
+  return (buf.readUInt32BE(o) - 2208988800) * 1000 + (frac / TWO32) * 1000;
+}
+
+// ISO-8601 text, UTC, milliseconds. The "YYYY-MM-DDTHH:MM:SS" head is cached per second because
+// records of one export share a handful of seconds.
+const headKeys = new Float64Array(1024).fill(NaN);
+const heads: string[] = new Array(1024).fill('');
+const MS3 = Array.from({ length: 1000 }, (_, i) => '.' + String(i).padStart(3, '0') + 'Z"');
+
+export function isoMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'null';
+  const t = Math.floor(ms);
+  const sec = Math.floor(t / 1000);
+  const slot = sec & 1023;
+  let head: string;
+  if (headKeys[slot] === sec) head = heads[slot]!;
+  else {
+    const d = new Date(sec * 1000);
+    if (Number.isNaN(d.getTime())) return 'null';
+    const full = d.toISOString();
+    // Years beyond 9999 print as +YYYYYY; keep them as they come.
+    head = '"' + full.slice(0, full.length - 5);
+    headKeys[slot] = sec;
+    heads[slot] = head;
+  }
+  return head + MS3[t - sec * 1000]!;
+}
+
+export function unixMs(ms: number): string {
+  return Number.isFinite(ms) ? '' + Math.floor(ms) : 'null';
+}
+
+/** "UAPRSF" with '.' for clear bits, as IPFIXcol2 prints tcpControlBits. */
+export const TCP_FLAGS: readonly string[] = Array.from({ length: 64 }, (_, v) => {
+  const letters = 'UAPRSF';
+  let s = '"';
+  for (let b = 0; b < 6; b++) s += v & (32 >> b) ? letters[b] : '.';
+  return s + '"';
+});
+
+const ESC: string[] = Array.from({ length: 128 }, (_, c) => {
+  if (c === 0x22) return '\\"';
+  if (c === 0x5c) return '\\\\';
+  if (c === 0x0a) return '\\n';
+  if (c === 0x0d) return '\\r';
+  if (c === 0x09) return '\\t';
+  if (c === 0x08) return '\\b';
+  if (c === 0x0c) return '\\f';
+  if (c < 0x20 || c === 0x7f) return '\\u' + c.toString(16).padStart(4, '0');
+  return String.fromCharCode(c);
+});
+
+/**
+ * IPFIX string to a JSON string. With `dropControl` (IPFIXcol2's nonPrintableChar) control
+ * characters are removed instead of escaped; trailing NULs, which fixed-length exporters use as
+ * padding, always go.
+ */
+export function str(buf: Buffer, o: number, len: number, dropControl: boolean): string {
+  let end = o + len;
+  while (end > o && buf[end - 1] === 0) end--;
+  let ascii = true;
+  for (let i = o; i < end; i++) {
+    const c = buf[i]!;
+    if (c >= 0x80 || c < 0x20 || c === 0x22 || c === 0x5c || c === 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return '"' + buf.toString('latin1', o, end) + '"';
+  return quote(buf.toString('utf8', o, end), dropControl);
+}
+
+export function quote(text: string, dropControl: boolean): string {
+  let s = '"';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) {
+      if (dropControl && (c < 0x20 || c === 0x7f)) continue;
+      s += ESC[c];
+    } else if (c === 0x2028 || c === 0x2029) s += '\\u' + c.toString(16);
+    else s += text[i];
+  }
+  return s + '"';
+}
+
+/** octetArray: up to 8 bytes as an unsigned number when `asUint`, else "0x…" hex. */
+export function octets(buf: Buffer, o: number, len: number, asUint: boolean): string {
+  if (len === 0) return 'null';
+  if (asUint && len <= 8) return uint(buf, o, len);
+  let s = '"0x';
+  for (let i = 0; i < len; i++) s += HEX[buf[o + i]!];
+  return s + '"';
+}
