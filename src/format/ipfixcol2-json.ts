@@ -193,7 +193,7 @@ export class Ipfixcol2JsonFormatter {
     const ie = f.ie;
     const L = Number(len); // NaN for variable-length fields
     const known = !Number.isNaN(L);
-    if (ie === undefined) return `J.octets(buf, ${at}, ${len}, true)`;
+    if (ie === undefined) return `J.octets(buf, ${at}, ${len}, ${o.octetArrayAsUint})`;
     if (isStructured(ie)) return `F_LIST(b, i, ${k})`.replace('F_LIST', c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk])));
     const iana = f.pen === 0 || f.pen === REVERSE_PEN;
     switch (ie.type) {

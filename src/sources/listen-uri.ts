@@ -11,7 +11,7 @@ export function parseListenUri(text: string): ListenSpec {
   const m = /^(udp|tcp):\/\/(\[[^\]]*\]|[^:/]*)?:(\d+)\/?$/i.exec(text.trim());
   if (m === null) throw new Error(`--listen "${text}": expected udp://HOST:PORT or tcp://HOST:PORT (HOST may be empty, or [IPv6] in brackets)`);
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) throw new Error(`--listen "${text}": port ${port} is out of range 1-65535`);
+  if (port > 65535) throw new Error(`--listen "${text}": port ${port} is out of range 0-65535 (0 picks a free port)`);
   let host = m[2] ?? '';
   if (host.startsWith('[')) host = host.slice(1, -1);
   if (host === '*') host = '';
