@@ -35,6 +35,12 @@ export const DEFAULT_JSON_OPTIONS: JsonFormatOptions = {
 /** Protocol number -> JSON token; filled from the IANA protocol registry by the caller. */
 export type ProtocolNames = ReadonlyMap<number, string> | ((n: number) => string | undefined);
 
+/**
+ * A plain-object copy of the helpers: a module namespace (as transpilers emit it) can turn every
+ * `J.fn` in generated code into a getter call, which costs more than the helper itself.
+ */
+const HELPERS: typeof J = { ...J };
+
 type RecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number) => string;
 
 /** JSON key for a field: "<scope>:<name>", or "enX:idY" when unknown or numericNames is set. */
@@ -184,7 +190,7 @@ export class Ipfixcol2JsonFormatter {
       c: unknown[],
       f: { detailed: (ctx: MessageContext, id: number) => string },
     ) => RecordFormatter;
-    return factory(J, consts, { detailed: (ctx, id) => this.detailed(ctx, id) });
+    return factory(HELPERS, consts, { detailed: (ctx, id) => this.detailed(ctx, id) });
   }
 
   /** JavaScript expression producing the JSON token of one field. */
