@@ -182,8 +182,8 @@ export function dissect(linkType: number, data: Buffer, out: PacketLayers): bool
       let family = data.readUInt32LE(0);
       if (family > 0xffff) family = data.readUInt32BE(0);
       if (family === 2) return ipv4(data, 4, out);
-      // AF_INET6 is 10 on Linux, 24 on NetBSD/OpenBSD, 28 on FreeBSD, 30 on macOS.
-      if (family === 10 || family === 24 || family === 28 || family === 30) return ipv6(data, 4, out);
+      // AF_INET6 is 24 on NetBSD/OpenBSD, 28 on FreeBSD, 30 on macOS (Linux never writes this link type).
+      if (family === 24 || family === 28 || family === 30) return ipv6(data, 4, out);
       return false;
     }
     case LinkType.RAW:
@@ -355,9 +355,10 @@ function ipv6(data: Buffer, off: number, out: PacketLayers): boolean {
     } else if (nh === IpProto.FRAGMENT) {
       if (end - p < 8) break;
       const fo = data.readUInt16BE(p + 2);
-      out.isFragment = true;
       out.fragOffset = fo & 0xfff8;
       out.moreFragments = (fo & 1) !== 0;
+      // An atomic fragment (offset 0, no more) is a whole datagram and is processed as one (RFC 6946).
+      out.isFragment = out.fragOffset !== 0 || out.moreFragments;
       out.fragId = data.readUInt32BE(p + 4);
       out.fragHeaderOffset = p;
       out.fragNextHeaderField = nhField;
