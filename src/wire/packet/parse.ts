@@ -16,6 +16,16 @@ import type { IpReassembler } from './reassemble.js';
 export { IpReassembler, Ipv4Reassembler } from './reassemble.js';
 export type { ReassemblerOptions, ReassemblerStats } from './reassemble.js';
 
+// Plain byte arithmetic: the callers have checked the bounds already, and Buffer's readUInt16BE
+// would check them again on every field.
+function u16(b: Buffer, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+
+function u32(b: Buffer, o: number): number {
+  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+}
+
 /** LINKTYPE_ values understood here (tcpdump.org/linktypes.html). */
 export const LinkType = {
   NULL: 0,
@@ -180,7 +190,7 @@ export function dissect(linkType: number, data: Buffer, out: PacketLayers): bool
       // The family is in the capturing host's byte order (NULL) or network order (LOOP, though
       // some writers got that wrong); the values are small, so whichever reading fits 16 bits wins.
       let family = data.readUInt32LE(0);
-      if (family > 0xffff) family = data.readUInt32BE(0);
+      if (family > 0xffff) family = u32(data, 0);
       if (family === 2) return ipv4(data, 4, out);
       // AF_INET6 is 24 on NetBSD/OpenBSD, 28 on FreeBSD, 30 on macOS (Linux never writes this link type).
       if (family === 24 || family === 28 || family === 30) return ipv6(data, 4, out);
@@ -201,7 +211,7 @@ export function dissect(linkType: number, data: Buffer, out: PacketLayers): bool
     case LinkType.LINUX_SLL2:
       // protocol, reserved, interface index, ARPHRD type, packet type, address length, 8 address bytes.
       if (data.length < 20) return truncated(out);
-      return etherPayloadAt(data, data.readUInt16BE(0), 20, out);
+      return etherPayloadAt(data, u16(data, 0), 20, out);
     default:
       return false;
   }
@@ -214,7 +224,7 @@ function truncated(out: PacketLayers): false {
 
 /** The EtherType field is at `typeOff`, the payload right after it. */
 function etherPayload(data: Buffer, typeOff: number, out: PacketLayers): boolean {
-  return etherPayloadAt(data, data.readUInt16BE(typeOff), typeOff + 2, out);
+  return etherPayloadAt(data, u16(data, typeOff), typeOff + 2, out);
 }
 
 function etherPayloadAt(data: Buffer, type: number, off: number, out: PacketLayers): boolean {
@@ -222,15 +232,15 @@ function etherPayloadAt(data: Buffer, type: number, off: number, out: PacketLaye
   // so the loop ends at the end of the frame whatever the bytes say.
   while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_OLD) {
     if (data.length - off < 4) return truncated(out);
-    out.vlanIds.push(data.readUInt16BE(off) & 0x0fff);
-    type = data.readUInt16BE(off + 2);
+    out.vlanIds.push(u16(data, off) & 0x0fff);
+    type = u16(data, off + 2);
     off += 4;
   }
   if (type <= 1500) {
     // An 802.3 length, not a type: only LLC/SNAP (AA AA 03, OUI, EtherType) carries IP.
     if (data.length - off < 8) return truncated(out);
     if (data[off] !== 0xaa || data[off + 1] !== 0xaa || data[off + 2] !== 0x03) return false;
-    type = data.readUInt16BE(off + 6);
+    type = u16(data, off + 6);
     off += 8;
   }
   out.etherType = type;
@@ -255,7 +265,7 @@ function etherPayloadAt(data: Buffer, type: number, off: number, out: PacketLaye
     case EtherType.PPPOE_SESSION: {
       // PPPoE header (6 bytes), then the 2-byte PPP protocol: 0x0021 IPv4, 0x0057 IPv6.
       if (data.length - off < 8) return truncated(out);
-      const ppp = data.readUInt16BE(off + 6);
+      const ppp = u16(data, off + 6);
       if (ppp === 0x0021) return ipv4(data, off + 8, out);
       if (ppp === 0x0057) return ipv6(data, off + 8, out);
       return false;
@@ -284,12 +294,12 @@ function ipv4(data: Buffer, off: number, out: PacketLayers): boolean {
   out.ipOffset = off;
   out.ipHeaderLength = hlen;
   out.tos = data[off + 1]!;
-  let total = data.readUInt16BE(off + 2);
+  let total = u16(data, off + 2);
   // Total length 0 appears in captures of TCP segmentation offload: the host never filled it in.
   if (total === 0) total = data.length - off;
   out.ipTotalLength = total;
-  out.fragId = data.readUInt16BE(off + 4);
-  const frag = data.readUInt16BE(off + 6);
+  out.fragId = u16(data, off + 4);
+  const frag = u16(data, off + 6);
   out.dontFragment = (frag & 0x4000) !== 0;
   out.moreFragments = (frag & 0x2000) !== 0;
   out.fragOffset = (frag & 0x1fff) * 8;
@@ -320,14 +330,14 @@ function ipv4(data: Buffer, off: number, out: PacketLayers): boolean {
 
 function ipv6(data: Buffer, off: number, out: PacketLayers): boolean {
   if (data.length - off < 40) return truncated(out);
-  const w0 = data.readUInt32BE(off);
+  const w0 = u32(data, off);
   if (w0 >>> 28 !== 6) return false;
   out.ipVersion = 6;
   out.ipOffset = off;
   out.ipHeaderLength = 40;
   out.tos = (w0 >>> 20) & 0xff;
   out.flowLabel = w0 & 0xfffff;
-  let payloadLength = data.readUInt16BE(off + 4);
+  let payloadLength = u16(data, off + 4);
   // 0 means a jumbogram (RFC 2675) or, again, an offloaded packet: take what was captured.
   if (payloadLength === 0) payloadLength = data.length - off - 40;
   out.ipTotalLength = 40 + payloadLength;
@@ -354,12 +364,12 @@ function ipv6(data: Buffer, off: number, out: PacketLayers): boolean {
       p += len;
     } else if (nh === IpProto.FRAGMENT) {
       if (end - p < 8) break;
-      const fo = data.readUInt16BE(p + 2);
+      const fo = u16(data, p + 2);
       out.fragOffset = fo & 0xfff8;
       out.moreFragments = (fo & 1) !== 0;
       // An atomic fragment (offset 0, no more) is a whole datagram and is processed as one (RFC 6946).
       out.isFragment = out.fragOffset !== 0 || out.moreFragments;
-      out.fragId = data.readUInt32BE(p + 4);
+      out.fragId = u32(data, p + 4);
       out.fragHeaderOffset = p;
       out.fragNextHeaderField = nhField;
       nhField = p;
@@ -389,13 +399,13 @@ function transport(data: Buffer, p: number, out: PacketLayers): void {
   switch (proto) {
     case IpProto.TCP: {
       if (avail < 20) break;
-      out.srcPort = data.readUInt16BE(p);
-      out.dstPort = data.readUInt16BE(p + 2);
-      out.tcpSeq = data.readUInt32BE(p + 4);
-      out.tcpAck = data.readUInt32BE(p + 8);
-      const w = data.readUInt16BE(p + 12);
+      out.srcPort = u16(data, p);
+      out.dstPort = u16(data, p + 2);
+      out.tcpSeq = u32(data, p + 4);
+      out.tcpAck = u32(data, p + 8);
+      const w = u16(data, p + 12);
       out.tcpFlags = w & 0x0fff;
-      out.tcpWindow = data.readUInt16BE(p + 14);
+      out.tcpWindow = u16(data, p + 14);
       const doff = (w >> 12) * 4;
       out.payloadOffset = Math.min(p + Math.max(doff, 20), end);
       out.payloadEnd = end;
@@ -404,9 +414,9 @@ function transport(data: Buffer, p: number, out: PacketLayers): void {
     case IpProto.UDP:
     case IpProto.UDPLITE: {
       if (avail < 8) break;
-      out.srcPort = data.readUInt16BE(p);
-      out.dstPort = data.readUInt16BE(p + 2);
-      out.udpLength = data.readUInt16BE(p + 4);
+      out.srcPort = u16(data, p);
+      out.dstPort = u16(data, p + 2);
+      out.udpLength = u16(data, p + 4);
       out.payloadOffset = p + 8;
       // UDP-Lite's field is a checksum coverage, not a length; its datagram runs to the IP end.
       // A UDP end past the IP end means a capture cut (flagged already), a first fragment, or a lie.
@@ -416,8 +426,8 @@ function transport(data: Buffer, p: number, out: PacketLayers): void {
     }
     case IpProto.SCTP: {
       if (avail < 12) break;
-      out.srcPort = data.readUInt16BE(p);
-      out.dstPort = data.readUInt16BE(p + 2);
+      out.srcPort = u16(data, p);
+      out.dstPort = u16(data, p + 2);
       out.payloadOffset = p + 12;
       out.payloadEnd = end;
       return;
