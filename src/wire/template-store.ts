@@ -64,9 +64,6 @@ export class DomainState implements DomainInfo {
   readonly samplers = new Map<number, number>();
   readonly optionValues = new Map<string, unknown>();
   readonly templates = new Map<number, TemplateEntry>();
-  /** Expected next sequence number, for loss accounting. -1 before the first message. */
-  nextSequence = -1;
-  lostSequence = 0;
   constructor(readonly id: number) {}
 }
 
@@ -117,17 +114,14 @@ export class TemplateStore {
       if (this.sessions.size >= this.limits.maxSessions) this.evictStalest();
       st = new SessionState(s);
       this.sessions.set(s.key, st);
-    } else if (st.lastSeenMs > nowMs + 1000 || nowMs - st.lastSeenMs > 1000) {
-      // Keep map order roughly by recency so eviction can take the first entry cheaply.
+    } else if (nowMs - st.lastSeenMs > 1000) {
+      // Keep map order roughly by recency (re-inserting at most once a second per session) so
+      // eviction can take the first entry cheaply.
       this.sessions.delete(s.key);
       this.sessions.set(s.key, st);
     }
     st.lastSeenMs = nowMs;
     return st;
-  }
-
-  peekSession(key: string): SessionState | undefined {
-    return this.sessions.get(key);
   }
 
   private evictStalest(): void {
@@ -259,9 +253,5 @@ export class TemplateStore {
       }
     }
     return n;
-  }
-
-  *allSessions(): IterableIterator<SessionState> {
-    yield* this.sessions.values();
   }
 }

@@ -1,4 +1,5 @@
 import type { DataType } from './ie/types.js';
+import { ipv4ToString, ipv6ToString, macToString } from './packet/addr.js';
 import { VARLEN, type FieldSpec, type Template } from './template.js';
 
 /** A decoded field value. Integers above 2^53 are bigint; octet arrays stay Buffers. */
@@ -82,51 +83,6 @@ export function readNtpMs(buf: Buffer, off: number, micro: boolean): number {
   return (sec - NTP_UNIX_OFFSET) * 1000 + (frac / TWO32) * 1000;
 }
 
-function ipv4(buf: Buffer, off: number): string {
-  return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
-}
-
-function ipv6(buf: Buffer, off: number): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push(buf.readUInt16BE(off + i * 2));
-  // RFC 5952: longest run (>1) of zero words becomes "::"
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestStart === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
-    const v4 = `${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
-    return bestLen === 6 ? `::${v4}` : `::ffff:${v4}`;
-  }
-  const hex = (a: number, b: number) =>
-    w
-      .slice(a, b)
-      .map((x) => x.toString(16))
-      .join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
-}
-
-function mac(buf: Buffer, off: number): string {
-  let s = '';
-  for (let i = 0; i < 6; i++) {
-    const b = buf[off + i]!;
-    s += (i ? ':' : '') + (b < 16 ? '0' : '') + b.toString(16);
-  }
-  return s;
-}
-
 /** Decodes one field value by its abstract type. Not used on the JSON hot path (that is compiled). */
 export function decodeValue(
   type: DataType | undefined,
@@ -154,11 +110,11 @@ export function decodeValue(
     case 'boolean':
       return len === 1 ? (buf[off] === 1 ? true : buf[off] === 2 ? false : null) : null;
     case 'macAddress':
-      return len === 6 ? mac(buf, off) : null;
+      return len === 6 ? macToString(buf, off) : null;
     case 'ipv4Address':
-      return len === 4 ? ipv4(buf, off) : null;
+      return len === 4 ? ipv4ToString(buf, off) : null;
     case 'ipv6Address':
-      return len === 16 ? ipv6(buf, off) : null;
+      return len === 16 ? ipv6ToString(buf, off) : null;
     case 'string':
       return buf.toString('utf8', off, off + len);
     case 'dateTimeSeconds':
