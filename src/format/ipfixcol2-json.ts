@@ -137,7 +137,8 @@ export class Ipfixcol2JsonFormatter {
       occurrences.set(keys[k]!, list);
     });
 
-    lines.push(`let r = ${JSON.stringify('{"@type":"' + (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry') + '"')};`);
+    const type = t.recordType ?? (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry');
+    lines.push(`let r = ${JSON.stringify('{"@type":"' + type + '"')};`);
     if (!fixed) lines.push('let p = s, l = 0;');
     let off = 0;
     const valueVar: string[] = [];

@@ -17,9 +17,12 @@ export interface DecodeSink {
   drop(ev: DropEvent): void;
 }
 
-/** Protocol-specific decoders for versions the core does not handle itself (sFlow). */
+/**
+ * A decoder for a protocol the core does not handle itself (sFlow). It reports through the same
+ * sink, so its records flow through the same model and outputs. It must not throw on bad input.
+ */
 export interface VersionDecoder {
-  decode(buf: Buffer, session: TransportSession, nowMs: number): void;
+  decode(buf: Buffer, session: TransportSession, nowMs: number, sink: DecodeSink): void;
 }
 
 export interface DecoderOptions {
@@ -43,7 +46,8 @@ export class FlowDecoder {
   private readonly reg: IeResolver;
   private readonly v5: Template;
   private readonly v7: Template;
-  private readonly extra = new Map<number, VersionDecoder>();
+  /** Decoders keyed by the 32-bit version word that opens their datagrams (sFlow: 5). */
+  private readonly extra32 = new Map<number, VersionDecoder>();
 
   constructor(
     opts: DecoderOptions,
@@ -55,9 +59,13 @@ export class FlowDecoder {
     this.v7 = netflow7Template(this.reg);
   }
 
-  /** Registers a decoder for a further version number (sFlow registers 5 in its 32-bit form). */
-  registerVersion(key: number, d: VersionDecoder): void {
-    this.extra.set(key, d);
+  /**
+   * Registers a decoder for datagrams whose first 32-bit word is `version` (sFlow v5 starts with
+   * the 32-bit value 5, whose upper 16 bits, read as a NetFlow/IPFIX version, are 0).
+   */
+  registerVersion32(version: number, d: VersionDecoder): void {
+    if (version > 0xffff) throw new Error('a 32-bit version word above 65535 would collide with NetFlow/IPFIX versions');
+    this.extra32.set(version, d);
   }
 
   decode(buf: Buffer, session: TransportSession, nowMs: number): void {
@@ -85,12 +93,12 @@ export class FlowDecoder {
       case 7:
         return this.fixed(buf, session, nowMs, 7);
       case 0: {
-        const v32 = buf.readUInt32BE(0);
-        const d = this.extra.get(v32 | 0x10000);
-        if (d !== undefined) return d.decode(buf, session, nowMs);
+        const d = this.extra32.get(buf.readUInt32BE(0));
+        if (d !== undefined) return d.decode(buf, session, nowMs, this.sink);
+        break;
       }
     }
-    this.drop('bad-version', session, 1, 'datagram', 0, `unknown version ${version}`);
+    this.drop('bad-version', session, 1, 'datagram', 0, `unknown version ${version === 0 ? buf.readUInt32BE(0) : version}`);
   }
 
   /** End of input (offline decode) or shutdown: held sets can no longer be decoded. */

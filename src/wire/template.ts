@@ -15,7 +15,7 @@ export interface FieldSpec {
   readonly ie: InfoElement | undefined;
 }
 
-export type TemplateOrigin = 'netflow5' | 'netflow7' | 'netflow9' | 'ipfix';
+export type TemplateOrigin = 'netflow5' | 'netflow7' | 'netflow9' | 'ipfix' | 'sflow5';
 
 /** A (options) template. Immutable: a redefinition creates a new Template object. */
 export interface Template {
@@ -39,6 +39,11 @@ export interface Template {
   readonly signature: string;
   /** Monotonic per-store counter; changes whenever a template id is (re)defined. */
   readonly generation: number;
+  /**
+   * JSON "@type" for records of synthetic templates that are neither flow nor options records
+   * (e.g. "sflow.counters"); undefined means ipfix.entry / ipfix.optionsEntry.
+   */
+  readonly recordType?: string;
 }
 
 let generationCounter = 0;
@@ -49,13 +54,14 @@ export function makeTemplate(
   fields: FieldSpec[],
   scopeCount: number,
   isOptions = scopeCount > 0,
+  recordType?: string,
 ): Template {
   let fixed = 0;
   let min = 0;
   let variable = false;
   let structured = false;
   let sig = origin === 'netflow9' ? 'n' : origin === 'ipfix' ? 'i' : origin;
-  sig += `${scopeCount}:`;
+  sig += `${recordType ?? ''}${scopeCount}:`;
   for (const f of fields) {
     if (f.length === VARLEN) {
       variable = true;
@@ -79,6 +85,7 @@ export function makeTemplate(
     structured,
     signature: sig,
     generation: ++generationCounter,
+    recordType,
   };
 }
 
