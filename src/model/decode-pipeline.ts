@@ -1,5 +1,6 @@
 import type { FlowBatch, TemplateEvent, TransportSession } from '../wire/batch.js';
 import { FlowDecoder } from '../wire/decoder.js';
+import { SflowDecoder } from '../wire/sflow/decode.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
 import { DropCounters, type DropEvent } from '../wire/stats.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
@@ -49,6 +50,7 @@ export class DecodePipeline {
         },
       },
     );
+    this.decoder.registerVersion32(5, new SflowDecoder(opts.registry));
   }
 
   handle(buf: Buffer, session: TransportSession, nowMs: number): void {

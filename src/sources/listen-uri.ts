@@ -18,8 +18,8 @@ export function parseListenUri(text: string): ListenSpec {
   return { transport: m[1]!.toLowerCase() as 'udp' | 'tcp', host, port, text };
 }
 
-/** Skylight's and the IANA/common flow ports; sFlow's 6343 joins when its decoder exists. */
-export const DEFAULT_LISTEN: readonly string[] = ['udp://:2055', 'udp://:4739', 'udp://:9995', 'udp://:9555'];
+/** Skylight's and the IANA/common flow ports, and sFlow's 6343 (every port takes every protocol). */
+export const DEFAULT_LISTEN: readonly string[] = ['udp://:2055', 'udp://:4739', 'udp://:9995', 'udp://:9555', 'udp://:6343'];
 
 /** Strips the IPv4-mapped prefix a dual-stack socket reports, so exporters look the same either way. */
 export function plainAddress(a: string): string {

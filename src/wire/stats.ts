@@ -15,6 +15,7 @@ export type DropReason =
   | 'template-expired' // data set whose UDP template outlived its lifetime
   | 'truncated-record' // bytes at the end of a data set that are a cut record, not padding
   | 'bad-list' // malformed RFC 6313 structured data
+  | 'unsupported' // well-formed input of a kind sluice does not decode (sFlow sample formats other than 1-5)
   | 'bad-record'; // record that cannot be decoded for another reason
 
 export interface DropEvent {
@@ -26,6 +27,11 @@ export interface DropEvent {
   /** Byte offset in the datagram where the problem was found. */
   readonly offset: number;
   readonly detail: string;
+  /**
+   * sFlow: the agent address from the datagram header. Counters key by it when set, since one
+   * transport source (a relay, a router with several sub-agents behind one address) can speak for many agents.
+   */
+  readonly agent?: string;
 }
 
 /** Per-reason and per-exporter counters. Cheap enough to call per datagram, never per record. */
@@ -35,7 +41,7 @@ export class DropCounters {
 
   add(ev: DropEvent): void {
     this.byReason.set(ev.reason, (this.byReason.get(ev.reason) ?? 0) + ev.count);
-    const who = ev.session.address;
+    const who = ev.agent ?? ev.session.address;
     let m = this.byExporter.get(who);
     if (m === undefined) {
       if (this.byExporter.size >= 10_000) return; // a spoofing flood must not grow this map without bound

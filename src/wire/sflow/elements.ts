@@ -1,0 +1,110 @@
+/**
+ * Information Elements for sFlow facts that the IANA registry has no element for.
+ *
+ * They live under a pseudo-enterprise number of sluice's own (no PEN is registered for sluice), in
+ * the JSON scope "sluice", the way IPFIXcol2 puts NetFlow v9 types above 127 under pseudo-PENs
+ * 4294967294/4294967295. 4294967293 is the next value down: real PENs are assigned upwards from 0
+ * and are nowhere near it. The definitions are resolved here, not in the generated registry, so the
+ * decoder needs nothing but an IeResolver; a user definition for the same (PEN, id) given with
+ * `--ie-file` still wins, because the resolver is asked first.
+ */
+import type { IeResolver } from '../fixed-formats.js';
+import type { DataType, InfoElement } from '../ie/types.js';
+import type { FieldSpec } from '../template.js';
+
+export const SLUICE_PEN = 4294967293;
+export const SLUICE_SCOPE = 'sluice';
+
+/** [id, name, type, semantics?, units?]; ids are stable (they appear as en4294967293:idN with numericNames). */
+const ROWS: ReadonlyArray<readonly [number, string, DataType, string?, string?]> = [
+  // Flow samples: counts scaled by the sampling rate (an estimate, not a measurement, hence their own names).
+  [1, 'scaledPacketDeltaCount', 'unsigned64', 'deltaCounter', 'packets'],
+  [2, 'scaledOctetDeltaCount', 'unsigned64', 'deltaCounter', 'octets'],
+  [3, 'scaledLayer2OctetDeltaCount', 'unsigned64', 'deltaCounter', 'octets'],
+  // sFlow sample header facts.
+  [4, 'sflowDataSourceType', 'unsigned32', 'identifier'],
+  [5, 'sflowDataSourceIndex', 'unsigned32', 'identifier'],
+  [6, 'sflowSampleSequenceNumber', 'unsigned32', 'identifier'],
+  [7, 'sflowDropReason', 'unsigned32', 'identifier'],
+  [8, 'sflowHeaderProtocol', 'unsigned32', 'identifier'],
+  [9, 'egressInterfaceCount', 'unsigned32', 'quantity'],
+  [10, 'ingressInterfaceCount', 'unsigned32', 'quantity'],
+  // Extended records without an IANA counterpart.
+  [11, 'postDot1qPriority', 'unsigned8', 'identifier'],
+  [12, 'bgpRouterAsNumber', 'unsigned32', 'identifier'],
+  [13, 'bgpLocalPref', 'unsigned32', 'quantity'],
+  [14, 'sourceUserName', 'string'],
+  [15, 'destinationUserName', 'string'],
+  [16, 'sflowUrlDirection', 'unsigned8', 'identifier'],
+  [17, 'postMplsTopLabelStackSection', 'octetArray'],
+  [18, 'egressQueue', 'unsigned32', 'identifier'],
+  // Counter samples, named after the sFlow v5 / MIB counters they carry.
+  [32, 'ifIndex', 'unsigned32', 'identifier'],
+  [33, 'ifType', 'unsigned32', 'identifier'],
+  [34, 'ifSpeed', 'unsigned64', 'quantity', 'bits'],
+  [35, 'ifDirection', 'unsigned32', 'identifier'],
+  [36, 'ifStatus', 'unsigned32', 'flags'],
+  [37, 'ifInOctets', 'unsigned64', 'totalCounter', 'octets'],
+  [38, 'ifInUcastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [39, 'ifInMulticastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [40, 'ifInBroadcastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [41, 'ifInDiscards', 'unsigned32', 'totalCounter', 'packets'],
+  [42, 'ifInErrors', 'unsigned32', 'totalCounter', 'packets'],
+  [43, 'ifInUnknownProtos', 'unsigned32', 'totalCounter', 'packets'],
+  [44, 'ifOutOctets', 'unsigned64', 'totalCounter', 'octets'],
+  [45, 'ifOutUcastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [46, 'ifOutMulticastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [47, 'ifOutBroadcastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [48, 'ifOutDiscards', 'unsigned32', 'totalCounter', 'packets'],
+  [49, 'ifOutErrors', 'unsigned32', 'totalCounter', 'packets'],
+  [50, 'ifPromiscuousMode', 'unsigned32', 'identifier'],
+  [51, 'dot3StatsAlignmentErrors', 'unsigned32', 'totalCounter', 'frames'],
+  [52, 'dot3StatsFCSErrors', 'unsigned32', 'totalCounter', 'frames'],
+  [53, 'dot3StatsSingleCollisionFrames', 'unsigned32', 'totalCounter', 'frames'],
+  [54, 'dot3StatsMultipleCollisionFrames', 'unsigned32', 'totalCounter', 'frames'],
+  [55, 'dot3StatsSQETestErrors', 'unsigned32', 'totalCounter'],
+  [56, 'dot3StatsDeferredTransmissions', 'unsigned32', 'totalCounter', 'frames'],
+  [57, 'dot3StatsLateCollisions', 'unsigned32', 'totalCounter'],
+  [58, 'dot3StatsExcessiveCollisions', 'unsigned32', 'totalCounter', 'frames'],
+  [59, 'dot3StatsInternalMacTransmitErrors', 'unsigned32', 'totalCounter', 'frames'],
+  [60, 'dot3StatsCarrierSenseErrors', 'unsigned32', 'totalCounter'],
+  [61, 'dot3StatsFrameTooLongs', 'unsigned32', 'totalCounter', 'frames'],
+  [62, 'dot3StatsInternalMacReceiveErrors', 'unsigned32', 'totalCounter', 'frames'],
+  [63, 'dot3StatsSymbolErrors', 'unsigned32', 'totalCounter'],
+  [64, 'vlanOctets', 'unsigned64', 'totalCounter', 'octets'],
+  [65, 'vlanUcastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [66, 'vlanMulticastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [67, 'vlanBroadcastPkts', 'unsigned32', 'totalCounter', 'packets'],
+  [68, 'vlanDiscards', 'unsigned32', 'totalCounter', 'packets'],
+  // Processor: CPU in hundredths of a percent (-1 = unknown, hence signed), memory in bytes.
+  [72, 'cpuPercent5s', 'signed32', 'quantity'],
+  [73, 'cpuPercent1m', 'signed32', 'quantity'],
+  [74, 'cpuPercent5m', 'signed32', 'quantity'],
+  [75, 'totalMemory', 'unsigned64', 'quantity', 'octets'],
+  [76, 'freeMemory', 'unsigned64', 'quantity', 'octets'],
+];
+
+/** The sluice element definitions, in the shape IeRegistry.add takes (for --ie-file style listings and docs). */
+export const SLUICE_ELEMENTS: readonly InfoElement[] = ROWS.map(([id, name, type, semantics, units]) =>
+  Object.freeze({ pen: SLUICE_PEN, id, name, type, semantics, units, scope: SLUICE_SCOPE, reverse: false }),
+);
+
+const BY_NAME = new Map(SLUICE_ELEMENTS.map((e) => [e.name, e]));
+
+/**
+ * Builds template fields: IANA elements by id, sluice elements by name. Asks the registry first,
+ * so a user definition for the same (PEN, id) takes precedence.
+ */
+export class SflowFieldFactory {
+  constructor(private readonly reg: IeResolver) {}
+
+  iana(id: number, length: number): FieldSpec {
+    return { id, pen: 0, length, ie: this.reg.get(0, id) };
+  }
+
+  sluice(name: string, length: number): FieldSpec {
+    const e = BY_NAME.get(name);
+    if (e === undefined) throw new Error(`no sluice element named ${name}`); // a programming error, caught by the tests
+    return { id: e.id, pen: SLUICE_PEN, length, ie: this.reg.get(SLUICE_PEN, e.id) ?? e };
+  }
+}
