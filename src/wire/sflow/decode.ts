@@ -183,6 +183,15 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
+/**
+ * Where the next sample or record starts: samples and records are XDR opaque<> data, whose length
+ * counts the bytes without the padding to 4 that follows them (agents write lengths that are
+ * multiples of 4 anyway, so this matters for odd vendor records only). Never past `end`.
+ */
+function next(body: number, len: number, end: number): number {
+  return Math.min(body + pad4(len), end);
+}
+
 /** A problem found while reading a sample, carried to the datagram loop, which reports it. */
 class SampleError extends Error {
   constructor(
@@ -466,7 +475,7 @@ export class SflowDecoder implements VersionDecoder {
         if (!(err instanceof SampleError)) throw err;
         this.drop(err.reason, 1, 'record', err.offset, `sample ${i}: ${err.message}`);
       }
-      p = end;
+      p = next(body, slen, len);
     }
     if (i < count) {
       if (count > MAX_COUNT && p + 8 <= len) this.drop('bad-record', count - i, 'record', p, `datagram announces ${count} samples, more than any datagram can hold; stopped after ${i}`);
@@ -603,7 +612,7 @@ export class SflowDecoder implements VersionDecoder {
         const why = this.flowRecord(format & 0xfff, body, body + rlen);
         if (why !== undefined) this.drop('bad-record', 1, 'record', p, `flow record ${format & 0xfff}: ${why}`);
       } // other enterprises' records are skipped by their length: the sample keeps the rest
-      p = body + rlen;
+      p = next(body, rlen, end);
     }
     if (i < nrec) this.drop('truncated', nrec - i, 'record', p, `flow sample announces ${nrec} records, ended after ${i}`);
 
@@ -1032,7 +1041,7 @@ export class SflowDecoder implements VersionDecoder {
           else (s.portNameOff = body + 4), (s.portNameLen = Math.min(n, 0xffff)), (bits |= CB_PORTNAME);
         }
       }
-      p = body + rlen;
+      p = next(body, rlen, end);
     }
     if (i < nrec) this.drop('truncated', nrec - i, 'record', p, `counter sample announces ${nrec} records, ended after ${i}`);
     // A sample with none of the records sluice maps (host, application, vendor structures) has
