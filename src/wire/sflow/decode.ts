@@ -355,8 +355,18 @@ class RecordWriter {
   }
 }
 
-/** Most samples and records a datagram may announce before the count is treated as a lie. */
+/** Loop bound on announced sample and record counts (each also consumes at least 8 bytes). */
 const MAX_COUNT = 0xffff;
+/** A UDP datagram holds at most 65535 bytes, so at most 8191 samples of 8 bytes or more. */
+const MAX_PLAUSIBLE = 8191;
+
+/**
+ * Samples lost when `count` were announced and `done` were read. A count no datagram could hold is
+ * one lying field, reported once, not billions of lost samples in the metrics.
+ */
+function lost(count: number, done: number): number {
+  return count <= MAX_PLAUSIBLE ? count - done : 1;
+}
 
 /**
  * Decodes sFlow v5 datagrams. Register with FlowDecoder.registerVersion32(5, ...): the datagram
@@ -463,7 +473,7 @@ export class SflowDecoder implements VersionDecoder {
       const slen = u32(buf, p + 4);
       const body = p + 8;
       if (slen > len - body) {
-        this.drop('truncated', count - i, 'record', p, `sample ${i} declares ${slen} bytes, ${len - body} left in the datagram; ${count - i} sample(s) lost`);
+        this.drop('truncated', lost(count, i), 'record', p, `sample ${i} of ${count} declares ${slen} bytes, ${len - body} left in the datagram; the samples from there on are lost`);
         i = count;
         p = len;
         break;
@@ -478,7 +488,7 @@ export class SflowDecoder implements VersionDecoder {
       p = next(body, slen, len);
     }
     if (i < count) {
-      if (count > MAX_COUNT && p + 8 <= len) this.drop('bad-record', count - i, 'record', p, `datagram announces ${count} samples, more than any datagram can hold; stopped after ${i}`);
+      if (count > MAX_PLAUSIBLE) this.drop('bad-length', 1, 'record', p, `datagram announces ${count} samples, more than any datagram can hold; ${i} read`);
       else this.drop('truncated', count - i, 'record', p, `datagram announces ${count} samples, ended after ${i}`);
     } else if (p < len) {
       this.drop('bad-length', len - p, 'bytes', p, `${len - p} bytes after the last of ${count} samples`);
@@ -603,7 +613,7 @@ export class SflowDecoder implements VersionDecoder {
       const rlen = u32(buf, p + 4);
       const body = p + 8;
       if (rlen > end - body) {
-        this.drop('bad-length', nrec - i, 'record', p, `flow record ${format >>> 12}:${format & 0xfff} declares ${rlen} bytes, ${end - body} left in the sample; the sample keeps the records before it`);
+        this.drop('bad-length', 1, 'record', p, `flow record ${i} of ${nrec}, format ${format >>> 12}:${format & 0xfff} declares ${rlen} bytes, ${end - body} left in the sample; the sample keeps the records before it`);
         i = nrec;
         p = end;
         break;
@@ -614,7 +624,7 @@ export class SflowDecoder implements VersionDecoder {
       } // other enterprises' records are skipped by their length: the sample keeps the rest
       p = next(body, rlen, end);
     }
-    if (i < nrec) this.drop('truncated', nrec - i, 'record', p, `flow sample announces ${nrec} records, ended after ${i}`);
+    if (i < nrec) this.drop('truncated', 1, 'record', p, `flow sample announces ${nrec} records, ended after ${i}; the sample keeps those`);
 
     // Fields that depend on more than one record.
     if ((s.lo & L_DOT1Q) !== 0) s.lo &= ~L_SW_IN_PRI; // the captured tag's priority is the frame's own
@@ -1022,7 +1032,7 @@ export class SflowDecoder implements VersionDecoder {
       const rlen = u32(buf, p + 4);
       const body = p + 8;
       if (rlen > end - body) {
-        this.drop('bad-length', nrec - i, 'record', p, `counter record ${format >>> 12}:${format & 0xfff} declares ${rlen} bytes, ${end - body} left in the sample`);
+        this.drop('bad-length', 1, 'record', p, `counter record ${i} of ${nrec}, format ${format >>> 12}:${format & 0xfff} declares ${rlen} bytes, ${end - body} left in the sample`);
         i = nrec;
         break;
       }
@@ -1043,7 +1053,7 @@ export class SflowDecoder implements VersionDecoder {
       }
       p = next(body, rlen, end);
     }
-    if (i < nrec) this.drop('truncated', nrec - i, 'record', p, `counter sample announces ${nrec} records, ended after ${i}`);
+    if (i < nrec) this.drop('truncated', 1, 'record', p, `counter sample announces ${nrec} records, ended after ${i}; the sample keeps those`);
     // A sample with none of the records sluice maps (host, application, vendor structures) has
     // nothing to say beyond its header; it is skipped, like the records themselves.
     if ((bits & (CB_IF | CB_ETH | CB_VLAN | CB_CPU | CB_PORTNAME)) === 0) return;
