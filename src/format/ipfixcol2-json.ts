@@ -183,7 +183,7 @@ export class Ipfixcol2JsonFormatter {
         `{ const h = b.ctx.header; if (h !== undefined) r += ${JSON.stringify(`,"${hk[0]}":`)} + h.samplingInterval + ${JSON.stringify(`,"${hk[1]}":`)} + h.samplingAlgorithm + ${JSON.stringify(`,"${hk[2]}":`)} + h.engineType + ${JSON.stringify(`,"${hk[3]}":`)} + h.engineId; }`,
       );
     }
-    if (o.detailedInfo) lines.push(`r += F.detailed(b.ctx, ${t.id});`);
+    if (o.detailedInfo) lines.push("r += F.detailed(b.ctx, b.template.id);");
     lines.push("return r + '}';");
     const body = lines.join('\n');
     const factory = new Function('J', 'C', 'F', `return function fmt(buf, s, e, b, i) {\n${body}\n};`) as (

@@ -35,21 +35,9 @@ const oneSecondLate = (d: Disagreement): boolean => {
   return want - have === 1000;
 };
 
-export const KNOWN_SLUICE_BUGS: readonly KnownDisagreement[] = [
-  {
-    ref: ['flowbeat', 'tshark'],
-    seq: /IPFIX.VMware.virtual.distributed.switch$/,
-    field: /^(template_id|cflow\.flowset_id)$/,
-    summary: 'ipfix:templateId 266 expected, sluice prints 264',
-    reason:
-      'src/format/ipfixcol2-json.ts compiles one formatter per template layout (cache key Template.signature, which ' +
-      'leaves the template id out) and bakes `F.detailed(b.ctx, ${t.id})` into it. VMware templates 264 and 266 ' +
-      'have the same fields, so records of data set 266 reuse the formatter compiled for 264 and print ' +
-      '"ipfix:templateId":264. The bytes (set id 266) and tshark agree on 266. Fix: pass the template id at call ' +
-      'time (b.template.id) instead of compiling it in; the same holds for "@type" if an options and a data ' +
-      'template ever share a signature.',
-  },
-];
+// Empty: the template-id bug (VMware templates 264/266 sharing a compiled formatter) was fixed in
+// src/format/ipfixcol2-json.ts by reading the id per batch.
+export const KNOWN_SLUICE_BUGS: readonly KnownDisagreement[] = [];
 
 export const KNOWN_GOLDEN_ERRATA: readonly KnownDisagreement[] = [
   // ---- logstash
