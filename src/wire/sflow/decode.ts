@@ -16,7 +16,8 @@ import type { FlowBatch, MessageContext, TransportSession } from '../batch.js';
 import type { DecodeSink, VersionDecoder } from '../decoder.js';
 import type { IeResolver } from '../fixed-formats.js';
 import { ipv4ToString, ipv6ToString } from '../packet/addr.js';
-import { dissect, EtherType, IpProto, LinkType, PacketLayers } from '../packet/parse.js';
+import * as parse from '../packet/parse.js';
+import { PacketLayers } from '../packet/parse.js';
 import type { DropEvent, DropReason } from '../stats.js';
 import type { Template } from '../template.js';
 import { decodeRecord, type FieldValue } from '../values.js';
@@ -57,6 +58,20 @@ const HP_ETHERNET = 1;
 const HP_IPV4 = 11;
 const HP_IPV6 = 12;
 const HP_MPLS = 13;
+
+// Imported bindings copied into module constants once: transpilers that turn modules into
+// namespace objects (tsx in development) would otherwise put a getter call on every use.
+const dissect = parse.dissect;
+const LT_ETHERNET = parse.LinkType.ETHERNET;
+const LT_IPV4 = parse.LinkType.IPV4;
+const LT_IPV6 = parse.LinkType.IPV6;
+const LT_RAW = parse.LinkType.RAW;
+const ET_MPLS = parse.EtherType.MPLS;
+const ET_MPLS_MC = parse.EtherType.MPLS_MC;
+const P_TCP = parse.IpProto.TCP;
+const P_UDP = parse.IpProto.UDP;
+const P_SCTP = parse.IpProto.SCTP;
+const P_UDPLITE = parse.IpProto.UDPLITE;
 
 // Group bits: flow groups 0-31 live in `lo`, 32+ in `hi`.
 const bit = (g: number): number => (g < 32 ? (1 << g) >>> 0 : 0);
@@ -288,16 +303,44 @@ class SampleState {
   portNameLen = 0;
 }
 
-/** Growable output buffer for the records of one datagram. */
-class RecordWriter {
-  buf = Buffer.allocUnsafe(64 * 1024);
-  pos = 0;
+const SLAB = 256 * 1024;
+const EMPTY = Buffer.alloc(0);
 
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
+/**
+ * Where records are written: a slab that batches point into. Each datagram's records go after the
+ * previous datagram's, which stay untouched (a consumer may keep a batch), so a batch needs no copy
+ * and no allocation of its own; a full slab is replaced by a fresh one, and the old one lives as
+ * long as some batch refers to it.
+ */
+class RecordWriter {
+  buf = Buffer.allocUnsafe(SLAB);
+  pos = 0;
+  /** Start of the current datagram's records. */
+  mark = 0;
+
+  begin(): void {
+    this.mark = this.pos;
+  }
+
+  /** Discards what the current datagram wrote (after an internal error). */
+  rollback(): void {
+    this.pos = this.mark;
+  }
+
+  /**
+   * Makes room for `n` more bytes. Returns how far the current datagram's records moved (0, or a
+   * negative shift when they moved to the start of a new slab) so their offsets can follow.
+   */
+  ensure(n: number): number {
+    if (this.pos + n <= this.buf.length) return 0;
+    const used = this.pos - this.mark;
+    const next = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + n)));
+    this.buf.copy(next, 0, this.mark, this.pos);
+    const shift = -this.mark;
     this.buf = next;
+    this.pos = used;
+    this.mark = 0;
+    return shift;
   }
   u8(v: number): void {
     this.buf[this.pos++] = v;
@@ -326,6 +369,8 @@ class RecordWriter {
   }
   /** The exact 64-bit product of two unsigned 32-bit numbers (a double would round above 2^53). */
   mul32(a: number, b: number): void {
+    const p = a * b;
+    if (p <= Number.MAX_SAFE_INTEGER) return this.u64(p); // every realistic frame length times rate
     const bl = b & 0xffff;
     const bh = (b >>> 16) & 0xffff;
     const p1 = a * bl; // < 2^48, exact
@@ -342,8 +387,16 @@ class RecordWriter {
     this.u32(lo >>> 0);
   }
   copy(src: Buffer, off: number, len: number): void {
-    src.copy(this.buf, this.pos, off, off + len);
-    this.pos += len;
+    const b = this.buf;
+    let p = this.pos;
+    if (len <= 32) {
+      // Addresses and MACs: a byte loop beats Buffer.copy's call overhead several times over.
+      for (let i = 0; i < len; i++) b[p++] = src[off + i]!;
+    } else {
+      src.copy(b, p, off, off + len);
+      p += len;
+    }
+    this.pos = p;
   }
   /** RFC 7011 section 7 variable-length prefix. */
   varlen(len: number): void {
@@ -383,7 +436,7 @@ export class SflowDecoder implements VersionDecoder {
   private recEnd: number[] = [];
   private nrec = 0;
   // Current datagram: set by decode(), read by the helpers (no closures per datagram).
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private session!: TransportSession;
   private sink!: DecodeSink;
   private agentOff = 0;
@@ -392,6 +445,9 @@ export class SflowDecoder implements VersionDecoder {
   private agentText: string | undefined;
   private subAgent = 0;
   private nowMs = 0;
+  /** nowMs as the two words of a dateTimeMilliseconds, computed once per datagram. */
+  private nowHi = 0;
+  private nowLo = 0;
 
   constructor(private readonly registry: IeResolver) {
     this.layouts = new SflowLayouts(registry);
@@ -404,15 +460,18 @@ export class SflowDecoder implements VersionDecoder {
     this.agentText = undefined;
     this.agentKnown = false;
     this.nrec = 0;
-    this.out.pos = 0;
+    this.out.begin();
     this.nowMs = Math.floor(nowMs);
+    this.nowHi = Math.floor(this.nowMs / 4294967296) >>> 0;
+    this.nowLo = (this.nowMs - this.nowHi * 4294967296) >>> 0;
     try {
       this.datagram(nowMs);
     } catch (err) {
+      this.out.rollback();
       // A bug here must cost one datagram, not the collector; the message says where it happened.
       this.drop('bad-record', 1, 'datagram', 0, `internal sFlow decoder error: ${(err as Error).message}`);
     }
-    this.buf = Buffer.alloc(0); // do not keep the datagram alive
+    this.buf = EMPTY; // do not keep the datagram alive
   }
 
   private drop(reason: DropReason, count: number, unit: DropEvent['unit'], offset: number, detail: string): void {
@@ -905,12 +964,12 @@ export class SflowDecoder implements VersionDecoder {
     const s = this.s;
     s.lo |= L_OCTETS;
     const pr = s.proto;
-    if (pr === IpProto.TCP || pr === IpProto.UDP || pr === IpProto.SCTP || pr === IpProto.UDPLITE) {
+    if (pr === P_TCP || pr === P_UDP || pr === P_SCTP || pr === P_UDPLITE) {
       s.srcPort = srcPort & 0xffff;
       s.dstPort = dstPort & 0xffff;
       s.lo |= L_PORTS;
     } else s.lo &= ~L_PORTS;
-    if (pr === IpProto.TCP) (s.tcpFlags = tcpFlags), (s.hi |= H_TCP);
+    if (pr === P_TCP) (s.tcpFlags = tcpFlags), (s.hi |= H_TCP);
     else s.hi &= ~H_TCP;
   }
 
@@ -925,13 +984,13 @@ export class SflowDecoder implements VersionDecoder {
     // bounds it, so the dissector cannot read the rest of the datagram as packet bytes.
     switch (proto) {
       case HP_ETHERNET:
-        ok = dissect(LinkType.ETHERNET, buf.subarray(off, off + len), L);
+        ok = dissect(LT_ETHERNET, buf.subarray(off, off + len), L);
         break;
       case HP_IPV4:
-        ok = dissect(LinkType.IPV4, buf.subarray(off, off + len), L);
+        ok = dissect(LT_IPV4, buf.subarray(off, off + len), L);
         break;
       case HP_IPV6:
-        ok = dissect(LinkType.IPV6, buf.subarray(off, off + len), L);
+        ok = dissect(LT_IPV6, buf.subarray(off, off + len), L);
         break;
       case HP_MPLS: {
         // A label stack without a link header: walk to the bottom of stack, then raw IP.
@@ -946,7 +1005,7 @@ export class SflowDecoder implements VersionDecoder {
         }
         if (n > 0) (s.labels = Math.min(n, MAX_LABELS)), (s.labelOff = off), (s.hi |= H_MPLS_LABELS);
         base = q;
-        ok = dissect(LinkType.RAW, buf.subarray(q, end), L);
+        ok = dissect(LT_RAW, buf.subarray(q, end), L);
         break;
       }
       default:
@@ -969,7 +1028,7 @@ export class SflowDecoder implements VersionDecoder {
         }
       }
       if (L.etherType >= 0) (s.ethType = L.etherType), (s.lo |= L_ETHTYPE);
-      if ((L.etherType === EtherType.MPLS || L.etherType === EtherType.MPLS_MC) && L.mplsLabels > 0) {
+      if ((L.etherType === ET_MPLS || L.etherType === ET_MPLS_MC) && L.mplsLabels > 0) {
         s.labels = Math.min(L.mplsLabels, MAX_LABELS);
         // The stack ends where IP starts (LLC/SNAP can sit before it); without IP, right after the tags.
         s.labelOff = L.ipOffset >= 0 ? base + L.ipOffset - 4 * L.mplsLabels : base + 14 + 4 * tags;
@@ -1011,7 +1070,7 @@ export class SflowDecoder implements VersionDecoder {
     if (L.protocol >= 0) s.proto = L.protocol;
     else s.lo &= ~L_PROTO;
     if (L.srcPort >= 0) (s.srcPort = L.srcPort), (s.dstPort = L.dstPort), (s.lo |= L_PORTS);
-    if (L.protocol === IpProto.TCP && L.payloadOffset >= 0) (s.tcpFlags = L.tcpFlags), (s.hi |= H_TCP);
+    if (L.protocol === P_TCP && L.payloadOffset >= 0) (s.tcpFlags = L.tcpFlags), (s.hi |= H_TCP);
     if (L.udpLength >= 0) (s.udpLen = L.udpLength), (s.hi |= H_UDP);
     if (L.icmpType >= 0) {
       s.icmp = (L.icmpType << 8) | L.icmpCode;
@@ -1062,6 +1121,16 @@ export class SflowDecoder implements VersionDecoder {
 
   // ---- record writing ---------------------------------------------------------------------
 
+  /** RecordWriter.ensure, keeping the offsets of the datagram's records right if they moved. */
+  private room(n: number): void {
+    const shift = this.out.ensure(n);
+    if (shift === 0) return;
+    for (let k = 0; k < this.nrec; k++) {
+      this.recStart[k]! += shift;
+      this.recEnd[k]! += shift;
+    }
+  }
+
   private pushRecord(t: Template, start: number): void {
     const k = this.nrec++;
     if (k < this.recTpl.length) {
@@ -1084,13 +1153,14 @@ export class SflowDecoder implements VersionDecoder {
     const w = this.out;
     const buf = this.buf;
     const t = this.layouts.counterTemplate(bits);
-    w.ensure(512 + s.portNameLen);
+    this.room(512 + s.portNameLen);
     const start = w.pos;
     this.writeAgent(w);
     w.u32(s.srcType);
     w.u32(s.srcIndex);
     w.u32(s.seq);
-    w.u64(this.nowMs);
+    w.u32(this.nowHi);
+    w.u32(this.nowLo);
     // The counter records' fields are written in wire order, so they are plain copies.
     if (bits & CB_IF) w.copy(buf, s.ifOff, 88);
     if (bits & CB_ETH) w.copy(buf, s.ethOff, 52);
@@ -1114,15 +1184,17 @@ export class SflowDecoder implements VersionDecoder {
     const hi = s.hi;
     const t = this.layouts.flowTemplate(lo, hi, (hi & H_MPLS_LABELS) !== 0 ? s.labels : 0);
     // Fixed fields need well under 1 KiB; strings and lists are bounded by what the sample holds.
-    w.ensure(1024 + (hi & (H_USER | H_URL) ? s.userSrcLen + s.userDstLen + s.urlLen + s.hostLen + 12 : 0) + (hi & (H_GW_PATH | H_GW_COMM) ? 4 * (s.gwPathAsns + s.gwCommCount) + 24 : 0));
+    this.room(1024 + (hi & (H_USER | H_URL) ? s.userSrcLen + s.userDstLen + s.urlLen + s.hostLen + 12 : 0) + (hi & (H_GW_PATH | H_GW_COMM) ? 4 * (s.gwPathAsns + s.gwCommCount) + 24 : 0));
     const start = w.pos;
     if (lo & (L_AGENT4 | L_AGENT6)) this.writeAgent(w);
     // BASE
     w.u32(s.srcType);
     w.u32(s.srcIndex);
     w.u32(s.seq);
-    w.u64(this.nowMs);
-    w.u64(this.nowMs);
+    w.u32(this.nowHi);
+    w.u32(this.nowLo);
+    w.u32(this.nowHi);
+    w.u32(this.nowLo);
     if (lo & L_SAMPLING) {
       w.u32(s.rate);
       w.u32(s.pool);
@@ -1304,21 +1376,23 @@ export class SflowDecoder implements VersionDecoder {
       }
     }
     if (same) {
-      // The common case: every sample of the datagram had the same fields. Records are already contiguous.
-      const data = Buffer.from(src.subarray(0, this.out.pos));
+      // The common case: every sample of the datagram had the same fields, and the records are
+      // already contiguous in the slab.
       const starts = new Int32Array(n + 1);
       for (let k = 0; k < n; k++) starts[k] = this.recStart[k]!;
       starts[n] = this.out.pos;
-      this.batch(ctx, first, data, starts);
+      this.batch(ctx, first, src, starts);
       return;
     }
-    const data = Buffer.allocUnsafe(this.out.pos);
-    let pos = 0;
-    const done = new Set<Template>();
+    // Mixed layouts: each template's records are copied together behind the datagram's records.
+    this.room(this.out.pos - this.out.mark);
+    const data = this.out.buf;
+    let pos = this.out.pos;
     for (let k = 0; k < n; k++) {
       const t = tpl[k]!;
-      if (done.has(t)) continue;
-      done.add(t);
+      let seen = false;
+      for (let j = 0; j < k && !seen; j++) seen = tpl[j] === t; // a handful of samples: no Set needed
+      if (seen) continue;
       let count = 0;
       for (let j = k; j < n; j++) if (tpl[j] === t) count++;
       const starts = new Int32Array(count + 1);
@@ -1326,11 +1400,14 @@ export class SflowDecoder implements VersionDecoder {
       for (let j = k; j < n; j++) {
         if (tpl[j] !== t) continue;
         starts[c++] = pos;
-        pos += src.copy(data, pos, this.recStart[j]!, this.recEnd[j]!);
+        // copyWithin: a native move inside one buffer, without Buffer.copy's per-call checks.
+        data.copyWithin(pos, this.recStart[j]!, this.recEnd[j]!);
+        pos += this.recEnd[j]! - this.recStart[j]!;
       }
       starts[count] = pos;
       this.batch(ctx, t, data, starts);
     }
+    this.out.pos = pos;
   }
 
   private batch(ctx: MessageContext, t: Template, data: Buffer, starts: Int32Array): void {
