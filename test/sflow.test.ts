@@ -679,3 +679,27 @@ test('sluice decode reads sFlow out of a capture', async () => {
   assert.equal(lines[0]!['iana:interfaceName'], 'eno1');
   assert.equal(lines[0]!['sluice:ifInOctets'], 3910);
 });
+
+test('a consumer that throws costs one datagram; batches it was handed stay intact', () => {
+  const dec = new SflowDecoder(IeRegistry.builtin());
+  const session = makeSession('udp', '192.0.2.1', 1, 6343);
+  const kept: FlowBatch[] = [];
+  const drops: DropEvent[] = [];
+  let calls = 0;
+  const sink = {
+    batch: (b: FlowBatch) => {
+      kept.push(b);
+      if (++calls === 1) throw new Error('consumer bug');
+    },
+    drop: (d: DropEvent) => drops.push(d),
+  };
+  const ip = (n: number): FlowRecord => ({ type: 'ipv4', length: 100, protocol: 6, src: `10.0.0.${n}`, dst: '10.0.1.1', srcPort: n, dstPort: 80, tcpFlags: 0x10, tos: 0 });
+  dec.decode(datagram([flow([ip(1)]), { kind: 'counters', sequence: 1, sourceIndex: 3, records: [GENERIC] }]), session, NOW, sink);
+  assert.equal(drops.length, 1);
+  assert.match(drops[0]!.detail, /internal sFlow decoder error: consumer bug/);
+  const first = kept[0]!;
+  const before = Buffer.from(first.buf.subarray(first.starts[0], first.starts[1]));
+  dec.decode(datagram([flow([ip(2)]), flow([ip(3)])]), session, NOW, sink);
+  assert.deepEqual(Buffer.from(first.buf.subarray(first.starts[0], first.starts[1])), before);
+  assert.equal(kept.at(-1)!.count, 2);
+});

@@ -322,9 +322,14 @@ class RecordWriter {
     this.mark = this.pos;
   }
 
-  /** Discards what the current datagram wrote (after an internal error). */
+  /** Discards what the current datagram wrote (after an internal error), unless it was handed out. */
   rollback(): void {
     this.pos = this.mark;
+  }
+
+  /** The current datagram's records are final: batches are about to point at them. */
+  commit(): void {
+    this.mark = this.pos;
   }
 
   /**
@@ -1381,6 +1386,7 @@ export class SflowDecoder implements VersionDecoder {
       const starts = new Int32Array(n + 1);
       for (let k = 0; k < n; k++) starts[k] = this.recStart[k]!;
       starts[n] = this.out.pos;
+      this.out.commit();
       this.batch(ctx, first, src, starts);
       return;
     }
@@ -1388,6 +1394,7 @@ export class SflowDecoder implements VersionDecoder {
     this.room(this.out.pos - this.out.mark);
     const data = this.out.buf;
     let pos = this.out.pos;
+    const groups: { t: Template; starts: Int32Array }[] = [];
     for (let k = 0; k < n; k++) {
       const t = tpl[k]!;
       let seen = false;
@@ -1405,9 +1412,13 @@ export class SflowDecoder implements VersionDecoder {
         pos += this.recEnd[j]! - this.recStart[j]!;
       }
       starts[count] = pos;
-      this.batch(ctx, t, data, starts);
+      groups.push({ t, starts });
     }
+    // Everything is in place before any consumer sees a batch, so an exception in a consumer cannot
+    // leave a handed-out region open for reuse.
     this.out.pos = pos;
+    this.out.commit();
+    for (const g of groups) this.batch(ctx, g.t, data, g.starts);
   }
 
   private batch(ctx: MessageContext, t: Template, data: Buffer, starts: Int32Array): void {
