@@ -10,6 +10,12 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be an integer >= 0');
+  return n;
+}
+
 const FORMAT_HELP =
   'output format and IPFIXcol2 JSON options: json[,opt=value...]; options tcpFlags=formatted|raw, ' +
   'timestamp=formatted|unix, protocol=formatted|raw, ignoreUnknown, ignoreOptions, nonPrintableChar, ' +
@@ -24,11 +30,12 @@ export function buildProgram(): Command {
   program
     .command('collect')
     .description('receive flow exports over UDP/TCP and print one IPFIXcol2-style JSON line per record on stdout')
-    .option('-l, --listen <uri>', 'where to listen: udp://HOST:PORT or tcp://HOST:PORT (IPFIX over TCP); repeatable; replaces the defaults (UDP 2055, 4739, 9995, 9555 on all IPv4 and IPv6 addresses)', collectList)
+    .option('-l, --listen <uri>', 'where to listen: udp://HOST:PORT or tcp://HOST:PORT (IPFIX over TCP); repeatable; replaces the defaults (UDP 2055, 4739, 9995, 9555 and sFlow 6343 on all IPv4 and IPv6 addresses)', collectList)
     .option('-f, --format <spec>', FORMAT_HELP, 'json')
     .option('--ie-file <path>', 'extra Information Element definitions, one per line: "enterprise id name type [scope]"; repeatable', collectList, [])
     .option('--template-lifetime <seconds>', 'UDP template lifetime (RFC 7011 8.4)', positiveInt, 1800)
     .option('--receive-buffer <bytes>', 'UDP socket receive buffer to ask the kernel for', positiveInt)
+    .option('--workers <n>', 'decode worker threads (0 = decode on the receiving thread; default: one per CPU core beyond the first, at most 8)', nonNegativeInt)
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText(
       'after',
@@ -49,6 +56,7 @@ Problems with input (bad datagrams, missing templates) are counted and logged on
         templateLifetime: o.templateLifetime,
         receiveBuffer: o.receiveBuffer,
         logLevel: o.logLevel,
+        workers: o.workers,
       });
     });
 

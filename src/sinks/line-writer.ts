@@ -25,13 +25,23 @@ export class LineWriter {
 
   flush(): void {
     if (this.chunk.length === 0) return;
+    this.put(this.chunk, this.chunk.length);
+    this.chunk = '';
+  }
+
+  /** Writes ready-encoded bytes (from a decode worker), after any pending text. */
+  writeBytes(bytes: Buffer): void {
+    this.flush();
+    if (bytes.length > 0) this.put(bytes, bytes.length);
+  }
+
+  private put(data: string | Buffer, size: number): void {
     if (this.stream.writableLength > this.maxQueuedBytes) {
       this.droppedWrites++;
-      this.droppedBytes += this.chunk.length;
+      this.droppedBytes += size;
     } else {
-      this.stream.write(this.chunk);
+      this.stream.write(data);
     }
-    this.chunk = '';
   }
 
   /** Resolves when the stream's buffer is below its high-water mark. */
