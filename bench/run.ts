@@ -1,0 +1,123 @@
+/**
+ * `npm run bench`: sluice against a peer on the same machine, in the same run, with ratios.
+ *
+ * IPFIX (softflowd-style templates, 25 records per datagram, a few thousand distinct datagrams):
+ *   (a) sluice in-process: DecodePipeline + IPFIXcol2 JSON (collect's default format) on one core,
+ *       best of several timed runs after warm-up; with the JSON encoded to UTF-8 bytes (what any
+ *       output pays) and, for reference, left as JS text;
+ *   (b) `sluice collect` and `nfcapd` (Debian nfdump 1.7) as processes, fed over loopback UDP by the
+ *       same paced sender (bench/udp.ts): wall-clock records/s, records per CPU second, CPU share,
+ *       kernel drops, RSS.
+ * Then the sFlow benchmark (bench/sflow.ts) when it is present.
+ *
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --profile]
+ *   BENCH_UDP_DATAGRAMS=200000 npm run bench
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { benchInProcess, type InProcessResult } from './inprocess.js';
+import { buildIpfixStream } from './ipfix-stream.js';
+import { formatSelfTimes, profileInProcess } from './profile.js';
+import { collectHasWorkers, freeUdpPort, hasBinary, measureOverUdp, nfcapdReceiver, sluiceReceiver, type UdpResult } from './udp.js';
+
+/** The decode + JSON rate the core aims for on one core (ARCHITECTURE.md: twice IPFIXcol2). */
+const TARGET_RECORDS_PER_SEC = 1.5e6;
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const envInt = (name: string): number | undefined => (process.env[name] !== undefined ? Number(process.env[name]) : undefined);
+
+const M = (n: number) => `${(n / 1e6).toFixed(2)} M`;
+const pad = (s: string, n: number) => s.padStart(n);
+
+function row(label: string, wall: string, perCpu: string, cpu: string, drops: string, note: string): string {
+  return `  ${label.padEnd(34)}${pad(wall, 12)}${pad(perCpu, 14)}${pad(cpu, 7)}${pad(drops, 8)}   ${note}`;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const stream = buildIpfixStream(quick ? 1000 : 4000, 25);
+  const bytesPerDatagram = Math.round(stream.bytes / stream.datagrams.length);
+  console.log(
+    `sluice IPFIX benchmark: softflowd-style templates (1024 IPv4 42-byte records, 2048 IPv6 66-byte), ${stream.recordsPerMessage} records per ` +
+      `~${bytesPerDatagram}-byte datagram, ${stream.datagrams.length} distinct datagrams cycled\n` +
+      `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}; sluice runs on one core (one JS thread)\n`,
+  );
+
+  // About a million records per timed run.
+  const passes = Math.max(1, Math.round(1e6 / stream.records));
+  const bytes: InProcessResult = benchInProcess(stream, { passes, runs: quick ? 3 : 5, encode: true });
+  const text: InProcessResult = benchInProcess(stream, { passes, runs: quick ? 3 : 5, encode: false });
+
+  const udp: UdpResult[] = [];
+  const notes: string[] = [];
+  if (!args.has('--no-udp')) {
+    const datagrams = envInt('BENCH_UDP_DATAGRAMS') ?? (quick ? 40_000 : 200_000);
+    const o = { datagrams, warmupDatagrams: Math.min(20_000, datagrams / 4) };
+    // One core for sluice, as for nfcapd; with decode workers, also the collector's default setup.
+    const workers = collectHasWorkers();
+    for (const w of workers ? [0, undefined] : [undefined]) {
+      const port = await freeUdpPort();
+      udp.push(await measureOverUdp(sluiceReceiver(port, w), port, stream, o));
+    }
+    if (hasBinary('nfcapd', ['-V']) && hasBinary('nfdump', ['-V'])) {
+      const port = await freeUdpPort();
+      udp.push(await measureOverUdp(nfcapdReceiver(port), port, stream, o));
+    } else notes.push('nfcapd/nfdump not installed (apt-get install nfdump): no peer to compare with');
+  }
+
+  const lines = [
+    row('', 'records/s', 'per CPU-sec', 'CPU', 'drops', ''),
+    row('sluice in-process, JSON as bytes', M(bytes.recordsPerSec), '', '1 core', '', `${bytes.jsonMBPerSec.toFixed(0)} MB/s JSON, ${bytes.jsonBytesPerRecord.toFixed(0)} B/record, best of ${bytes.runs.length} (${bytes.runs.map((r) => (r / 1e6).toFixed(2)).join(' ')})`),
+    row('sluice in-process, JSON as text', M(text.recordsPerSec), '', '1 core', '', `${text.jsonMBPerSec.toFixed(0)} MB/s; the text never flattened or encoded: an upper bound`),
+  ];
+  for (const r of udp) {
+    lines.push(
+      row(`${r.name} over UDP`, M(r.recordsPerSec), M(r.recordsPerCpuSec), `${(100 * r.cpuShare).toFixed(0)}%`, String(r.kernelDrops), `${r.records} of ${r.sentRecords} records in ${r.wallSec.toFixed(2)} s, ${r.cpuSec.toFixed(2)} CPU-s, RSS ${r.rssMB.toFixed(0)} MB`),
+    );
+  }
+  console.log(lines.join('\n'));
+
+  // The like-for-like row: sluice on one thread (or the only sluice row there is).
+  const sluiceUdp = udp.find((r) => r.name === 'sluice collect, 1 thread') ?? udp.find((r) => r.name.startsWith('sluice'));
+  const nfcapd = udp.find((r) => r.name === 'nfcapd');
+  console.log('');
+  console.log(`  target ${M(TARGET_RECORDS_PER_SEC)}records/s decode + JSON on one core: in-process reaches ${((100 * bytes.recordsPerSec) / TARGET_RECORDS_PER_SEC).toFixed(0)}% of it`);
+  if (nfcapd !== undefined) {
+    // nfcapd's wall rate is capped by the sender when it needs less than a core, so its records per
+    // CPU second (what it would do with a core of its own) is the like-for-like figure.
+    const vs = (x: number) => `${(x / nfcapd.recordsPerCpuSec).toFixed(2)}x`;
+    console.log(`  ratio sluice / nfcapd (nfcapd per CPU-sec = one core of its own):`);
+    console.log(`    in-process decode + JSON bytes   ${vs(bytes.recordsPerSec)}`);
+    if (sluiceUdp !== undefined) {
+      console.log(`    UDP to UDP, per CPU-sec          ${vs(sluiceUdp.recordsPerCpuSec)}  (${sluiceUdp.name})`);
+      console.log(`    UDP to UDP, wall clock           ${(sluiceUdp.recordsPerSec / nfcapd.recordsPerSec).toFixed(2)}x  (nfcapd used ${(100 * nfcapd.cpuShare).toFixed(0)}% of a core: sender-bound when below 100%)`);
+    }
+    console.log('    (nfcapd stores binary records; sluice formats every field as JSON text, a heavier job per record)');
+  }
+  for (const n of notes) console.log(`  ${n}`);
+  if (bytes.drops > 0) console.log(`  warning: the in-process pipeline dropped input ${bytes.drops} times; the numbers are not valid`);
+  for (const r of udp) {
+    if (r.kernelDrops > 0 || r.records !== r.sentRecords) {
+      console.log(`  warning: ${r.name} handled ${r.records} of ${r.sentRecords} records; the kernel dropped ${r.kernelDrops} datagrams, the rest were lost inside the receiver`);
+    }
+  }
+
+  if (!args.has('--no-sflow') && existsSync(fileURLToPath(new URL('./sflow.ts', import.meta.url)))) {
+    console.log('');
+    const sflow = await import('./sflow.js');
+    console.log(sflow.formatSflowBench(await sflow.runSflowBench(quick ? { seconds: 1, sfcapdDatagrams: 20_000 } : {})));
+  }
+
+  if (args.has('--profile')) {
+    console.log('\nProfiling the in-process path (node --cpu-prof):');
+    console.log(formatSelfTimes(profileInProcess(), 25));
+  }
+  console.log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
