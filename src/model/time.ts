@@ -79,8 +79,9 @@ export function timePlan(t: Template): TimePlan {
   let duration: TimePlan['duration'];
   const dms = t.fields.findIndex((f) => f.id === 161 && f.pen === 0);
   const dus = t.fields.findIndex((f) => f.id === 162 && f.pen === 0);
-  if (dms >= 0) duration = { index: dms, kind: 'ms', offset: offs[dms]!, length: t.fields[dms]!.length, scale: 1 };
-  else if (dus >= 0) duration = { index: dus, kind: 'us', offset: offs[dus]!, length: t.fields[dus]!.length, scale: 0.001 };
+  const okLen = (k: number) => k >= 0 && t.fields[k]!.length >= 1 && t.fields[k]!.length <= 8;
+  if (okLen(dms)) duration = { index: dms, kind: 'ms', offset: offs[dms]!, length: t.fields[dms]!.length, scale: 1 };
+  else if (okLen(dus)) duration = { index: dus, kind: 'us', offset: offs[dus]!, length: t.fields[dus]!.length, scale: 0.001 };
   const rel = (f: TimeField | undefined) => f !== undefined && (f.kind === 'sysUp' || f.kind === 'deltaUs');
   const abs = (f: TimeField | undefined) => f !== undefined && !rel(f);
   p = { start, end, duration, derived: rel(start) || rel(end), hasAbsolute: abs(start) || abs(end) };

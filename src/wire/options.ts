@@ -1,6 +1,6 @@
 import type { FlowBatch } from './batch.js';
 import type { DomainState } from './template-store.js';
-import { decodeRecord, type FieldValue } from './values.js';
+import { decodeRecord, ListDecodeError, type FieldValue } from './values.js';
 import { NETFLOW_PEN } from './ie/types.js';
 
 const asNumber = (v: FieldValue): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : NaN);
@@ -13,7 +13,15 @@ const asNumber = (v: FieldValue): number => (typeof v === 'number' ? v : typeof 
 export function absorbOptions(batch: FlowBatch, d: DomainState): void {
   const t = batch.template;
   for (let i = 0; i < batch.count; i++) {
-    const vals = decodeRecord(t, batch.buf, batch.starts[i]!, batch.starts[i + 1]!);
+    let vals: FieldValue[] | undefined;
+    try {
+      vals = decodeRecord(t, batch.buf, batch.starts[i]!, batch.starts[i + 1]!);
+    } catch (err) {
+      // A malformed list in an options record is counted by the decoder; the scalars here are
+      // still worth learning, but without the list we cannot trust the record's layout.
+      if (err instanceof ListDecodeError) continue;
+      throw err;
+    }
     if (vals === undefined) continue;
     let samplerId = -1;
     let interval = 0;
