@@ -20,6 +20,7 @@ import {
 import { internetChecksum, sumWords, fold } from '../src/wire/packet/checksum.js';
 import { dissect, IpReassembler, Ipv4Reassembler, PacketLayers, parsePacket, udpFromFrame } from '../src/wire/packet/parse.js';
 import { writePcap } from '../src/wire/pcap/write.js';
+import { Prng } from './helpers/prng.js';
 
 const hasTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
 
@@ -40,15 +41,10 @@ function withTmp(fn: (dir: string) => void): void {
   }
 }
 
+/** Uniform floats in [0, 1) from the shared deterministic PRNG (same sequence as before). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.float();
 }
 
 function shuffle<T>(items: T[], rand: () => number): T[] {

@@ -8,6 +8,7 @@ import { CaptureFormatError, captureKind, readCapture, type CapturedFrame } from
 import { writePcap, writePcapng } from '../src/wire/pcap/write.js';
 import { ethernetIpv4Udp, ethernetIpv6Udp, fragmentIpv4, fragmentIpv6 } from '../src/wire/packet/build.js';
 import { IpReassembler, udpFromFrame } from '../src/wire/packet/parse.js';
+import { Prng } from './helpers/prng.js';
 
 const FIXTURES = new URL('./fixtures/pcap/', import.meta.url);
 const fixture = (name: string): Buffer => readFileSync(new URL(name, FIXTURES));
@@ -38,15 +39,10 @@ function readUntilError(buf: Buffer): { frames: CapturedFrame[]; error: unknown 
 }
 
 // A deterministic PRNG (mulberry32) so fuzz failures reproduce.
+/** Uniform floats in [0, 1) from the shared deterministic PRNG (same sequence as before). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.float();
 }
 
 const frameA = Buffer.from('00112233445566778899aabb08004500001c000100004011f9d0c0a80001c0a8000204d2162e0008abcd', 'hex');

@@ -13,20 +13,16 @@ import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { makeSession } from '../src/wire/batch.js';
 import { ethernet, ethernetIpv4Tcp, ethernetIpv6Udp, ethernetIpv4Icmp } from '../src/wire/packet/build.js';
 import { encodeSflowDatagram, type FlowRecord, type SflowSample } from '../src/wire/sflow/encode.js';
+import { Prng } from './helpers/prng.js';
 
 const ITERATIONS = 60_000;
 const SEED = 0x5f10_0005;
 
 /** mulberry32: small, fast, and the same sequence on every platform. */
+/** Uniform floats in [0, 1) from the shared deterministic PRNG (same sequence as before). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.float();
 }
 
 function seeds(): Buffer[] {
