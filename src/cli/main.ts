@@ -23,7 +23,7 @@ const FORMAT_HELP =
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
-    .description('Network flow telemetry: decode NetFlow v5/v7/v9 and IPFIX onto the IPFIX information model')
+    .description('Network flow telemetry: decode NetFlow v5/v7/v9, IPFIX and sFlow v5 onto the IPFIX information model')
     .version('0.1.0')
     .showHelpAfterError();
 
