@@ -3,6 +3,8 @@ import type { FlowBatch, MessageContext } from '../wire/batch.js';
 import { REVERSE_PEN, type InfoElement } from '../wire/ie/types.js';
 import { VARLEN, type FieldSpec, type Template } from '../wire/template.js';
 import { semanticName, type FieldValue, type ListValue } from '../wire/values.js';
+import type { ByteOutput } from './byte-output.js';
+import * as W from './json-bytes.js';
 import * as J from './json-values.js';
 
 /** The IPFIXcol2 JSON output plugin's formatting options, with its defaults. */
@@ -40,6 +42,29 @@ export type ProtocolNames = ReadonlyMap<number, string> | ((n: number) => string
  * `J.fn` in generated code into a getter call, which costs more than the helper itself.
  */
 const HELPERS: typeof J = { ...J };
+const BYTE_HELPERS: typeof W = { ...W };
+
+/**
+ * Writes one record into out.buf at out.len and advances out.len. `B` is the room the caller made
+ * (ensure) for it: the compile-time bound of the layout plus 6 bytes per record byte.
+ */
+type ByteRecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput, B: number) => void;
+
+interface CompiledBytes {
+  readonly fn: ByteRecordFormatter;
+  /** Upper bound of the output bytes of a record, apart from 6 bytes per record byte. */
+  readonly bound: number;
+}
+
+/** Literal byte runs up to this length are written as unrolled stores, longer ones by a copy loop. */
+const UNROLL_MAX = 48;
+
+/** Writes a string of unknown size (lists, detailedInfo) at p, growing the buffer as needed. */
+function writeStringAt(out: ByteOutput, p: number, text: string, B: number): number {
+  out.len = p;
+  out.ensure(text.length * 3 + B);
+  return p + out.buf.write(text, p, 'utf8');
+}
 
 type RecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number) => string;
 
@@ -60,7 +85,9 @@ const isStructured = (ie: InfoElement | undefined) =>
 export class Ipfixcol2JsonFormatter {
   readonly options: JsonFormatOptions;
   private readonly compiled = new Map<string, RecordFormatter>();
+  private readonly compiledBytes = new Map<string, CompiledBytes>();
   private readonly protoTokens: string[];
+  private readonly protoBytes: Uint8Array[];
 
   constructor(options: Partial<JsonFormatOptions> = {}, protocols?: ProtocolNames) {
     this.options = { ...DEFAULT_JSON_OPTIONS, ...options };
@@ -69,6 +96,7 @@ export class Ipfixcol2JsonFormatter {
       const p = name(n);
       return p !== undefined && p !== '' ? J.quote(p, true) : String(n);
     });
+    this.protoBytes = this.protoTokens.map((tok) => Buffer.from(tok, 'utf8'));
   }
 
   /** Formats every record of the batch; returns newline-terminated JSON lines ('' if filtered). */
@@ -82,6 +110,26 @@ export class Ipfixcol2JsonFormatter {
     let out = '';
     for (let i = 0; i < b.count; i++) out += fn(buf, starts[i]!, starts[i + 1]!, b, i) + '\n';
     return out;
+  }
+
+  /**
+   * formatBatch() as UTF-8 bytes appended to `out`: the same lines, byte for byte, written without
+   * building strings (test/format-bytes.test.ts holds the two paths to that).
+   */
+  formatBatchInto(b: FlowBatch, out: ByteOutput): void {
+    if (b.count === 0) return;
+    const t = b.template;
+    if (t.isOptions && this.options.ignoreOptions) return;
+    const c = this.byteFormatterFor(t);
+    const fn = c.fn;
+    const bound = c.bound;
+    const buf = b.buf;
+    const starts = b.starts;
+    for (let i = 0; i < b.count; i++) {
+      const s = starts[i]!;
+      const e = starts[i + 1]!;
+      fn(buf, s, e, b, i, out, bound + 6 * (e - s));
+    }
   }
 
   /** Formats a template record (templateInfo) as IPFIXcol2 does. */
@@ -111,6 +159,16 @@ export class Ipfixcol2JsonFormatter {
       this.compiled.set(t.signature, fn);
     }
     return fn;
+  }
+
+  private byteFormatterFor(t: Template): CompiledBytes {
+    let c = this.compiledBytes.get(t.signature);
+    if (c === undefined) {
+      c = this.compileBytes(t);
+      if (this.compiledBytes.size > 10_000) this.compiledBytes.clear();
+      this.compiledBytes.set(t.signature, c);
+    }
+    return c;
   }
 
   /** Generates the per-record function for one template layout. */
@@ -253,6 +311,196 @@ export class Ipfixcol2JsonFormatter {
       }
       default:
         return `J.octets(buf, ${at}, ${len}, ${o.octetArrayAsUint})`;
+    }
+  }
+
+  /**
+   * Generates the per-record byte writer for one template layout: the same decisions as compile(),
+   * with literal bytes stored directly and values written by the json-bytes.ts writers.
+   */
+  private compileBytes(t: Template): CompiledBytes {
+    const o = this.options;
+    const fixed = t.fixedLength >= 0;
+    const code: string[] = [];
+    const consts: unknown[] = [];
+    const c = (v: unknown): string => {
+      consts.push(v);
+      return `C[${consts.length - 1}]`;
+    };
+    let bound = 16;
+    let pending: number[] = [];
+    const flushLit = () => {
+      const n = pending.length;
+      if (n === 0) return;
+      if (n <= UNROLL_MAX) {
+        code.push(pending.map((v, k) => `d[p${k ? ' + ' + k : ''}] = ${v};`).join(' ') + ` p += ${n};`);
+      } else code.push(`p = W.bytes(d, p, ${c(Uint8Array.from(pending))});`);
+      pending = [];
+    };
+    const lit = (text: string) => {
+      const bytes = Buffer.from(text, 'utf8');
+      bound += bytes.length;
+      for (const v of bytes) pending.push(v);
+    };
+    const stmt = (s: string, maxBytes: number) => {
+      flushLit();
+      bound += maxBytes;
+      code.push(s);
+    };
+    const ts = o.timestamp === 'unix' ? 'W.unix' : 'W.iso';
+
+    const keys = t.fields.map((f) => fieldKey(f, o.numericNames));
+    const skip = t.fields.map((f) => (f.ie === undefined && o.ignoreUnknown) || (f.pen === 0 && f.id === 210));
+    const occurrences = new Map<string, number[]>();
+    t.fields.forEach((_, k) => {
+      if (skip[k]) return;
+      const list = occurrences.get(keys[k]!) ?? [];
+      list.push(k);
+      occurrences.set(keys[k]!, list);
+    });
+
+    const type = t.recordType ?? (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry');
+    if (!fixed) code.push('let q = s, l = 0;');
+    let off = 0;
+    const at: string[] = [];
+    const len: string[] = [];
+    t.fields.forEach((f, k) => {
+      if (fixed) {
+        at.push(`(s + ${off})`);
+        len.push(String(f.length));
+        off += f.length;
+      } else if (f.length === VARLEN) {
+        code.push(`l = buf[q++]; if (l === 255) { l = buf.readUInt16BE(q); q += 2; } const o${k} = q, l${k} = l; q += l;`);
+        at.push(`o${k}`);
+        len.push(`l${k}`);
+      } else {
+        code.push(`const o${k} = q; q += ${f.length};`);
+        at.push(`o${k}`);
+        len.push(String(f.length));
+      }
+    });
+    code.push('out.ensure(B); let d = out.buf, p = out.len;');
+    lit('{"@type":"' + type + '"');
+    for (const [key, ks] of occurrences) {
+      lit(',' + JSON.stringify(key) + ':');
+      if (ks.length > 1) lit('[');
+      ks.forEach((k, n) => {
+        if (n > 0) lit(',');
+        const [s, max] = this.valueStmt(t.fields[k]!, at[k]!, len[k]!, k, c);
+        stmt(s, max);
+      });
+      if (ks.length > 1) lit(']');
+    }
+    const plan = timePlan(t);
+    if (plan.derived && !plan.hasAbsolute) {
+      for (const [key, arr] of [['iana:flowStartMilliseconds', 'startMs'], ['iana:flowEndMilliseconds', 'endMs']] as const) {
+        if (occurrences.has(key)) continue;
+        flushLit();
+        code.push(`if (b.${arr}[i] === b.${arr}[i]) {`);
+        lit(`,"${key}":`);
+        stmt(`p = ${ts}(d, p, b.${arr}[i]); }`, 32);
+      }
+    }
+    if (t.origin === 'netflow5' || t.origin === 'netflow7') {
+      const hk = o.numericNames
+        ? ['en0:id34', 'en0:id35', 'en0:id38', 'en0:id39']
+        : ['iana:samplingInterval', 'iana:samplingAlgorithm', 'iana:engineType', 'iana:engineId'];
+      const hv = ['samplingInterval', 'samplingAlgorithm', 'engineType', 'engineId'];
+      flushLit();
+      code.push('{ const h = b.ctx.header; if (h !== undefined) {');
+      hk.forEach((key, n) => {
+        lit(`,"${key}":`);
+        stmt(`p = W.num(d, p, h.${hv[n]});`, 32);
+      });
+      flushLit();
+      code.push('} }');
+    }
+    if (o.detailedInfo) stmt('p = F.ws(out, p, F.detailed(b.ctx, b.template.id), B); d = out.buf;', 0);
+    lit('}\n');
+    flushLit();
+    code.push('out.len = p;');
+    const body = code.join('\n');
+    const factory = new Function('W', 'J', 'C', 'F', `return function fmtBytes(buf, s, e, b, i, out, B) {\n${body}\n};`) as (
+      w: typeof W,
+      j: typeof J,
+      c: unknown[],
+      f: { detailed: (ctx: MessageContext, id: number) => string; ws: typeof writeStringAt },
+    ) => ByteRecordFormatter;
+    const fn = factory(BYTE_HELPERS, HELPERS, consts, { detailed: (ctx, id) => this.detailed(ctx, id), ws: writeStringAt });
+    return { fn, bound };
+  }
+
+  /**
+   * Statement writing the JSON token of one field at p, and the most bytes it writes beyond 6 per
+   * byte of the field's value.
+   */
+  private valueStmt(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string): [string, number] {
+    const o = this.options;
+    const ie = f.ie;
+    const L = Number(len); // NaN for variable-length fields
+    const known = !Number.isNaN(L);
+    const octets: [string, number] = [`p = W.octets(d, p, buf, ${at}, ${len}, ${o.octetArrayAsUint});`, 24];
+    if (ie === undefined) return octets;
+    if (isStructured(ie)) {
+      const list = c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk]));
+      return [`p = F.ws(out, p, ${list}(b, i, ${k}), B); d = out.buf;`, 0];
+    }
+    const iana = f.pen === 0 || f.pen === REVERSE_PEN;
+    const nul = 'W.nul(d, p)';
+    const ts = o.timestamp === 'unix' ? 'W.unix' : 'W.iso';
+    switch (ie.type) {
+      case 'unsigned8':
+      case 'unsigned16':
+      case 'unsigned32':
+      case 'unsigned64': {
+        if (iana && f.id === 4 && o.protocol === 'formatted' && L === 1) {
+          const max = Math.max(...this.protoBytes.map((x) => x.length));
+          return [`p = W.bytes(d, p, ${c(this.protoBytes)}[buf[${at}]]);`, max];
+        }
+        if (iana && f.id === 6 && o.tcpFlags === 'formatted' && (L === 1 || L === 2)) {
+          return [`p = W.tcpFlags(d, p, buf[${at} + ${L - 1}] & 63);`, 8];
+        }
+        if (L === 1) return [`p = W.u(d, p, buf[${at}]);`, 3];
+        if (L === 2) return [`p = W.u(d, p, buf.readUInt16BE(${at}));`, 5];
+        if (L === 4) return [`p = W.u(d, p, buf.readUInt32BE(${at}));`, 10];
+        if (known && (L < 1 || L > 8)) return [`p = ${nul};`, 4];
+        if (known) return [`p = W.uint(d, p, buf, ${at}, ${L});`, 20];
+        return [`p = ${len} >= 1 && ${len} <= 8 ? W.uint(d, p, buf, ${at}, ${len}) : ${nul};`, 20];
+      }
+      case 'signed8':
+      case 'signed16':
+      case 'signed32':
+      case 'signed64':
+        if (known && L >= 1 && L <= 8) return [`p = W.sint(d, p, buf, ${at}, ${L});`, 21];
+        return [`p = ${len} >= 1 && ${len} <= 8 ? W.sint(d, p, buf, ${at}, ${len}) : ${nul};`, 21];
+      case 'float32':
+      case 'float64':
+        return [`p = ${len} === 8 ? W.float(d, p, buf.readDoubleBE(${at})) : ${len} === 4 ? W.float(d, p, buf.readFloatBE(${at})) : ${nul};`, 26];
+      case 'boolean': {
+        const T = c(Buffer.from('true'));
+        const F = c(Buffer.from('false'));
+        return [`p = ${len} !== 1 ? ${nul} : buf[${at}] === 1 ? W.bytes(d, p, ${T}) : buf[${at}] === 2 ? W.bytes(d, p, ${F}) : ${nul};`, 5];
+      }
+      case 'macAddress':
+        return [`p = ${len} === 6 ? W.mac(d, p, buf, ${at}) : ${nul};`, 19];
+      case 'ipv4Address':
+        return [`p = ${len} === 4 ? W.ip4(d, p, buf, ${at}) : ${nul};`, 17];
+      case 'ipv6Address':
+        return [`p = ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];
+      case 'string':
+        return [`p = W.str(d, p, buf, ${at}, ${len}, ${o.nonPrintableChar});`, 2];
+      case 'dateTimeSeconds':
+        return [`p = ${len} === 4 ? ${ts}(d, p, buf.readUInt32BE(${at}) * 1000) : ${nul};`, 32];
+      case 'dateTimeMilliseconds':
+        return [
+          `p = ${len} === 8 ? ${ts}(d, p, J.u64num(buf, ${at})) : ${len} >= 1 && ${len} <= 6 ? ${ts}(d, p, buf.readUIntBE(${at}, ${len})) : ${nul};`,
+          32,
+        ];
+      case 'dateTimeMicroseconds':
+      case 'dateTimeNanoseconds':
+        return [`p = ${len} === 8 ? ${ts}(d, p, J.ntpMs(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : ${nul};`, 32];
+      default:
+        return octets;
     }
   }
 
