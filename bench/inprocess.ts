@@ -10,6 +10,7 @@
  * or simply `node --import tsx bench/profile.ts`, which does both.
  */
 import { fileURLToPath } from 'node:url';
+import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
 import { DecodePipeline } from '../src/model/decode-pipeline.js';
 import { makeSession } from '../src/wire/batch.js';
@@ -36,6 +37,11 @@ export interface InProcessOptions {
    * it the text stays a V8 rope (concatenations never flattened), which a real sink never sees.
    */
   readonly encode?: boolean;
+  /**
+   * Use the byte formatter (formatBatchInto) instead: UTF-8 JSON written straight into a reused
+   * output buffer, which is what the collector writes. Implies the encoding above.
+   */
+  readonly bytes?: boolean;
   readonly runs?: number;
   readonly warmupRuns?: number;
 }
@@ -52,14 +58,25 @@ export function benchInProcess(stream: IpfixStream, o: InProcessOptions = {}): I
   let drops = 0;
   const encode = o.encode ?? true;
   const scratch = Buffer.allocUnsafe(8 << 20);
+  const out = new ByteOutput(1 << 20);
   const pipeline = new DecodePipeline({
     registry: IeRegistry.builtin(),
-    onBatch: (b) => {
-      const text = formatter.formatBatch(b);
-      // Batches are a few KB; write() flattens the rope and encodes it, as stream.write() would.
-      jsonChars += encode ? scratch.write(text, 0, 'utf8') : text.length;
-      records += b.count;
-    },
+    onBatch: o.bytes
+      ? (b) => {
+          // As the collector's writer does: append, and hand off (here: drop) a chunk every 256 KB.
+          formatter.formatBatchInto(b, out);
+          if (out.len >= 256 * 1024) {
+            jsonChars += out.len;
+            out.reset();
+          }
+          records += b.count;
+        }
+      : (b) => {
+          const text = formatter.formatBatch(b);
+          // Batches are a few KB; write() flattens the rope and encodes it, as stream.write() would.
+          jsonChars += encode ? scratch.write(text, 0, 'utf8') : text.length;
+          records += b.count;
+        },
     onDrop: () => drops++,
   });
   const session = makeSession('udp', '127.0.0.1', 40000, 4739);
@@ -73,6 +90,8 @@ export function benchInProcess(stream: IpfixStream, o: InProcessOptions = {}): I
     for (let p = 0; p < passes; p++) {
       for (let i = 0; i < datagrams.length; i++) pipeline.handle(datagrams[i]!, session, now);
     }
+    jsonChars += out.len;
+    out.reset();
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     return { ms, records: records - r0, chars: jsonChars - c0 };
   };
@@ -96,12 +115,17 @@ export function benchInProcess(stream: IpfixStream, o: InProcessOptions = {}): I
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const stream = buildIpfixStream();
-  // BENCH_VARIANT=bytes|text limits the run to one variant (the profiler uses bytes).
+  // BENCH_VARIANT=formatter|bytes|text limits the run to one variant (the profiler uses bytes).
   const variant = process.env.BENCH_VARIANT;
-  for (const encode of variant === 'bytes' ? [true] : variant === 'text' ? [false] : [true, false]) {
-    const r = benchInProcess(stream, { runs: Number(process.env.BENCH_RUNS ?? 5), encode });
+  const variants = [
+    { name: 'formatter', label: ' (byte formatter)', o: { bytes: true } },
+    { name: 'bytes', label: ' (UTF-8 bytes)   ', o: { encode: true } },
+    { name: 'text', label: ' (text only)     ', o: { encode: false } },
+  ].filter((v) => variant === undefined || variant === '' || v.name === variant);
+  for (const v of variants) {
+    const r = benchInProcess(stream, { runs: Number(process.env.BENCH_RUNS ?? 5), ...v.o });
     console.log(
-      `in-process decode + JSON${encode ? ' (UTF-8 bytes)' : ' (text only)  '}: ${(r.recordsPerSec / 1e6).toFixed(3)} M records/s ` +
+      `in-process decode + JSON${v.label}: ${(r.recordsPerSec / 1e6).toFixed(3)} M records/s ` +
         `(best of ${r.runs.length}: ${r.runs.map((x) => (x / 1e6).toFixed(3)).join(', ')}), ${r.jsonMBPerSec.toFixed(1)} MB/s JSON, ${r.jsonBytesPerRecord.toFixed(0)} bytes/record`,
     );
   }

@@ -90,7 +90,7 @@ export function profileInProcess(): SelfTime[] {
     const script = fileURLToPath(new URL('./inprocess.ts', import.meta.url));
     const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', script], {
       encoding: 'utf8',
-      env: { ...process.env, BENCH_RUNS: '3', BENCH_VARIANT: 'bytes' },
+      env: { ...process.env, BENCH_RUNS: '3', BENCH_VARIANT: 'formatter' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     if (r.status !== 0) throw new Error(`profiled run failed (${r.status ?? r.signal})`);
