@@ -36,7 +36,11 @@ export async function runDecode(files: string[], opts: DecodeCommandOptions): Pr
   const pipeline = new DecodePipeline({
     registry,
     limits,
-    onBatch: (b) => out.write(formatter.formatBatch(b)),
+    onBatch: (b) => {
+        // UTF-8 straight into the writer's buffer: no JSON strings to build, flatten and encode.
+        formatter.formatBatchInto(b, out.bytes);
+        out.commit();
+      },
     onTemplate: formatter.options.templateInfo ? (ev) => !ev.withdrawn && out.write(formatter.formatTemplate(ev.ctx, ev.template)) : undefined,
     onDrop: opts.quiet ? undefined : logDrop,
   });

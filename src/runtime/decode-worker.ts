@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { dropLogger, loadRegistry, makeFormatter } from '../cli/common.js';
+import { ByteOutput } from '../format/byte-output.js';
 import { DecodePipeline } from '../model/decode-pipeline.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
@@ -14,26 +15,24 @@ const cfg = workerData as WorkerConfig;
 const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
 const formatter = makeFormatter(cfg.format);
-let out = '';
+// JSON is formatted straight into UTF-8 bytes, which keeps that work off the receiving thread.
+const out = new ByteOutput(256 * 1024);
 const pipeline = new DecodePipeline({
   registry: loadRegistry(cfg.ieFiles),
   limits: cfg.limits,
-  onBatch: (b) => {
-    out += formatter.formatBatch(b);
-  },
-  onTemplate: formatter.options.templateInfo ? (ev) => !ev.withdrawn && (out += formatter.formatTemplate(ev.ctx, ev.template)) : undefined,
+  onBatch: (b) => formatter.formatBatchInto(b, out),
+  onTemplate: formatter.options.templateInfo ? (ev) => !ev.withdrawn && out.writeString(formatter.formatTemplate(ev.ctx, ev.template)) : undefined,
   onDrop: dropLogger((msg) => send({ t: 'log', level: 'warn', msg })),
 });
 const sessions = new Map<number, TransportSession>();
 
 function flush(datagrams: number): void {
-  if (out.length === 0) {
+  if (out.len === 0) {
     if (datagrams > 0) send({ t: 'out', data: new ArrayBuffer(0), datagrams });
     return;
   }
-  // Encoding to UTF-8 here keeps that work off the receiving thread.
-  const b = Buffer.from(out, 'utf8');
-  out = '';
+  // A copy in a buffer of its own, transferred: the output buffer stays here for the next batch.
+  const b = out.take();
   const ab = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : new Uint8Array(b).buffer;
   send({ t: 'out', data: ab, datagrams }, [ab]);
 }

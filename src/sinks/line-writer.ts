@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { ByteOutput } from '../format/byte-output.js';
 
 /**
  * Batches JSON text into large writes on a stream. When the stream cannot keep up and more than
@@ -8,6 +9,11 @@ import type { Writable } from 'node:stream';
  */
 export class LineWriter {
   private chunk = '';
+  /**
+   * Formatters write UTF-8 here directly (formatBatchInto), then call commit(). Written in order
+   * with the text: text that comes while bytes are pending is appended to them.
+   */
+  readonly bytes = new ByteOutput(64 * 1024);
   droppedWrites = 0;
   droppedBytes = 0;
 
@@ -19,14 +25,30 @@ export class LineWriter {
 
   write(text: string): void {
     if (text.length === 0) return;
+    if (this.bytes.len > 0) {
+      this.bytes.writeString(text);
+      this.commit();
+      return;
+    }
     this.chunk += text;
     if (this.chunk.length >= this.chunkBytes) this.flush();
   }
 
+  /** Call after writing into `bytes`: writes them out once a chunk's worth has gathered. */
+  commit(): void {
+    if (this.bytes.len >= this.chunkBytes) this.flush();
+  }
+
   flush(): void {
-    if (this.chunk.length === 0) return;
-    this.put(this.chunk, this.chunk.length);
-    this.chunk = '';
+    if (this.chunk.length > 0) {
+      this.put(this.chunk, this.chunk.length);
+      this.chunk = '';
+    }
+    // A copy, so the buffer can be reused while the stream still holds the chunk.
+    if (this.bytes.len > 0) {
+      const data = this.bytes.take();
+      this.put(data, data.length);
+    }
   }
 
   /** Writes ready-encoded bytes (from a decode worker), after any pending text. */
