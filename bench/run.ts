@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   for (const r of udp) {
     if (r.kernelDrops > 0 || r.records !== r.sentRecords) {
       console.log(`  warning: ${r.name} handled ${r.records} of ${r.sentRecords} records; the kernel dropped ${r.kernelDrops} datagrams, the rest were lost inside the receiver`);
-      if (r.name === 'sluice collect over UDP' && r.kernelDrops === 0) {
+      if (r.name === 'sluice collect' && r.kernelDrops === 0) {
         // The sender paces on the kernel socket queue, which the receiving thread keeps empty while
         // the decode worker (sharing this machine's 2 cores with the sender) falls behind: the
         // worker queue's bound then drops, counted in sluice's summary as "decode workers behind".
