@@ -1,0 +1,183 @@
+/**
+ * The Kafka output against a real broker: librdkafka's mock cluster (Debian's kcat), records
+ * produced by sluice's Kafka output and read back with kcat, compared one by one. Also the fixed
+ * partition, gzip compression, property validation and a dead broker.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { ByteOutput } from '../src/format/byte-output.js';
+import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
+import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { createKafkaOutput, parseKafkaProperties, type KafkaOutput } from '../src/sinks/kafka.js';
+import type { KafkaOutputSpec, OutputLog } from '../src/sinks/output.js';
+import { makeSession } from '../src/wire/batch.js';
+import { IeRegistry } from '../src/wire/ie/registry.js';
+import { consumeAll, haveKcat, startMockCluster, type ConsumedRecord } from './helpers/kafka-mock.js';
+import { generateMessages } from './helpers/messages.js';
+
+const KCAT = haveKcat();
+const skip = KCAT ? false : 'kcat (Debian package kcat) is not installed';
+
+/** At least `n` JSON lines from the decoder over encoder-generated IPFIX, v9 and v5 messages, as chunks of whole lines. */
+function jsonChunks(n: number): { chunks: Buffer[]; lines: string[] } {
+  const reg = IeRegistry.builtin();
+  const fmt = new Ipfixcol2JsonFormatter({ ignoreUnknown: false, ignoreOptions: false });
+  const out = new ByteOutput(64 * 1024);
+  const chunks: Buffer[] = [];
+  const pipe = new DecodePipeline({
+    registry: reg,
+    onBatch: (b) => {
+      fmt.formatBatchInto(b, out);
+      if (out.len > 0) chunks.push(out.take());
+    },
+  });
+  let lines = 0;
+  for (let seed = 1; lines < n; seed++) {
+    const g = generateMessages(reg, seed);
+    const session = makeSession('udp', `192.0.2.${seed % 250}`, 40000 + seed, 4739);
+    for (const m of [...g.ipfix, ...g.netflow9, ...g.netflow5]) pipe.handle(m, session, 1_704_067_300_000);
+    lines = chunks.reduce((a, c) => a + c.toString('utf8').split('\n').length - 1, 0);
+  }
+  const all = Buffer.concat(chunks).toString('utf8').split('\n');
+  all.pop();
+  return { chunks, lines: all };
+}
+
+function collectLog(): { log: OutputLog; lines: string[] } {
+  const lines: string[] = [];
+  return { lines, log: (level, msg) => lines.push(`${level}: ${msg}`) };
+}
+
+async function produce(spec: KafkaOutputSpec, chunks: Buffer[], props: Record<string, string> = {}): Promise<KafkaOutput> {
+  const { log } = collectLog();
+  const out = createKafkaOutput({ ...spec, properties: { ...spec.properties, ...props } }, log, { closeTimeoutMs: 20_000 });
+  await out.open();
+  for (const c of chunks) out.write(c);
+  await out.close();
+  return out;
+}
+
+/** Every record arrived exactly once (as a multiset), and each partition holds its records in the order written. */
+function assertSameRecords(sent: string[], got: ConsumedRecord[]): void {
+  assert.equal(got.length, sent.length, 'record count');
+  const count = new Map<string, number>();
+  for (const s of sent) count.set(s, (count.get(s) ?? 0) + 1);
+  for (const r of got) {
+    const n = count.get(r.value) ?? 0;
+    assert.ok(n > 0, `unexpected or duplicated record: ${r.value.slice(0, 200)}`);
+    count.set(r.value, n - 1);
+  }
+  // Order: each partition's records are a subsequence of what was written (greedy matching is exact
+  // for a subsequence test, and copes with records that occur more than once).
+  const byPartition = new Map<number, string[]>();
+  for (const r of got) {
+    const l = byPartition.get(r.partition);
+    if (l === undefined) byPartition.set(r.partition, [r.value]);
+    else l.push(r.value);
+  }
+  for (const [p, values] of byPartition) {
+    let j = 0;
+    for (const v of values) {
+      while (j < sent.length && sent[j] !== v) j++;
+      assert.ok(j < sent.length, `partition ${p}: records out of the order written`);
+      j++;
+    }
+  }
+}
+
+test('kafka round trip: 2000+ decoder records through the mock cluster, read back with kcat', { skip }, async (t) => {
+  const cluster = await startMockCluster('flows');
+  t.after(() => cluster.stop());
+  const { chunks, lines } = jsonChunks(2000);
+  assert.ok(lines.length >= 2000);
+  const out = await produce({ brokers: [cluster.bootstrap], topic: 'flows', properties: {}, blocking: false }, chunks);
+  assert.equal(out.counters.written, lines.length);
+  assert.equal(out.counters.dropped, 0);
+  const got = await consumeAll(cluster.bootstrap, 'flows');
+  assertSameRecords(lines, got);
+  // unassigned partition: the default partitioner spreads records over the topic's partitions
+  assert.ok(new Set(got.map((r) => r.partition)).size > 1, 'records spread over partitions');
+  for (const r of got) JSON.parse(r.value);
+});
+
+test('kafka fixed partition: every record in that partition, in order', { skip }, async (t) => {
+  const cluster = await startMockCluster('fixed');
+  t.after(() => cluster.stop());
+  const { chunks, lines } = jsonChunks(500);
+  await produce({ brokers: [cluster.bootstrap], topic: 'fixed', partition: 2, properties: {}, blocking: true }, chunks, {
+    'batch.num.messages': '100',
+    'linger.ms': '0',
+  });
+  const got = await consumeAll(cluster.bootstrap, 'fixed');
+  assert.deepEqual(new Set(got.map((r) => r.partition)), new Set([2]));
+  assert.deepEqual(got.map((r) => r.value), lines);
+});
+
+test('kafka compression.codec=gzip: records read back intact', { skip }, async (t) => {
+  const cluster = await startMockCluster('gz');
+  t.after(() => cluster.stop());
+  const { chunks, lines } = jsonChunks(1000);
+  const out = await produce({ brokers: [cluster.bootstrap], topic: 'gz', properties: { 'compression.codec': 'gzip', 'client.id': 'sluice-test', acks: '1' }, blocking: false }, chunks);
+  assert.equal(out.counters.written, lines.length);
+  assertSameRecords(lines, await consumeAll(cluster.bootstrap, 'gz'));
+});
+
+test('kafka properties: known ones map, unknown and unsupported ones are rejected clearly', () => {
+  const s = parseKafkaProperties({ 'compression.codec': 'gzip', 'linger.ms': '50', 'batch.num.messages': '500', acks: 'all', 'message.max.bytes': '2000000' });
+  assert.equal(s.lingerMs, 50);
+  assert.equal(s.batchMessages, 500);
+  assert.equal(s.acks, -1);
+  assert.equal(s.maxMessageBytes, 2_000_000);
+  assert.throws(() => parseKafkaProperties({ 'bogus.option': '1' }), /unknown property "bogus.option"; supported: client.id/);
+  assert.throws(() => parseKafkaProperties({ 'compression.codec': 'lz4' }), /lz4.*not supported.*none or gzip/);
+  assert.throws(() => parseKafkaProperties({ 'linger.ms': 'soon' }), /linger.ms="soon": expected an integer/);
+  assert.throws(() => parseKafkaProperties({ acks: '2' }), /acks/);
+  const { log } = collectLog();
+  assert.throws(() => createKafkaOutput({ brokers: ['127.0.0.1:9'], topic: 't', properties: { 'sasl.mechanism': 'plain' }, blocking: false }, log), /unknown property/);
+  assert.throws(() => createKafkaOutput({ brokers: ['127.0.0.1:9'], topic: 't', partition: -1, properties: {}, blocking: false }, log), /partition/);
+});
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test('kafka dead broker: write() returns at once, drops past the bound are counted, close() keeps its timeout', async () => {
+  const port = await deadPort();
+  const { log, lines: logLines } = collectLog();
+  const out = createKafkaOutput(
+    { brokers: [`127.0.0.1:${port}`], topic: 'flows', properties: { 'queue.buffering.max.kbytes': '64', retries: '1', 'retry.backoff.ms': '50' }, blocking: false },
+    log,
+    { closeTimeoutMs: 1000 },
+  );
+  const line = Buffer.from(`${JSON.stringify({ '@type': 'ipfix.entry', 'iana:octetDeltaCount': 1234, pad: 'x'.repeat(180) })}\n`);
+  const chunk = Buffer.concat(Array.from({ length: 100 }, () => line)); // 100 records, ~21 KB
+  let worst = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < 200; i++) {
+    const a = performance.now();
+    out.write(chunk);
+    worst = Math.max(worst, performance.now() - a);
+    if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5)); // let the client try to connect meanwhile
+  }
+  const writeMs = performance.now() - t0;
+  assert.ok(worst < 50, `slowest write() took ${worst.toFixed(1)} ms`);
+  assert.ok(writeMs < 2000, `writes took ${writeMs.toFixed(0)} ms`);
+  assert.equal(out.counters.written, 0);
+  assert.ok(out.counters.dropped >= 20_000 - 400, `dropped ${out.counters.dropped}`);
+  assert.ok((out.counters.dropReasons['overflow'] ?? 0) > 0);
+  const c0 = performance.now();
+  await out.close();
+  const closeMs = performance.now() - c0;
+  assert.ok(closeMs < 2500, `close() took ${closeMs.toFixed(0)} ms (timeout 1000)`);
+  assert.equal(out.counters.dropped, 20_000, 'every record accounted for: overflow + close-timeout');
+  assert.ok((out.counters.dropReasons['close-timeout'] ?? 0) > 0);
+  assert.ok(logLines.some((l) => /not delivered within 1000 ms/.test(l)), logLines.join('\n'));
+  out.write(line);
+  assert.equal(out.counters.dropReasons['closed'], 1);
+});
