@@ -181,3 +181,52 @@ test('kafka dead broker: write() returns at once, drops past the bound are count
   out.write(line);
   assert.equal(out.counters.dropReasons['closed'], 1);
 });
+
+test('kafka blocking: buffers up to its bound, then drops under blocking-bound', async () => {
+  const port = await deadPort();
+  const { log } = collectLog();
+  const out = createKafkaOutput(
+    { brokers: [`127.0.0.1:${port}`], topic: 'flows', properties: { 'queue.buffering.max.kbytes': '32', retries: '0' }, blocking: true },
+    log,
+    { closeTimeoutMs: 200 },
+  );
+  const line = Buffer.from(`{"n":${'1'.repeat(90)}}\n`); // 97 bytes
+  const chunk = Buffer.concat(Array.from({ length: 10 }, () => line));
+  for (let i = 0; i < 100; i++) out.write(chunk);
+  assert.equal(out.queued, Math.floor((32 * 1024) / chunk.length) * 10);
+  assert.equal(out.counters.dropReasons['blocking-bound'], 1000 - out.queued);
+  await out.close();
+  assert.equal(out.counters.dropped, 1000);
+});
+
+test('kafka broker dies mid-stream: writes stay instant, everything is accounted for', { skip }, async (t) => {
+  const cluster = await startMockCluster('dies');
+  t.after(() => cluster.stop());
+  const { log } = collectLog();
+  const out = createKafkaOutput(
+    { brokers: [cluster.bootstrap], topic: 'dies', properties: { retries: '1', 'retry.backoff.ms': '50', 'request.timeout.ms': '500', 'linger.ms': '0' }, blocking: false },
+    log,
+    { closeTimeoutMs: 1500 },
+  );
+  await out.open();
+  const { chunks, lines } = jsonChunks(1000);
+  for (const c of chunks) out.write(c);
+  while (out.queued > 0) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(out.counters.written, lines.length);
+  await cluster.stop();
+  let worst = 0;
+  for (let i = 0; i < 20; i++) {
+    for (const c of chunks) {
+      const a = performance.now();
+      out.write(c);
+      worst = Math.max(worst, performance.now() - a);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(worst < 50, `slowest write() took ${worst.toFixed(1)} ms`);
+  const c0 = performance.now();
+  await out.close();
+  assert.ok(performance.now() - c0 < 3000, 'close() within its timeout');
+  assert.equal(out.counters.written + out.counters.dropped, lines.length * 21);
+  assert.ok(out.counters.dropped > 0);
+});

@@ -325,6 +325,8 @@ export class KafkaOutput implements Output {
   private schedule(force = false): void {
     if (this.finished) return;
     if (this.inFlight > 0 || this.connecting !== undefined) return;
+    // Waiting out reconnect.backoff.ms after a failed connect: the timer will try again.
+    if (!this.connected && this.timer !== undefined && !this.timerForce && !this.closing) return;
     if (this.queued === 0) {
       this.notifyIdle();
       return;
