@@ -2,7 +2,10 @@ import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import { DecodePipeline } from '../model/decode-pipeline.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
-import { LineWriter } from '../sinks/line-writer.js';
+import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
+import { ByteOutput } from '../format/byte-output.js';
+import { createOutput } from '../sinks/create-output.js';
+import { formatCounters, type Output, type OutputSpec } from '../sinks/output.js';
 import { DEFAULT_LISTEN, parseListenUri } from '../sources/listen-uri.js';
 import { TcpSource } from '../sources/tcp.js';
 import { UdpSource } from '../sources/udp.js';
@@ -10,6 +13,7 @@ import type { TransportSession } from '../wire/batch.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
 import { dropLogger, loadRegistry, makeFormatter } from './common.js';
 import { parseFormatSpec } from './format-spec.js';
+import { parseOutputSpec } from './output-spec.js';
 
 export interface CollectCommandOptions {
   readonly listen?: string[];
@@ -20,33 +24,77 @@ export interface CollectCommandOptions {
   readonly logLevel: string;
   /** Decode worker threads; 0 decodes on the receiving thread. Default: one per core beyond the first. */
   readonly workers?: number;
+  /** `--output` flags; none: print to stdout. */
+  readonly output?: string[];
+}
+
+/** Outputs whose JSON options are identical: formatted once, the bytes handed to each. */
+export interface FormatGroup {
+  readonly options: JsonFormatOptions;
+  readonly specs: OutputSpec[];
+  readonly outputs: Output[];
+}
+
+/** Groups output specs by their effective JSON options (the command's --format, overridden per output). */
+export function formatGroups(specs: readonly OutputSpec[], base: Partial<JsonFormatOptions>): FormatGroup[] {
+  const groups = new Map<string, FormatGroup>();
+  for (const spec of specs) {
+    const options: JsonFormatOptions = { ...DEFAULT_JSON_OPTIONS, ...base, ...spec.format };
+    const key = JSON.stringify(options);
+    let g = groups.get(key);
+    if (g === undefined) groups.set(key, (g = { options, specs: [], outputs: [] }));
+    g.specs.push(spec);
+  }
+  return [...groups.values()];
 }
 
 export function defaultWorkers(): number {
   return Math.min(8, Math.max(0, availableParallelism() - 1));
 }
 
-/** `sluice collect`: listen, decode, print JSON lines to stdout. Runs until SIGINT/SIGTERM. */
+/** `sluice collect`: listen, decode, write JSON lines to the outputs (default: stdout). Runs until SIGINT/SIGTERM. */
 export async function runCollect(opts: CollectCommandOptions): Promise<number> {
   const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
   const specs = (opts.listen && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN).map(parseListenUri);
   const registry = loadRegistry(opts.ieFile);
-  const formatter = makeFormatter(parseFormatSpec(opts.format));
-  const out = new LineWriter(process.stdout);
+  const baseFormat = parseFormatSpec(opts.format);
+  const outputSpecs = (opts.output && opts.output.length > 0 ? opts.output : ['print']).map(parseOutputSpec);
+  const groups = formatGroups(outputSpecs, baseFormat);
   const limits: Partial<TemplateStoreLimits> =
     opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {};
   const workers = opts.workers ?? defaultWorkers();
   const logDrop = dropLogger((line) => log.warn(line));
 
-  // Either decode here, or hand datagrams to worker threads and only receive and write here.
+  // Outputs first: one that cannot start (port in use, no Kafka in this build) stops the command.
+  const outputs: Output[] = [];
+  const outLog = (level: 'info' | 'warn' | 'error', msg: string) => log[level](msg);
+  for (const g of groups) {
+    for (const spec of g.specs) {
+      try {
+        const o = await createOutput(spec, outLog);
+        g.outputs.push(o);
+        outputs.push(o);
+      } catch (err) {
+        log.error(`cannot start output ${spec.name}: ${(err as Error).message}`);
+        await Promise.all(outputs.map((o) => o.close()));
+        return 1;
+      }
+    }
+  }
+  const deliver = (g: FormatGroup, bytes: Buffer) => {
+    for (const o of g.outputs) o.write(bytes);
+  };
+
+  // Either decode here, or hand datagrams to worker threads and only receive and route bytes here.
   let received = 0;
   let pipeline: DecodePipeline | undefined;
   let pool: WorkerPool | undefined;
   let onDatagram: (buf: Buffer, session: TransportSession, now: number) => void;
   let onClose: (session: TransportSession) => void;
+  let flushInline = () => {};
   if (workers > 0) {
-    const p = new WorkerPool(workers, { format: formatter.options, ieFiles: opts.ieFile, limits, logLevel: opts.logLevel }, {
-      onOutput: (bytes) => out.writeBytes(bytes),
+    const p = new WorkerPool(workers, { formats: groups.map((g) => g.options), ieFiles: opts.ieFile, limits, logLevel: opts.logLevel }, {
+      onOutput: (group, bytes) => deliver(groups[group]!, bytes),
       onLog: (level, msg) => log[level](msg),
     });
     pool = p;
@@ -56,15 +104,28 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
     };
     onClose = (s) => p.close(s);
   } else {
+    // One formatter and buffer per format group; UTF-8 straight into the buffer, no JSON strings.
+    const lanes = groups.map((g) => ({ g, f: makeFormatter(g.options), out: new ByteOutput(256 * 1024) }));
+    const withTemplates = lanes.filter((l) => l.f.options.templateInfo);
+    const flushLane = (l: (typeof lanes)[number]) => {
+      if (l.out.len > 0) deliver(l.g, l.out.take());
+    };
+    flushInline = () => lanes.forEach(flushLane);
     const p = new DecodePipeline({
       registry,
       limits,
       onBatch: (b) => {
-        // UTF-8 straight into the writer's buffer: no JSON strings to build, flatten and encode.
-        formatter.formatBatchInto(b, out.bytes);
-        out.commit();
+        for (const l of lanes) {
+          l.f.formatBatchInto(b, l.out);
+          if (l.out.len >= 256 * 1024) flushLane(l);
+        }
       },
-      onTemplate: formatter.options.templateInfo ? (ev) => !ev.withdrawn && out.write(formatter.formatTemplate(ev.ctx, ev.template)) : undefined,
+      onTemplate:
+        withTemplates.length > 0
+          ? (ev) => {
+              if (!ev.withdrawn) for (const l of withTemplates) l.out.writeString(l.f.formatTemplate(ev.ctx, ev.template));
+            }
+          : undefined,
       onDrop: logDrop,
     });
     pipeline = p;
@@ -77,7 +138,7 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
       flushScheduled = true;
       setImmediate(() => {
         flushScheduled = false;
-        out.flush();
+        flushInline();
       });
     };
     onClose = (s) => p.decoder.closeSession(s);
@@ -96,6 +157,7 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
       log.error(`cannot listen on ${spec.text}: ${(err as Error).message}`);
       await Promise.all(sources.map((s) => s.close()));
       await pool?.stop();
+      await Promise.all(outputs.map((o) => o.close()));
       return 1;
     }
     sources.push(src);
@@ -104,10 +166,10 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
 
   log.info(workers > 0 ? `decoding in ${workers} worker thread(s)` : 'decoding on the receiving thread');
   const tick = pipeline ? setInterval(() => pipeline.decoder.tick(Date.now()), 5000) : undefined;
-  const overflow = () =>
-    (out.droppedWrites ? `, output overflow dropped ${out.droppedBytes} bytes` : '') +
-    (pool?.overflow ? `, ${pool.overflow} datagrams dropped: decode workers behind` : '');
-  const report = setInterval(() => log.info(`${received} datagrams received${overflow()}`), 60_000);
+  log.info(`outputs: ${groups.map((g) => g.specs.map((s) => s.name).join(' + ')).join('; ')}`);
+  const overflow = () => (pool?.overflow ? `, ${pool.overflow} datagrams dropped: decode workers behind` : '');
+  const outputReport = () => outputs.map((o) => `${o.name}: ${formatCounters(o.counters)}`).join('; ');
+  const report = setInterval(() => log.info(`${received} datagrams received${overflow()}; outputs: ${outputReport()}`), 60_000);
   report.unref();
 
   await new Promise<void>((resolve) => {
@@ -128,7 +190,11 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
     const pc = pipeline!.counters;
     c = { datagrams: pc.datagrams, records: pc.records, optionsRecords: pc.optionsRecords, drops: pc.drops.toJSON() };
   }
-  out.flush();
-  log.info(`stopped: ${c.datagrams} datagrams, ${c.records} records, ${c.optionsRecords} options records, dropped: ${JSON.stringify(c.drops)}${overflow()}`);
+  flushInline();
+  // Files finished and renamed (gzip trailers written), sockets drained and ended.
+  await Promise.all(outputs.map((o) => o.close()));
+  log.info(
+    `stopped: ${c.datagrams} datagrams, ${c.records} records, ${c.optionsRecords} options records, dropped: ${JSON.stringify(c.drops)}${overflow()}; outputs: ${outputReport()}`,
+  );
   return 0;
 }

@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .option('--ie-file <path>', 'extra Information Element definitions, one per line: "enterprise id name type [scope]"; repeatable', collectList, [])
     .option('--template-lifetime <seconds>', 'UDP template lifetime (RFC 7011 8.4)', positiveInt, 1800)
     .option('--receive-buffer <bytes>', 'UDP socket receive buffer to ask the kernel for', positiveInt)
+    .option('-o, --output <spec>', 'where JSON goes; repeatable; replaces the default print: print, file:DIR[?prefix=json.&timeWindow=300&timeAlignment=yes&compression=none|gzip], tcp-server://[HOST]:PORT[?blocking=yes], tcp://HOST:PORT, udp://HOST:PORT, kafka://BROKER:PORT/TOPIC[?partition=N]; each takes ?format=json,opt=value... (see Outputs in README)', collectList)
     .option('--workers <n>', 'decode worker threads (0 = decode on the receiving thread; default: one per CPU core beyond the first, at most 8)', nonNegativeInt)
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText(
@@ -44,6 +45,7 @@ Examples:
   sluice collect                                    # all default ports, JSON to stdout
   sluice collect -l udp://:2055 -l tcp://:4739      # NetFlow/IPFIX on 2055, IPFIX over TCP on 4739
   sluice collect -l udp://[::1]:9995 -f json,timestamp=unix,ignoreUnknown=false
+  sluice collect -o print -o 'file:/var/lib/sluice/%Y/%m/%d/?compression=gzip&format=json,timestamp=unix'
 
 Every port accepts every protocol: the version field of each datagram decides.
 Problems with input (bad datagrams, missing templates) are counted and logged on stderr, rate-limited.`,
@@ -57,6 +59,7 @@ Problems with input (bad datagrams, missing templates) are counted and logged on
         receiveBuffer: o.receiveBuffer,
         logLevel: o.logLevel,
         workers: o.workers,
+        output: o.output,
       });
     });
 

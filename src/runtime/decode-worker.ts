@@ -14,27 +14,39 @@ if (port === null) throw new Error('decode-worker must run in a worker thread');
 const cfg = workerData as WorkerConfig;
 const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
-const formatter = makeFormatter(cfg.format);
+// One formatter and buffer per format group: outputs sharing options share one formatting pass.
+const formatters = cfg.formats.map((f) => makeFormatter(f));
 // JSON is formatted straight into UTF-8 bytes, which keeps that work off the receiving thread.
-const out = new ByteOutput(256 * 1024);
+const outs = formatters.map(() => new ByteOutput(256 * 1024));
+const withTemplates = formatters.map((f, i) => [f, outs[i]!] as const).filter(([f]) => f.options.templateInfo);
 const pipeline = new DecodePipeline({
   registry: loadRegistry(cfg.ieFiles),
   limits: cfg.limits,
-  onBatch: (b) => formatter.formatBatchInto(b, out),
-  onTemplate: formatter.options.templateInfo ? (ev) => !ev.withdrawn && out.writeString(formatter.formatTemplate(ev.ctx, ev.template)) : undefined,
+  onBatch: (b) => {
+    for (let i = 0; i < formatters.length; i++) formatters[i]!.formatBatchInto(b, outs[i]!);
+  },
+  onTemplate:
+    withTemplates.length > 0
+      ? (ev) => {
+          if (!ev.withdrawn) for (const [f, o] of withTemplates) o.writeString(f.formatTemplate(ev.ctx, ev.template));
+        }
+      : undefined,
   onDrop: dropLogger((msg) => send({ t: 'log', level: 'warn', msg })),
 });
 const sessions = new Map<number, TransportSession>();
 
 function flush(datagrams: number): void {
-  if (out.len === 0) {
-    if (datagrams > 0) send({ t: 'out', data: new ArrayBuffer(0), datagrams });
+  if (outs.every((o) => o.len === 0)) {
+    if (datagrams > 0) send({ t: 'out', data: [], datagrams });
     return;
   }
-  // A copy in a buffer of its own, transferred: the output buffer stays here for the next batch.
-  const b = out.take();
-  const ab = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : new Uint8Array(b).buffer;
-  send({ t: 'out', data: ab, datagrams }, [ab]);
+  // Copies in buffers of their own, transferred: the output buffers stay here for the next batch.
+  const data = outs.map((out) => {
+    if (out.len === 0) return new ArrayBuffer(0);
+    const b = out.take();
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : new Uint8Array(b).buffer;
+  });
+  send({ t: 'out', data, datagrams }, data.filter((ab) => ab.byteLength > 0));
 }
 
 const tick = setInterval(() => pipeline.decoder.tick(Date.now()), 5000);

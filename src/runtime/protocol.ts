@@ -8,7 +8,8 @@ import type { TemplateStoreLimits } from '../wire/template-store.js';
  * neither side copies per record or clones strings across threads.
  */
 export interface WorkerConfig {
-  readonly format: Partial<JsonFormatOptions>;
+  /** One entry per format group: the worker formats every batch once per group. */
+  readonly formats: readonly Partial<JsonFormatOptions>[];
   readonly ieFiles: readonly string[];
   readonly limits: Partial<TemplateStoreLimits>;
   readonly logLevel: string;
@@ -36,6 +37,7 @@ export interface WorkerCounters {
 }
 
 export type FromWorker =
-  | { readonly t: 'out'; readonly data: ArrayBuffer; readonly datagrams: number }
+  /** `data[g]` holds the JSON lines for format group g (empty when it has nothing). */
+  | { readonly t: 'out'; readonly data: readonly ArrayBuffer[]; readonly datagrams: number }
   | { readonly t: 'log'; readonly level: 'warn' | 'error' | 'info'; readonly msg: string }
   | { readonly t: 'stopped'; readonly counters: WorkerCounters };

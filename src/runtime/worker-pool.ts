@@ -3,8 +3,8 @@ import type { TransportSession } from '../wire/batch.js';
 import type { FromWorker, SessionDef, ToWorker, WorkerConfig, WorkerCounters } from './protocol.js';
 
 export interface WorkerPoolHooks {
-  /** JSON bytes from a worker, ready to write. */
-  readonly onOutput: (bytes: Buffer) => void;
+  /** JSON bytes from a worker for format group `group` (index into WorkerConfig.formats), ready to write. */
+  readonly onOutput: (group: number, bytes: Buffer) => void;
   readonly onLog: (level: 'warn' | 'error' | 'info', msg: string) => void;
 }
 
@@ -49,7 +49,7 @@ export class WorkerPool {
         worker.on('message', (m: FromWorker) => {
           if (m.t === 'out') {
             lane.inFlight -= m.datagrams;
-            if (m.data.byteLength > 0) hooks.onOutput(Buffer.from(m.data));
+            for (let g = 0; g < m.data.length; g++) if (m.data[g]!.byteLength > 0) hooks.onOutput(g, Buffer.from(m.data[g]!));
           } else if (m.t === 'log') hooks.onLog(m.level, m.msg);
           else if (m.t === 'stopped') resolve(m.counters);
         });
