@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdirSync, rename, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, openSync, rename, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -101,7 +101,8 @@ export class FileOutput implements Output {
     const ext = this.opts.compression === 'gzip' ? '.gz' : '';
     const final = join(dir, `${this.opts.prefix}${stamp}${ext}`);
     const tmp = join(dir, `.${basename(final)}.${process.pid}.${++tmpSeq}.tmp`);
-    const file = createWriteStream(tmp, { flags: 'wx' });
+    // Opened here, synchronously: the temp file exists at once and a failure is known now.
+    const file = createWriteStream(tmp, { fd: openSync(tmp, 'wx') });
     let sink: Writable = file;
     if (this.opts.compression === 'gzip') {
       const gz = createGzip({ level: 6 });
