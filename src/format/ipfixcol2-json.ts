@@ -2,7 +2,9 @@ import { timePlan } from '../model/time.js';
 import type { FlowBatch, MessageContext } from '../wire/batch.js';
 import { REVERSE_PEN, type InfoElement } from '../wire/ie/types.js';
 import { VARLEN, type FieldSpec, type Template } from '../wire/template.js';
-import { semanticName, type FieldValue, type ListValue } from '../wire/values.js';
+import { LIST_SEMANTICS, type FieldValue, type ListValue } from '../wire/values.js';
+import { IeRegistry } from '../wire/ie/registry.js';
+import { isIP } from 'node:net';
 import type { ByteOutput } from './byte-output.js';
 import * as W from './json-bytes.js';
 import * as J from './json-values.js';
@@ -19,6 +21,8 @@ export interface JsonFormatOptions {
   readonly numericNames: boolean;
   readonly detailedInfo: boolean;
   readonly templateInfo: boolean;
+  /** Biflow records (with reverse elements) become two records, forward and reverse view. */
+  readonly splitBiflow: boolean;
 }
 
 export const DEFAULT_JSON_OPTIONS: JsonFormatOptions = {
@@ -32,6 +36,7 @@ export const DEFAULT_JSON_OPTIONS: JsonFormatOptions = {
   numericNames: false,
   detailedInfo: false,
   templateInfo: false,
+  splitBiflow: false,
 };
 
 /** Protocol number -> JSON token; filled from the IANA protocol registry by the caller. */
@@ -74,6 +79,88 @@ export function fieldKey(f: FieldSpec, numeric: boolean): string {
   return `${f.ie.scope}:${f.ie.name}`;
 }
 
+/**
+ * How a record is viewed (libfds fds_drec_iter flags): PLAIN every field as is; FORWARD skips
+ * reverse elements (FDS_DREC_REVERSE_SKIP); REVERSE shows the reverse view of a biflow
+ * (FDS_DREC_BIFLOW_REV | FDS_DREC_REVERSE_SKIP, template.c template_ies_biflow()).
+ */
+type View = 0 | 1 | 2;
+const PLAIN: View = 0;
+const FORWARD: View = 1;
+const REVERSE: View = 2;
+
+/** One output member: a key and the template fields (indexes) whose values it holds, as specs. */
+interface Column {
+  readonly key: string;
+  readonly ks: number[];
+  readonly specs: FieldSpec[];
+}
+
+/** libfds template.c template_ies_biflow_src2dst(): IANA source/destination pairs. */
+const SRC_DST_PAIRS: readonly (readonly [number, number])[] = [
+  [7, 11], [8, 12], [9, 13], [10, 14], [16, 17], [27, 28], [29, 30], [44, 45], [56, 80], [58, 59], [81, 57],
+  [92, 93], [128, 129], [170, 169], [180, 181], [182, 183], [225, 226], [227, 228], [234, 235], [281, 282],
+  [368, 369], [414, 415], [484, 485], [487, 488], [490, 491],
+];
+const SRC_DST = new Map<number, number>();
+for (const [a, b] of SRC_DST_PAIRS) {
+  SRC_DST.set(a, b);
+  SRC_DST.set(b, a);
+}
+
+let builtinRegistry: IeRegistry | undefined;
+const registry = () => (builtinRegistry ??= IeRegistry.builtin());
+
+/** CERT-style ("split") reverse elements carry this bit in the id. */
+const SPLIT_REVERSE_BIT = 0x4000;
+
+/** The forward twin of a reverse element. */
+function forwardOf(f: FieldSpec): FieldSpec {
+  const ie = f.ie!;
+  const pen = f.pen === REVERSE_PEN ? 0 : f.pen;
+  const id = f.pen === REVERSE_PEN ? f.id : f.id & ~SPLIT_REVERSE_BIT;
+  const strip = (x: string) => (x.endsWith('@reverse') ? x.slice(0, -8) : x);
+  const fwd = registry().get(pen, id) ?? { ...ie, pen, id, name: strip(ie.name), scope: strip(ie.scope), reverse: false };
+  return { id, pen, length: f.length, ie: fwd };
+}
+
+/** True when the template has reverse elements (libfds FDS_TEMPLATE_BIFLOW). */
+export function isBiflow(t: Template): boolean {
+  return t.fields.some((f) => f.ie?.reverse === true);
+}
+
+/**
+ * The field as a view shows it, or undefined when the view leaves it out. REVERSE: reverse
+ * elements under their forward name; forward elements whose reverse twin is in the template left
+ * out; other (key) fields kept, source/destination ones swapped (sourceIPv4Address shows as
+ * destinationIPv4Address and back, IANA only, as libfds does).
+ */
+function viewField(t: Template, f: FieldSpec, view: View): FieldSpec | undefined {
+  if (view === PLAIN || f.ie === undefined) return f;
+  if (view === FORWARD) return f.ie.reverse === true ? undefined : f;
+  if (f.ie.reverse === true) return forwardOf(f);
+  const hasTwin = t.fields.some((g) => {
+    if (g.ie?.reverse !== true) return false;
+    const fw = g.pen === REVERSE_PEN ? [0, g.id] : [g.pen, g.id & ~SPLIT_REVERSE_BIT];
+    return fw[0] === f.pen && fw[1] === f.id;
+  });
+  if (hasTwin) return undefined;
+  if (f.pen !== 0) return f;
+  let id = SRC_DST.get(f.id);
+  let ie: InfoElement | undefined;
+  if (id !== undefined) ie = registry().get(0, id);
+  else {
+    const n = f.ie.name;
+    let other: string | undefined;
+    if (n.slice(0, 6).toLowerCase() === 'source') other = 'destination' + n.slice(6);
+    else if (n.slice(0, 11).toLowerCase() === 'destination') other = 'source' + n.slice(11);
+    ie = other === undefined ? undefined : registry().byName(0, other);
+    if (ie === undefined) return f;
+    id = ie.id;
+  }
+  return { id, pen: 0, length: f.length, ie };
+}
+
 const isStructured = (ie: InfoElement | undefined) =>
   ie !== undefined && (ie.type === 'basicList' || ie.type === 'subTemplateList' || ie.type === 'subTemplateMultiList');
 
@@ -104,10 +191,19 @@ export class Ipfixcol2JsonFormatter {
     if (b.count === 0) return '';
     const t = b.template;
     if (t.isOptions && this.options.ignoreOptions) return '';
-    const fn = this.formatterFor(t);
     const buf = b.buf;
     const starts = b.starts;
     let out = '';
+    if (this.options.splitBiflow && isBiflow(t)) {
+      const fwd = this.formatterFor(t, FORWARD);
+      const rev = this.formatterFor(t, REVERSE);
+      for (let i = 0; i < b.count; i++) {
+        out += fwd(buf, starts[i]!, starts[i + 1]!, b, i) + '\n';
+        out += rev(buf, starts[i]!, starts[i + 1]!, b, i) + '\n';
+      }
+      return out;
+    }
+    const fn = this.formatterFor(t, PLAIN);
     for (let i = 0; i < b.count; i++) out += fn(buf, starts[i]!, starts[i + 1]!, b, i) + '\n';
     return out;
   }
@@ -120,11 +216,22 @@ export class Ipfixcol2JsonFormatter {
     if (b.count === 0) return;
     const t = b.template;
     if (t.isOptions && this.options.ignoreOptions) return;
-    const c = this.byteFormatterFor(t);
-    const fn = c.fn;
-    const bound = c.bound;
     const buf = b.buf;
     const starts = b.starts;
+    if (this.options.splitBiflow && isBiflow(t)) {
+      const fwd = this.byteFormatterFor(t, FORWARD);
+      const rev = this.byteFormatterFor(t, REVERSE);
+      for (let i = 0; i < b.count; i++) {
+        const s = starts[i]!;
+        const e = starts[i + 1]!;
+        fwd.fn(buf, s, e, b, i, out, fwd.bound + 6 * (e - s));
+        rev.fn(buf, s, e, b, i, out, rev.bound + 6 * (e - s));
+      }
+      return;
+    }
+    const c = this.byteFormatterFor(t, PLAIN);
+    const fn = c.fn;
+    const bound = c.bound;
     for (let i = 0; i < b.count; i++) {
       const s = starts[i]!;
       const e = starts[i + 1]!;
@@ -132,47 +239,87 @@ export class Ipfixcol2JsonFormatter {
     }
   }
 
-  /** Formats a template record (templateInfo) as IPFIXcol2 does. */
+  /**
+   * Formats a template record (templateInfo) as IPFIXcol2 does (Storage.cpp convert_tmplt_rec):
+   * id, scope count (options templates), detailed info without the template id, then the fields.
+   * A withdrawal (no fields) prints with an empty "ipfix:fields" list, as libfds parses it.
+   */
   formatTemplate(ctx: MessageContext, t: Template): string {
     let s = `{"@type":"${t.isOptions ? 'ipfix.optionsTemplate' : 'ipfix.template'}","ipfix:templateId":${t.id}`;
     if (t.isOptions) s += `,"ipfix:scopeCount":${t.scopeCount}`;
+    if (this.options.detailedInfo) s += this.detailedHeader(ctx);
     s += ',"ipfix:fields":[';
     s += t.fields.map((f) => `{"ipfix:elementId":${f.id},"ipfix:enterpriseId":${f.pen},"ipfix:fieldLength":${f.length}}`).join(',');
-    return s + ']' + this.detailed(ctx, t.id) + '}\n';
+    return s + ']}\n';
   }
 
+  /**
+   * Storage.cpp addDetailedInfo(): export time in seconds as in the message header (the timestamp
+   * option does not apply), sequence number, observation domain id, message length when the
+   * decoder passed it on, and the exporter's address when the session has one (no port fields).
+   */
+  private detailedHeader(ctx: MessageContext): string {
+    let s = `,"ipfix:exportTime":${Math.floor(ctx.exportTimeMs / 1000)},"ipfix:seqNumber":${ctx.sequence},"ipfix:odid":${ctx.domainId}`;
+    const msgLength = (ctx as { readonly messageLength?: number }).messageLength;
+    if (typeof msgLength === 'number') s += `,"ipfix:msgLength":${msgLength}`;
+    if (isIP(ctx.session.address) !== 0) s += `,"ipfix:srcAddr":"${ctx.session.address}"`;
+    return s;
+  }
+
+  /** Detailed info of a data record: the header fields, then the template id (Storage.cpp convert()). */
   private detailed(ctx: MessageContext, templateId: number): string {
     if (!this.options.detailedInfo) return '';
-    const exp = this.options.timestamp === 'unix' ? J.unixMs(ctx.exportTimeMs) : J.isoMs(ctx.exportTimeMs);
-    return (
-      `,"ipfix:exportTime":${exp},"ipfix:seqNumber":${ctx.sequence},"ipfix:odid":${ctx.domainId}` +
-      `,"ipfix:templateId":${templateId},"ipfix:srcAddr":${J.quote(ctx.session.address, true)}` +
-      `,"ipfix:srcPort":${ctx.session.port},"ipfix:dstPort":${ctx.session.localPort}`
-    );
+    return this.detailedHeader(ctx) + `,"ipfix:templateId":${templateId}`;
   }
 
-  private formatterFor(t: Template): RecordFormatter {
-    let fn = this.compiled.get(t.signature);
+  /**
+   * The members of a record under a view, in libfds' order: template order, and a repeated element
+   * as one array at the position of its last occurrence (FDS_TFIELD_LAST_IE). Unknown elements go
+   * with ignoreUnknown, paddingOctets always.
+   */
+  private columns(t: Template, view: View): Column[] {
+    const o = this.options;
+    const groups = new Map<string, { ks: number[]; specs: FieldSpec[]; last: number }>();
+    t.fields.forEach((f, k) => {
+      if (f.pen === 0 && f.id === 210) return;
+      const spec = viewField(t, f, view);
+      if (spec === undefined || (spec.ie === undefined && o.ignoreUnknown)) return;
+      const key = fieldKey(spec, o.numericNames);
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, { ks: [k], specs: [spec], last: k });
+      else {
+        g.ks.push(k);
+        g.specs.push(spec);
+        g.last = k;
+      }
+    });
+    return [...groups.entries()].sort((x, y) => x[1].last - y[1].last).map(([key, g]) => ({ key, ks: g.ks, specs: g.specs }));
+  }
+
+  private formatterFor(t: Template, view: View): RecordFormatter {
+    const key = view + t.signature;
+    let fn = this.compiled.get(key);
     if (fn === undefined) {
-      fn = this.compile(t);
+      fn = this.compile(t, view);
       if (this.compiled.size > 10_000) this.compiled.clear();
-      this.compiled.set(t.signature, fn);
+      this.compiled.set(key, fn);
     }
     return fn;
   }
 
-  private byteFormatterFor(t: Template): CompiledBytes {
-    let c = this.compiledBytes.get(t.signature);
+  private byteFormatterFor(t: Template, view: View): CompiledBytes {
+    const key = view + t.signature;
+    let c = this.compiledBytes.get(key);
     if (c === undefined) {
-      c = this.compileBytes(t);
+      c = this.compileBytes(t, view);
       if (this.compiledBytes.size > 10_000) this.compiledBytes.clear();
-      this.compiledBytes.set(t.signature, c);
+      this.compiledBytes.set(key, c);
     }
     return c;
   }
 
   /** Generates the per-record function for one template layout. */
-  private compile(t: Template): RecordFormatter {
+  private compile(t: Template, view: View): RecordFormatter {
     const o = this.options;
     const fixed = t.fixedLength >= 0;
     const lines: string[] = [];
@@ -182,48 +329,36 @@ export class Ipfixcol2JsonFormatter {
       return `C[${consts.length - 1}]`;
     };
     const ts = o.timestamp === 'unix' ? 'J.unixMs' : 'J.isoMs';
-
-    // Group repeated elements under one key (IPFIXcol2 emits a JSON array for them).
-    const keys = t.fields.map((f) => fieldKey(f, o.numericNames));
-    // paddingOctets (210) carries no information; IPFIX readers do not expect it in records.
-    const skip = t.fields.map((f) => (f.ie === undefined && o.ignoreUnknown) || (f.pen === 0 && f.id === 210));
-    const occurrences = new Map<string, number[]>();
-    t.fields.forEach((_, k) => {
-      if (skip[k]) return;
-      const list = occurrences.get(keys[k]!) ?? [];
-      list.push(k);
-      occurrences.set(keys[k]!, list);
-    });
+    const cols = this.columns(t, view);
+    const occurrences = new Set(cols.map((col) => col.key));
 
     const type = t.recordType ?? (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry');
     lines.push(`let r = ${JSON.stringify('{"@type":"' + type + '"')};`);
     if (!fixed) lines.push('let p = s, l = 0;');
     let off = 0;
-    const valueVar: string[] = [];
+    const at: string[] = [];
+    const len: string[] = [];
     t.fields.forEach((f, k) => {
       // Position and length of this field's value.
-      let at: string;
-      let len: string;
       if (fixed) {
-        at = `(s + ${off})`;
-        len = String(f.length);
+        at.push(`(s + ${off})`);
+        len.push(String(f.length));
         off += f.length;
       } else if (f.length === VARLEN) {
         lines.push(`l = buf[p++]; if (l === 255) { l = buf.readUInt16BE(p); p += 2; } const o${k} = p, l${k} = l; p += l;`);
-        at = `o${k}`;
-        len = `l${k}`;
+        at.push(`o${k}`);
+        len.push(`l${k}`);
       } else {
         lines.push(`const o${k} = p; p += ${f.length};`);
-        at = `o${k}`;
-        len = String(f.length);
+        at.push(`o${k}`);
+        len.push(String(f.length));
       }
-      valueVar.push(skip[k] ? '' : this.valueExpr(f, at, len, k, c));
     });
-    for (const [key, ks] of occurrences) {
-      const k0 = ks[0]!;
-      const prefix = JSON.stringify(',' + JSON.stringify(key) + ':');
-      if (ks.length === 1) lines.push(`r += ${prefix} + ${valueVar[k0]};`);
-      else lines.push(`r += ${prefix} + '[' + ${ks.map((k) => valueVar[k]).join(" + ',' + ")} + ']';`);
+    for (const col of cols) {
+      const prefix = JSON.stringify(',' + JSON.stringify(col.key) + ':');
+      const vals = col.ks.map((k, n) => this.valueExpr(col.specs[n]!, at[k]!, len[k]!, k, c));
+      if (vals.length === 1) lines.push(`r += ${prefix} + ${vals[0]};`);
+      else lines.push(`r += ${prefix} + '[' + ${vals.join(" + ',' + ")} + ']';`);
     }
     // Times derived from relative fields: show them as the absolute elements a reader expects.
     const plan = timePlan(t);
@@ -266,9 +401,14 @@ export class Ipfixcol2JsonFormatter {
       case 'unsigned16':
       case 'unsigned32':
       case 'unsigned64': {
-        if (iana && f.id === 4 && o.protocol === 'formatted' && L === 1) return `${c(this.protoTokens)}[buf[${at}]]`;
-        if (iana && f.id === 6 && o.tcpFlags === 'formatted' && (L === 1 || L === 2)) {
-          return `J.TCP_FLAGS[buf[${at} + ${L - 1}] & 63]`;
+        // libfds to_proto()/to_flags(): any other size cannot be converted -> null
+        if (iana && f.id === 4 && o.protocol === 'formatted') {
+          if (L === 1) return `${c(this.protoTokens)}[buf[${at}]]`;
+          return known ? 'null' : `(${len} === 1 ? ${c(this.protoTokens)}[buf[${at}]] : 'null')`;
+        }
+        if (iana && f.id === 6 && o.tcpFlags === 'formatted') {
+          if (L === 1 || L === 2) return `J.TCP_FLAGS[buf[${at} + ${L - 1}] & 63]`;
+          return known ? 'null' : `(${len} === 1 || ${len} === 2 ? J.TCP_FLAGS[buf[${at} + ${len} - 1] & 63] : 'null')`;
         }
         if (L === 1) return `('' + buf[${at}])`;
         if (L === 2) return `('' + buf.readUInt16BE(${at}))`;
@@ -285,15 +425,15 @@ export class Ipfixcol2JsonFormatter {
         return `(${len} >= 1 && ${len} <= 8 ? J.sint(buf, ${at}, ${len}) : 'null')`;
       case 'float32':
       case 'float64':
-        return `(${len} === 8 ? J.num(buf.readDoubleBE(${at})) : ${len} === 4 ? J.num(buf.readFloatBE(${at})) : 'null')`;
+        return `(${len} === 8 ? J.float(buf.readDoubleBE(${at}), 15) : ${len} === 4 ? J.float(buf.readFloatBE(${at}), 6) : 'null')`;
       case 'boolean':
         return `(${len} !== 1 ? 'null' : buf[${at}] === 1 ? 'true' : buf[${at}] === 2 ? 'false' : 'null')`;
       case 'macAddress':
         return `(${len} === 6 ? J.mac(buf, ${at}) : 'null')`;
       case 'ipv4Address':
-        return `(${len} === 4 ? J.ip4(buf, ${at}) : 'null')`;
       case 'ipv6Address':
-        return `(${len} === 16 ? J.ip6(buf, ${at}) : 'null')`;
+        // libfds fds_ip2str() goes by the size, not the type
+        return `(${len} === 4 ? J.ip4(buf, ${at}) : ${len} === 16 ? J.ip6(buf, ${at}) : 'null')`;
       case 'string':
         return `J.str(buf, ${at}, ${len}, ${o.nonPrintableChar})`;
       case 'dateTimeSeconds': {
@@ -318,7 +458,7 @@ export class Ipfixcol2JsonFormatter {
    * Generates the per-record byte writer for one template layout: the same decisions as compile(),
    * with literal bytes stored directly and values written by the json-bytes.ts writers.
    */
-  private compileBytes(t: Template): CompiledBytes {
+  private compileBytes(t: Template, view: View): CompiledBytes {
     const o = this.options;
     const fixed = t.fixedLength >= 0;
     const code: string[] = [];
@@ -349,15 +489,8 @@ export class Ipfixcol2JsonFormatter {
     };
     const ts = o.timestamp === 'unix' ? 'W.unix' : 'W.iso';
 
-    const keys = t.fields.map((f) => fieldKey(f, o.numericNames));
-    const skip = t.fields.map((f) => (f.ie === undefined && o.ignoreUnknown) || (f.pen === 0 && f.id === 210));
-    const occurrences = new Map<string, number[]>();
-    t.fields.forEach((_, k) => {
-      if (skip[k]) return;
-      const list = occurrences.get(keys[k]!) ?? [];
-      list.push(k);
-      occurrences.set(keys[k]!, list);
-    });
+    const cols = this.columns(t, view);
+    const occurrences = new Set(cols.map((col) => col.key));
 
     const type = t.recordType ?? (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry');
     if (!fixed) code.push('let q = s, l = 0;');
@@ -381,12 +514,13 @@ export class Ipfixcol2JsonFormatter {
     });
     code.push('out.ensure(B); let d = out.buf, p = out.len;');
     lit('{"@type":"' + type + '"');
-    for (const [key, ks] of occurrences) {
-      lit(',' + JSON.stringify(key) + ':');
+    for (const col of cols) {
+      const ks = col.ks;
+      lit(',' + JSON.stringify(col.key) + ':');
       if (ks.length > 1) lit('[');
       ks.forEach((k, n) => {
         if (n > 0) lit(',');
-        const [s, max] = this.valueStmt(t.fields[k]!, at[k]!, len[k]!, k, c);
+        const [s, max] = this.valueStmt(col.specs[n]!, at[k]!, len[k]!, k, c);
         stmt(s, max);
       });
       if (ks.length > 1) lit(']');
@@ -453,12 +587,16 @@ export class Ipfixcol2JsonFormatter {
       case 'unsigned16':
       case 'unsigned32':
       case 'unsigned64': {
-        if (iana && f.id === 4 && o.protocol === 'formatted' && L === 1) {
-          const max = Math.max(...this.protoBytes.map((x) => x.length));
-          return [`p = W.bytes(d, p, ${c(this.protoBytes)}[buf[${at}]]);`, max];
+        if (iana && f.id === 4 && o.protocol === 'formatted') {
+          const max = Math.max(4, ...this.protoBytes.map((x) => x.length));
+          if (L === 1) return [`p = W.bytes(d, p, ${c(this.protoBytes)}[buf[${at}]]);`, max];
+          if (known) return [`p = ${nul};`, 4];
+          return [`p = ${len} === 1 ? W.bytes(d, p, ${c(this.protoBytes)}[buf[${at}]]) : ${nul};`, max];
         }
-        if (iana && f.id === 6 && o.tcpFlags === 'formatted' && (L === 1 || L === 2)) {
-          return [`p = W.tcpFlags(d, p, buf[${at} + ${L - 1}] & 63);`, 8];
+        if (iana && f.id === 6 && o.tcpFlags === 'formatted') {
+          if (L === 1 || L === 2) return [`p = W.tcpFlags(d, p, buf[${at} + ${L - 1}] & 63);`, 8];
+          if (known) return [`p = ${nul};`, 4];
+          return [`p = ${len} === 1 || ${len} === 2 ? W.tcpFlags(d, p, buf[${at} + ${len} - 1] & 63) : ${nul};`, 8];
         }
         if (L === 1) return [`p = W.u(d, p, buf[${at}]);`, 3];
         if (L === 2) return [`p = W.u(d, p, buf.readUInt16BE(${at}));`, 5];
@@ -475,7 +613,7 @@ export class Ipfixcol2JsonFormatter {
         return [`p = ${len} >= 1 && ${len} <= 8 ? W.sint(d, p, buf, ${at}, ${len}) : ${nul};`, 21];
       case 'float32':
       case 'float64':
-        return [`p = ${len} === 8 ? W.float(d, p, buf.readDoubleBE(${at})) : ${len} === 4 ? W.float(d, p, buf.readFloatBE(${at})) : ${nul};`, 26];
+        return [`p = ${len} === 8 ? W.float(d, p, buf.readDoubleBE(${at}), 15) : ${len} === 4 ? W.float(d, p, buf.readFloatBE(${at}), 6) : ${nul};`, 26];
       case 'boolean': {
         const T = c(Buffer.from('true'));
         const F = c(Buffer.from('false'));
@@ -484,9 +622,8 @@ export class Ipfixcol2JsonFormatter {
       case 'macAddress':
         return [`p = ${len} === 6 ? W.mac(d, p, buf, ${at}) : ${nul};`, 19];
       case 'ipv4Address':
-        return [`p = ${len} === 4 ? W.ip4(d, p, buf, ${at}) : ${nul};`, 17];
       case 'ipv6Address':
-        return [`p = ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];
+        return [`p = ${len} === 4 ? W.ip4(d, p, buf, ${at}) : ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];
       case 'string':
         return [`p = W.str(d, p, buf, ${at}, ${len}, ${o.nonPrintableChar});`, 2];
       case 'dateTimeSeconds':
@@ -508,10 +645,12 @@ export class Ipfixcol2JsonFormatter {
   private listJson(v: unknown): string {
     if (v === undefined || v === null || typeof v !== 'object' || !('kind' in v)) return 'null';
     const lv = v as ListValue;
-    const sem = `"semantic":"${semanticName(lv.semantic)}"`;
+    // libfds add_sematic(): the five RFC 6313 names, anything else "undefined"
+    const sem = `"semantic":"${LIST_SEMANTICS[lv.semantic] ?? 'undefined'}"`;
     if (lv.kind === 'basicList') {
+      // libfds to_blist(): data first, then semantic and fieldID
       const fid = JSON.stringify(fieldKey(lv.field, this.options.numericNames));
-      return `{"@type":"basicList",${sem},"fieldID":${fid},"data":[${lv.values.map((x) => this.valueJson(x, lv.field)).join(',')}]}`;
+      return `{"@type":"basicList","data":[${lv.values.map((x) => this.valueJson(x, lv.field)).join(',')}],${sem},"fieldID":${fid}}`;
     }
     const recs = (tpl: Template | undefined, records: FieldValue[][]) =>
       records.map((r) => this.objectJson(tpl, r)).join(',');
@@ -522,16 +661,10 @@ export class Ipfixcol2JsonFormatter {
   private objectJson(t: Template | undefined, rec: FieldValue[]): string {
     if (t === undefined) return '{}';
     const parts: string[] = [];
-    const seen = new Map<string, string[]>();
-    t.fields.forEach((f, k) => {
-      if (f.ie === undefined && this.options.ignoreUnknown) return;
-      const key = fieldKey(f, this.options.numericNames);
-      const val = this.valueJson(rec[k] ?? null, f);
-      const arr = seen.get(key);
-      if (arr) arr.push(val);
-      else seen.set(key, [val]);
-    });
-    for (const [key, vals] of seen) parts.push(`${JSON.stringify(key)}:${vals.length === 1 ? vals[0] : '[' + vals.join(',') + ']'}`);
+    for (const col of this.columns(t, PLAIN)) {
+      const vals = col.ks.map((k, n) => this.valueJson(rec[k] ?? null, col.specs[n]!));
+      parts.push(`${JSON.stringify(col.key)}:${vals.length === 1 ? vals[0] : '[' + vals.join(',') + ']'}`);
+    }
     return '{' + parts.join(',') + '}';
   }
 
@@ -543,6 +676,7 @@ export class Ipfixcol2JsonFormatter {
     if (Buffer.isBuffer(v)) return J.octets(v, 0, v.length, this.options.octetArrayAsUint);
     if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
     if (typeof v === 'string') return J.quote(v, this.options.nonPrintableChar);
+    if (ie !== undefined && (ie.type === 'float32' || ie.type === 'float64')) return J.float(v, ie.type === 'float32' ? 6 : 15);
     if (ie !== undefined && ie.type.startsWith('dateTime')) return this.options.timestamp === 'unix' ? J.unixMs(v) : J.isoMs(v);
     if (ie !== undefined && (f.pen === 0 || f.pen === REVERSE_PEN)) {
       if (f.id === 4 && this.options.protocol === 'formatted') return this.protoTokens[v & 255] ?? String(v);

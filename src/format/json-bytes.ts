@@ -112,9 +112,9 @@ export function sint(d: Buffer, p: number, buf: Buffer, o: number, len: number):
   return u(d, p + 1, -v);
 }
 
-/** Float as J.num prints it. */
-export function float(d: Buffer, p: number, v: number): number {
-  return ascii(d, p, J.num(v));
+/** Float as J.float prints it (printf %.<digits>g). */
+export function float(d: Buffer, p: number, v: number, digits: number): number {
+  return ascii(d, p, J.float(v, digits));
 }
 
 /** [length, digit, digit, digit] for 0..255. */
@@ -234,41 +234,8 @@ export function octets(d: Buffer, p: number, buf: Buffer, o: number, len: number
   return p + 1;
 }
 
-/** JSON escapes of ASCII characters (J.quote's table), as bytes; empty where none is needed. */
-const ESC: Uint8Array[] = Array.from({ length: 128 }, (_, c) => {
-  const t = J.quote(String.fromCharCode(c), false);
-  return t.length === 3 ? new Uint8Array(0) : Buffer.from(t.slice(1, -1), 'latin1');
-});
-
-/** IPFIX string as a JSON string (J.str): ASCII in bytes, anything else through J.quote. */
-export function str(d: Buffer, p: number, buf: Buffer, o: number, len: number, dropControl: boolean): number {
-  let end = o + len;
-  while (end > o && buf[end - 1] === 0) end--;
-  const start = p;
-  d[p++] = 34;
-  let i = o;
-  for (; i < end; i++) {
-    const c = buf[i]!;
-    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) break;
-    d[p++] = c;
-  }
-  if (i < end) {
-    for (let j = i; j < end; j++) {
-      if (buf[j]! >= 0x80) return start + d.write(J.quote(buf.toString('utf8', o, end), dropControl), start, 'utf8');
-    }
-    for (; i < end; i++) {
-      const c = buf[i]!;
-      if (c >= 0x20 && c !== 0x22 && c !== 0x5c && c !== 0x7f) d[p++] = c;
-      else if (dropControl && c !== 0x22 && c !== 0x5c) continue;
-      else {
-        const e = ESC[c]!;
-        for (let k = 0; k < e.length; k++) d[p++] = e[k]!;
-      }
-    }
-  }
-  d[p] = 34;
-  return p + 1;
-}
+/** IPFIX string as a JSON string (J.str, libfds' rules; the one implementation is J.strBytes). */
+export const str: (d: Buffer, p: number, buf: Buffer, o: number, len: number, drop: boolean) => number = J.strBytes;
 
 // ISO-8601 head "YYYY-MM-DDTHH:MM:SS (with the opening quote), cached per second like J.isoMs.
 const HEAD_SLOT = 32;

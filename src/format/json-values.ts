@@ -116,6 +116,10 @@ export const TCP_FLAGS: readonly string[] = Array.from({ length: 64 }, (_, v) =>
   return s + '"';
 });
 
+/**
+ * JSON escapes of ASCII characters as libfds' fds_drec2json writes them: '"' and '\\' always;
+ * \n \r \t \b \f by name; other C0 controls and DEL as \u00XX (uppercase hex).
+ */
 const ESC: string[] = Array.from({ length: 128 }, (_, c) => {
   if (c === 0x22) return '\\"';
   if (c === 0x5c) return '\\\\';
@@ -124,30 +128,115 @@ const ESC: string[] = Array.from({ length: 128 }, (_, c) => {
   if (c === 0x09) return '\\t';
   if (c === 0x08) return '\\b';
   if (c === 0x0c) return '\\f';
-  if (c < 0x20 || c === 0x7f) return '\\u' + c.toString(16).padStart(4, '0');
+  if (c < 0x20 || c === 0x7f) return '\\u' + c.toString(16).toUpperCase().padStart(4, '0');
   return String.fromCharCode(c);
 });
 
+/** Scratch space for str(): the byte writer does the work, the text is decoded from its output. */
+let scratch = Buffer.allocUnsafe(4096);
+
 /**
- * IPFIX string to a JSON string. With `dropControl` (IPFIXcol2's nonPrintableChar) control
- * characters are removed instead of escaped; trailing NULs, which fixed-length exporters use as
- * padding, always go.
+ * IPFIX string to a JSON string, following libfds' to_string(): see W.str (json-bytes.ts), which
+ * this decodes, so both paths share one implementation. With `dropControl` (IPFIXcol2's
+ * nonPrintableChar) control characters and invalid bytes are dropped instead of escaped/replaced.
  */
 export function str(buf: Buffer, o: number, len: number, dropControl: boolean): string {
-  let end = o + len;
-  while (end > o && buf[end - 1] === 0) end--;
   let ascii = true;
+  const end = o + len;
   for (let i = o; i < end; i++) {
     const c = buf[i]!;
-    if (c >= 0x80 || c < 0x20 || c === 0x22 || c === 0x5c || c === 0x7f) {
+    if (c >= 0x7f || c < 0x20 || c === 0x22 || c === 0x5c) {
       ascii = false;
       break;
     }
   }
   if (ascii) return '"' + buf.toString('latin1', o, end) + '"';
-  return quote(buf.toString('utf8', o, end), dropControl);
+  if (scratch.length < 6 * len + 8) scratch = Buffer.allocUnsafe(6 * len + 8);
+  const n = strBytes(scratch, 0, buf, o, len, dropControl);
+  return scratch.toString('utf8', 0, n);
 }
 
+/**
+ * Writes the JSON string of IPFIX string bytes at d[p] (room: 6 bytes per input byte + 2) and
+ * returns the position after it. libfds' rules: a character is a UTF-8 sequence whose lead byte
+ * announces 1-4 bytes and whose tail bytes are 10xxxxxx; '"' and '\\' are escaped; with
+ * `drop` every escapable, control (C0, DEL, a stray byte 0x80-0x9F) or invalid byte is left out;
+ * without it they become \n-style escapes, \u00XX, or U+FFFD. Sequences libfds would pass
+ * through although they are not Unicode (overlong forms, surrogates, above U+10FFFF) count as
+ * invalid here, so the output is always valid UTF-8.
+ */
+export function strBytes(d: Buffer, p: number, buf: Buffer, o: number, len: number, drop: boolean): number {
+  const end = o + len;
+  d[p++] = 34;
+  let i = o;
+  while (i < end) {
+    const c = buf[i]!;
+    if (c < 0x80) {
+      i++;
+      if (c >= 0x20 && c !== 0x7f && c !== 0x22 && c !== 0x5c) {
+        d[p++] = c;
+        continue;
+      }
+      if (c === 0x22 || c === 0x5c) {
+        d[p++] = 92;
+        d[p++] = c;
+        continue;
+      }
+      if (drop) continue;
+      const e = ESC[c]!;
+      for (let k = 0; k < e.length; k++) d[p++] = e.charCodeAt(k);
+      continue;
+    }
+    const n = utf8Len(buf, i, end);
+    if (n > 0) {
+      for (let k = 0; k < n; k++) d[p++] = buf[i + k]!;
+      i += n;
+      continue;
+    }
+    i++;
+    if (drop) continue;
+    if (c <= 0x9f) {
+      // C1 range as a lone byte: libfds treats it as a control character
+      d[p++] = 92;
+      d[p++] = 117;
+      d[p++] = 48;
+      d[p++] = 48;
+      d[p++] = HEXU.charCodeAt(c >> 4);
+      d[p++] = HEXU.charCodeAt(c & 15);
+      continue;
+    }
+    d[p++] = 0xef;
+    d[p++] = 0xbf;
+    d[p++] = 0xbd;
+  }
+  d[p++] = 34;
+  return p;
+}
+
+const HEXU = '0123456789ABCDEF';
+
+/** Length of the valid multi-byte UTF-8 sequence at buf[i] (lead byte >= 0x80), 0 if invalid. */
+function utf8Len(buf: Buffer, i: number, end: number): number {
+  const c = buf[i]!;
+  const cont = (k: number) => (buf[i + k]! & 0xc0) === 0x80;
+  if ((c & 0xe0) === 0xc0) {
+    if (end - i < 2 || !cont(1)) return 0;
+    return c >= 0xc2 ? 2 : 0; // overlong
+  }
+  if ((c & 0xf0) === 0xe0) {
+    if (end - i < 3 || !cont(1) || !cont(2)) return 0;
+    const cp = ((c & 0x0f) << 12) | ((buf[i + 1]! & 0x3f) << 6) | (buf[i + 2]! & 0x3f);
+    return cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : 3;
+  }
+  if ((c & 0xf8) === 0xf0) {
+    if (end - i < 4 || !cont(1) || !cont(2) || !cont(3)) return 0;
+    const cp = ((c & 0x07) << 18) | ((buf[i + 1]! & 0x3f) << 12) | ((buf[i + 2]! & 0x3f) << 6) | (buf[i + 3]! & 0x3f);
+    return cp < 0x10000 || cp > 0x10ffff ? 0 : 4;
+  }
+  return 0;
+}
+
+/** A JavaScript string (an already decoded value) as JSON, with the escapes of strBytes(). */
 export function quote(text: string, dropControl: boolean): string {
   let s = '"';
   for (let i = 0; i < text.length; i++) {
@@ -155,10 +244,37 @@ export function quote(text: string, dropControl: boolean): string {
     if (c < 0x80) {
       if (dropControl && (c < 0x20 || c === 0x7f)) continue;
       s += ESC[c];
-    } else if (c === 0x2028 || c === 0x2029) s += '\\u' + c.toString(16);
-    else s += text[i];
+    } else s += text[i];
   }
   return s + '"';
+}
+
+/**
+ * A float as C's printf("%.<P>g") prints it (libfds: FLT_DIG = 6 digits for float32, DBL_DIG =
+ * 15 for float64); NaN and infinities as the strings "NaN", "Infinity", "-Infinity".
+ */
+export function float(v: number, digits: number): string {
+  if (Number.isNaN(v)) return '"NaN"';
+  if (v === Infinity) return '"Infinity"';
+  if (v === -Infinity) return '"-Infinity"';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const e = v.toExponential(digits - 1);
+  const k = e.indexOf('e');
+  const x = Number(e.slice(k + 1));
+  if (x < -4 || x >= digits) {
+    const m = trimZeros(e.slice(0, k));
+    const ax = Math.abs(x);
+    return m + 'e' + (x < 0 ? '-' : '+') + (ax < 10 ? '0' : '') + ax;
+  }
+  return trimZeros(v.toFixed(digits - 1 - x));
+}
+
+function trimZeros(s: string): string {
+  if (s.indexOf('.') < 0) return s;
+  let n = s.length;
+  while (s.charCodeAt(n - 1) === 48) n--;
+  if (s.charCodeAt(n - 1) === 46) n--;
+  return s.slice(0, n);
 }
 
 /** octetArray: up to 8 bytes as an unsigned number when `asUint`, else "0x…" hex. */

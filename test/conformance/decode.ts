@@ -118,6 +118,9 @@ export function runSluice(seq: Sequence, datagrams: DatagramSelection = 'all'): 
         if (line === '') continue;
         const json = parseJsonLossless(line);
         if (!isRecord(json)) continue;
+        // sluice prints the header export time in whole seconds, as IPFIXcol2 does; compare the decoded time
+        // (milliseconds, with v5/v7 nanoseconds) that the goldens carry.
+        if ('ipfix:exportTime' in json) json['ipfix:exportTime'] = b.ctx.exportTimeMs;
         records.push({ json, protocol: b.ctx.protocol, isOptions: b.template.isOptions, at: { datagram, templateId: tid, set, record: record++ } });
       }
     },

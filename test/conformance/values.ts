@@ -3,7 +3,7 @@
  * "00:1b:21:bc:24:dd", 14460661) and sluice's JSON ("0x00dca6f5", 1444331026140, ...) compare as equal
  * exactly when they mean the same wire value. Each kind has one canonical form:
  *   uint / int  decimal digits (BigInt, so 64-bit counters stay exact)
- *   float       shortest decimal of the float32 value (exporters send float32 or float64; goldens print either)
+ *   float       the float32 value to 6 significant digits (sluice prints %.6g like IPFIXcol2; goldens print more)
  *   ip          32 (v4: 8) lowercase hex digits, so "::ffff:1.2.3.4" and "::ffff:102:304" agree
  *   mac / bytes lowercase hex without separators
  *   string      the text with trailing NULs removed (fixed-length exporters pad with NULs)
@@ -136,8 +136,9 @@ function timeUnitMs(t: DataType | undefined): number {
   return t === 'dateTimeSeconds' ? 1000 : 1;
 }
 
+/** Six significant digits: sluice prints floats as IPFIXcol2 does (printf %.6g for float32, %.15g for float64). */
 function floatCanon(n: number): string {
-  return String(Math.fround(n));
+  return String(Number(Math.fround(n).toPrecision(6)));
 }
 
 /** Canonical form of a value sluice printed, or undefined when sluice's value does not have that kind. */
