@@ -42,10 +42,11 @@ const FLIPPED: Opts = {
   octetArrayAsUint: false,
   numericNames: true,
   detailedInfo: true,
+  splitBiflow: true,
 };
 const OPTION_NAMES = Object.keys(FLIPPED) as (keyof Opts)[];
 
-/** Every combination of the nine output options (512). */
+/** Every combination of the ten output options (1024). */
 function allCombinations(): Opts[] {
   return Array.from({ length: 1 << OPTION_NAMES.length }, (_, mask) => {
     const o: Record<string, unknown> = {};
@@ -318,7 +319,7 @@ test('json-bytes: digits of integers match String()', () => {
   for (let i = 0; i < 20_000; i++) check(rng.u32() * 2 ** 21 + rng.int(0, 2 ** 21 - 1));
 });
 
-test('format bytes: every data type, length and option combination (512 formatters)', () => {
+test('format bytes: every data type, length and option combination (1024 formatters)', () => {
   const reg = IeRegistry.builtin();
   const d = new Differ(reg, allCombinations());
   const p = d.pipeline();
