@@ -6,9 +6,13 @@ const ENUMS: Partial<Record<keyof JsonFormatOptions, readonly string[]>> = {
   protocol: ['formatted', 'raw'],
 };
 
+const NAMES = Object.keys(DEFAULT_JSON_OPTIONS) as (keyof JsonFormatOptions)[];
+
 /**
- * Parses `--format json[,option=value...]`, e.g. `json,timestamp=unix,ignoreUnknown=false`.
- * Option names and values are those of the IPFIXcol2 JSON output plugin.
+ * Parses `--format json[,option=value...]`, e.g. `json,timestamp=unix,ignoreUnknown=false,splitBiflow`.
+ * Option names and values are those of the IPFIXcol2 JSON output plugin (tcpFlags, timestamp,
+ * protocol, ignoreUnknown, ignoreOptions, nonPrintableChar, octetArrayAsUint, numericNames,
+ * splitBiflow, detailedInfo, templateInfo); a boolean option alone means true.
  */
 export function parseFormatSpec(spec: string): Partial<JsonFormatOptions> {
   const [name, ...opts] = spec.split(',').map((s) => s.trim());
@@ -17,11 +21,14 @@ export function parseFormatSpec(spec: string): Partial<JsonFormatOptions> {
   for (const kv of opts) {
     if (kv === '') continue;
     const eq = kv.indexOf('=');
-    const key = (eq < 0 ? kv : kv.slice(0, eq)) as keyof JsonFormatOptions;
-    const raw = eq < 0 ? 'true' : kv.slice(eq + 1);
-    if (!(key in DEFAULT_JSON_OPTIONS)) {
-      throw new Error(`--format: unknown option "${key}" (known: ${Object.keys(DEFAULT_JSON_OPTIONS).join(', ')})`);
+    const key = (eq < 0 ? kv : kv.slice(0, eq)).trim() as keyof JsonFormatOptions;
+    const raw = eq < 0 ? 'true' : kv.slice(eq + 1).trim();
+    if (!NAMES.includes(key)) {
+      const near = NAMES.find((n) => n.toLowerCase() === key.toLowerCase());
+      const hint = near !== undefined ? ` (did you mean "${near}"?)` : '';
+      throw new Error(`--format: unknown option "${key}"${hint} (known: ${NAMES.join(', ')})`);
     }
+    if (key in out) throw new Error(`--format: ${key} given twice`);
     const allowed = ENUMS[key];
     if (allowed !== undefined) {
       if (!allowed.includes(raw)) throw new Error(`--format: ${key} must be one of ${allowed.join('|')}, not "${raw}"`);
