@@ -128,7 +128,7 @@ test('unsigned64 beyond 2^53 stays exact; IPv6, MAC, boolean, float, NTP timesta
   assert.match(line, /"iana:octetDeltaCount":18446744073709551615/);
   const r = h.records[0]!;
   assert.equal(r['iana:sourceIPv6Address'], '2001:db8::1');
-  assert.equal(r['iana:sourceMacAddress'], '00:1b:21:aa:bb:cc');
+  assert.equal(r['iana:sourceMacAddress'], '00:1B:21:AA:BB:CC');
   assert.equal(r['iana:dataRecordsReliability'], true);
   assert.equal(r['iana:absoluteError'], 3.14159265358979); // printf %.15g, as libfds prints float64
   assert.equal(r['iana:flowStartMicroseconds'], '2020-09-13T12:26:40.250Z');

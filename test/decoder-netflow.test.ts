@@ -108,7 +108,7 @@ test('NetFlow v9: templates, data with padding, fields above 127 under IPFIXcol2
   assert.equal(r[natKey], '100.64.0.1');
   const aclKey = Object.keys(r).find((k) => k.startsWith('netflowExtra:'));
   assert.ok(aclKey);
-  assert.equal(r[aclKey], '0x0102030405060708090a0b0c');
+  assert.equal(r[aclKey], '0x0102030405060708090A0B0C');
   assert.equal(h.batches[0]!.ctx.domainId, 7);
 });
 

@@ -107,8 +107,9 @@ const MAP: Record<string, Getter> = {
   l2_protocol: (r) => (r['sluice:sflowHeaderProtocol'] === 1 ? 'ETHERNET-ISO8023' : r['sluice:sflowHeaderProtocol']),
   l2_bytes: f('iana:layer2OctetDeltaCount'),
   datalink_frame_type: (r) => ({ 2048: 'IPv4', 34525: 'IPv6' })[r['iana:ethernetType'] as number] ?? r['iana:ethernetType'],
-  in_src_mac: f('iana:sourceMacAddress'),
-  out_dst_mac: f('iana:destinationMacAddress'),
+  // IPFIXcol2 (libfds fds_mac2str) prints MAC addresses in uppercase, telegraf in lowercase
+  in_src_mac: (r) => String(r['iana:sourceMacAddress']).toLowerCase(),
+  out_dst_mac: (r) => String(r['iana:destinationMacAddress']).toLowerCase(),
   src: (r) => r['iana:sourceIPv4Address'] ?? r['iana:sourceIPv6Address'],
   dst: (r) => r['iana:destinationIPv4Address'] ?? r['iana:destinationIPv6Address'],
   src_port: f('iana:sourceTransportPort'),

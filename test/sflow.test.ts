@@ -104,8 +104,8 @@ test('raw packet header, Ethernet with QinQ: MACs, tags with priority, IPv4 head
   hdr[18] |= 3 << 5; // inner tag priority 3
   const r = one(datagram([flow([{ type: 'header', protocol: 1, frameLength: 200, header: hdr }])]));
   assert.equal(r['sluice:sflowHeaderProtocol'], 1);
-  assert.equal(r['iana:sourceMacAddress'], '02:00:00:00:00:aa');
-  assert.equal(r['iana:destinationMacAddress'], '02:00:00:00:00:bb');
+  assert.equal(r['iana:sourceMacAddress'], '02:00:00:00:00:AA');
+  assert.equal(r['iana:destinationMacAddress'], '02:00:00:00:00:BB');
   assert.equal(r['iana:ethernetType'], 0x0800);
   assert.equal(r['iana:dot1qVlanId'], 100);
   assert.equal(r['iana:dot1qPriority'], 5);
@@ -246,7 +246,7 @@ test('Ethernet frame data, IPv4 data and IPv6 data records', () => {
   const a = bySeq(1);
   assert.equal(a['iana:layer2OctetDeltaCount'], 1518);
   assert.equal(a['iana:sourceMacAddress'], '00:11:22:33:44:55');
-  assert.equal(a['iana:destinationMacAddress'], '66:77:88:99:aa:bb');
+  assert.equal(a['iana:destinationMacAddress'], '66:77:88:99:AA:BB');
   assert.equal(a['iana:ethernetType'], 2048);
   assert.equal(a['iana:octetDeltaCount'], 1500);
   assert.equal(a['sluice:scaledOctetDeltaCount'], 1500 * 512);

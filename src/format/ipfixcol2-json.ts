@@ -181,7 +181,8 @@ export class Ipfixcol2JsonFormatter {
     const name = typeof protocols === 'function' ? protocols : (n: number) => protocols?.get(n);
     this.protoTokens = Array.from({ length: 256 }, (_, n) => {
       const p = name(n);
-      return p !== undefined && p !== '' ? J.quote(p, true) : String(n);
+      // libfds protocols[] (generate_protocols.awk): the name, or the number as a string when unnamed
+      return J.quote(p !== undefined && p !== '' ? p : String(n), true);
     });
     this.protoBytes = this.protoTokens.map((tok) => Buffer.from(tok, 'utf8'));
   }

@@ -150,6 +150,9 @@ export function ip4(d: Buffer, p: number, buf: Buffer, o: number): number {
 
 const HEXC = new Uint8Array(16);
 for (let i = 0; i < 16; i++) HEXC[i] = '0123456789abcdef'.charCodeAt(i);
+/** Uppercase digits for MAC addresses and octet arrays (libfds fds_mac2str, fds_octet_array2str). */
+const HEXU = new Uint8Array(16);
+for (let i = 0; i < 16; i++) HEXU[i] = '0123456789ABCDEF'.charCodeAt(i);
 
 function hex16(d: Buffer, p: number, w: number): number {
   if (w >= 0x1000) d[p++] = HEXC[w >> 12]!;
@@ -202,13 +205,13 @@ export function ip6(d: Buffer, p: number, buf: Buffer, o: number): number {
   return p + 1;
 }
 
-/** Quoted MAC address, lowercase hex. */
+/** Quoted MAC address, uppercase hex. */
 export function mac(d: Buffer, p: number, buf: Buffer, o: number): number {
   d[p++] = 34;
   for (let k = 0; k < 6; k++) {
     const x = buf[o + k]!;
-    d[p] = HEXC[x >> 4]!;
-    d[p + 1] = HEXC[x & 15]!;
+    d[p] = HEXU[x >> 4]!;
+    d[p + 1] = HEXU[x & 15]!;
     p += 2;
     if (k < 5) d[p++] = 58;
   }
@@ -226,8 +229,8 @@ export function octets(d: Buffer, p: number, buf: Buffer, o: number, len: number
   p += 3;
   for (let i = 0; i < len; i++) {
     const x = buf[o + i]!;
-    d[p] = HEXC[x >> 4]!;
-    d[p + 1] = HEXC[x & 15]!;
+    d[p] = HEXU[x >> 4]!;
+    d[p + 1] = HEXU[x & 15]!;
     p += 2;
   }
   d[p] = 34;

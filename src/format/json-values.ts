@@ -3,7 +3,8 @@
  * JSON token itself (quotes included for strings), so generated formatters only concatenate.
  */
 
-const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? '0' : '') + i.toString(16));
+/** Byte -> two uppercase hex digits: libfds prints MAC addresses (%02X) and octet arrays in uppercase. */
+const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? '0' : '') + i.toString(16).toUpperCase());
 const TWO32 = 4294967296;
 
 export function ip4(buf: Buffer, o: number): string {
@@ -277,7 +278,7 @@ function trimZeros(s: string): string {
   return s.slice(0, n);
 }
 
-/** octetArray: up to 8 bytes as an unsigned number when `asUint`, else "0x…" hex. */
+/** octetArray: up to 8 bytes as an unsigned number when `asUint`, else "0x…" uppercase hex (fds_octet_array2str). */
 export function octets(buf: Buffer, o: number, len: number, asUint: boolean): string {
   if (len === 0) return 'null';
   if (asUint && len <= 8) return uint(buf, o, len);

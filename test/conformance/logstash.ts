@@ -85,7 +85,7 @@ function special(f: LogstashField, name: string, value: unknown): ExpectedField 
         targets,
         value,
         render: (v) => {
-          if (typeof v !== 'string' || !/^0x([0-9a-f]{2})+$/.test(v) || v.length < 6) return undefined;
+          if (typeof v !== 'string' || !/^0x([0-9a-fA-F]{2})+$/.test(v) || v.length < 6) return undefined;
           const engine = parseInt(v.slice(2, 4), 16);
           const sel = v.slice(4);
           if (sel.length === 16) return `${engine}..${parseInt(sel.slice(0, 8), 16)}..${parseInt(sel.slice(8), 16)}`;
