@@ -357,7 +357,7 @@ export class Ipfixcol2JsonFormatter {
     });
     for (const col of cols) {
       const prefix = JSON.stringify(',' + JSON.stringify(col.key) + ':');
-      const vals = col.ks.map((k, n) => this.valueExpr(col.specs[n]!, at[k]!, len[k]!, k, c));
+      const vals = col.ks.map((k, n) => this.valueExpr(col.specs[n]!, at[k]!, len[k]!, k, c, view));
       if (vals.length === 1) lines.push(`r += ${prefix} + ${vals[0]};`);
       else lines.push(`r += ${prefix} + '[' + ${vals.join(" + ',' + ")} + ']';`);
     }
@@ -389,13 +389,13 @@ export class Ipfixcol2JsonFormatter {
   }
 
   /** JavaScript expression producing the JSON token of one field. */
-  private valueExpr(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string): string {
+  private valueExpr(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string, view: View): string {
     const o = this.options;
     const ie = f.ie;
     const L = Number(len); // NaN for variable-length fields
     const known = !Number.isNaN(L);
     if (ie === undefined) return `J.octets(buf, ${at}, ${len}, ${o.octetArrayAsUint})`;
-    if (isStructured(ie)) return `F_LIST(b, i, ${k})`.replace('F_LIST', c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk])));
+    if (isStructured(ie)) return `F_LIST(b, i, ${k})`.replace('F_LIST', c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view)));
     const iana = f.pen === 0 || f.pen === REVERSE_PEN;
     switch (ie.type) {
       case 'unsigned8':
@@ -521,7 +521,7 @@ export class Ipfixcol2JsonFormatter {
       if (ks.length > 1) lit('[');
       ks.forEach((k, n) => {
         if (n > 0) lit(',');
-        const [s, max] = this.valueStmt(col.specs[n]!, at[k]!, len[k]!, k, c);
+        const [s, max] = this.valueStmt(col.specs[n]!, at[k]!, len[k]!, k, c, view);
         stmt(s, max);
       });
       if (ks.length > 1) lit(']');
@@ -569,7 +569,7 @@ export class Ipfixcol2JsonFormatter {
    * Statement writing the JSON token of one field at p, and the most bytes it writes beyond 6 per
    * byte of the field's value.
    */
-  private valueStmt(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string): [string, number] {
+  private valueStmt(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string, view: View): [string, number] {
     const o = this.options;
     const ie = f.ie;
     const L = Number(len); // NaN for variable-length fields
@@ -577,7 +577,7 @@ export class Ipfixcol2JsonFormatter {
     const octets: [string, number] = [`p = W.octets(d, p, buf, ${at}, ${len}, ${o.octetArrayAsUint});`, 24];
     if (ie === undefined) return octets;
     if (isStructured(ie)) {
-      const list = c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk]));
+      const list = c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view));
       return [`p = F.ws(out, p, ${list}(b, i, ${k}), B); d = out.buf;`, 0];
     }
     const iana = f.pen === 0 || f.pen === REVERSE_PEN;
@@ -642,8 +642,12 @@ export class Ipfixcol2JsonFormatter {
     }
   }
 
-  /** RFC 6313 structured data in IPFIXcol2's shape. */
-  private listJson(v: unknown): string {
+  /**
+   * RFC 6313 structured data in IPFIXcol2's shape. Nested records are viewed like the record that
+   * holds them (libfds passes the iterator flags down; the direction only applies to a nested
+   * template that has reverse elements itself).
+   */
+  private listJson(v: unknown, view: View = PLAIN): string {
     if (v === undefined || v === null || typeof v !== 'object' || !('kind' in v)) return 'null';
     const lv = v as ListValue;
     // libfds add_sematic(): the five RFC 6313 names, anything else "undefined"
@@ -651,29 +655,29 @@ export class Ipfixcol2JsonFormatter {
     if (lv.kind === 'basicList') {
       // libfds to_blist(): data first, then semantic and fieldID
       const fid = JSON.stringify(fieldKey(lv.field, this.options.numericNames));
-      return `{"@type":"basicList","data":[${lv.values.map((x) => this.valueJson(x, lv.field)).join(',')}],${sem},"fieldID":${fid}}`;
+      return `{"@type":"basicList","data":[${lv.values.map((x) => this.valueJson(x, lv.field, view)).join(',')}],${sem},"fieldID":${fid}}`;
     }
     const recs = (tpl: Template | undefined, records: FieldValue[][]) =>
-      records.map((r) => this.objectJson(tpl, r)).join(',');
+      records.map((r) => this.objectJson(tpl, r, view)).join(',');
     if (lv.kind === 'subTemplateList') return `{"@type":"subTemplateList",${sem},"data":[${recs(lv.template, lv.records)}]}`;
     return `{"@type":"subTemplateMultiList",${sem},"data":[${lv.blocks.map((bl) => '[' + recs(bl.template, bl.records) + ']').join(',')}]}`;
   }
 
-  private objectJson(t: Template | undefined, rec: FieldValue[]): string {
+  private objectJson(t: Template | undefined, rec: FieldValue[], view: View): string {
     if (t === undefined) return '{}';
     const parts: string[] = [];
-    for (const col of this.columns(t, PLAIN)) {
-      const vals = col.ks.map((k, n) => this.valueJson(rec[k] ?? null, col.specs[n]!));
+    for (const col of this.columns(t, isBiflow(t) ? view : PLAIN)) {
+      const vals = col.ks.map((k, n) => this.valueJson(rec[k] ?? null, col.specs[n]!, view));
       parts.push(`${JSON.stringify(col.key)}:${vals.length === 1 ? vals[0] : '[' + vals.join(',') + ']'}`);
     }
     return '{' + parts.join(',') + '}';
   }
 
   /** JSON for an already decoded value (lists and their members; not the hot path). */
-  private valueJson(v: FieldValue, f: FieldSpec): string {
+  private valueJson(v: FieldValue, f: FieldSpec, view: View): string {
     if (v === null || v === undefined) return 'null';
     const ie = f.ie;
-    if (typeof v === 'object' && !Buffer.isBuffer(v)) return this.listJson(v);
+    if (typeof v === 'object' && !Buffer.isBuffer(v)) return this.listJson(v, view);
     if (Buffer.isBuffer(v)) return J.octets(v, 0, v.length, this.options.octetArrayAsUint);
     if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
     if (typeof v === 'string') return J.quote(v, this.options.nonPrintableChar);
