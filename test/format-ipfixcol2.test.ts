@@ -71,6 +71,17 @@ test('protocol and tcpControlBits of a size libfds cannot format are null; addre
   assert.equal(one({}, [{ id: 8, length: 2 }], [1]), '{"@type":"ipfix.entry","iana:sourceIPv4Address":null}');
 });
 
+test('dates: 4 bytes for dateTimeSeconds, 8 for the others, else null; ISO 8601 UTC milliseconds or Unix ms', () => {
+  const sec = Buffer.from([0x65, 0x53, 0xf1, 0x00]); // 1700000000
+  const ms = Buffer.alloc(8);
+  ms.writeBigUInt64BE(1_700_000_000_123n);
+  assert.equal(
+    one({}, [{ id: 150, length: 4 }, { id: 152, length: 8 }, { id: 153, length: 4 }, { id: 151, length: 8 }], [sec, ms, sec, ms]),
+    '{"@type":"ipfix.entry","iana:flowStartSeconds":"2023-11-14T22:13:20.000Z","iana:flowStartMilliseconds":"2023-11-14T22:13:20.123Z","iana:flowEndMilliseconds":null,"iana:flowEndSeconds":null}',
+  );
+  assert.equal(one({ timestamp: 'unix' }, [{ id: 150, length: 4 }, { id: 152, length: 8 }], [sec, ms]), '{"@type":"ipfix.entry","iana:flowStartSeconds":1700000000000,"iana:flowStartMilliseconds":1700000000123}');
+});
+
 test('repeated elements: one array at the position of the last occurrence', () => {
   const fields = [{ id: 8, length: 4 }, { id: 7, length: 2 }, { id: 8, length: 4 }, { id: 11, length: 2 }];
   assert.equal(

@@ -443,7 +443,8 @@ export class Ipfixcol2JsonFormatter {
       }
       case 'dateTimeMilliseconds': {
         const fn = o.timestamp === 'unix' ? 'J.unixMs' : 'J.isoMs';
-        return `(${len} === 8 ? ${fn}(J.u64num(buf, ${at})) : ${len} >= 1 && ${len} <= 6 ? ${fn}(buf.readUIntBE(${at}, ${len})) : 'null')`;
+        // libfds fds_get_datetime_*_be(): 4 bytes for seconds, 8 for the others; any other size is null
+        return `(${len} === 8 ? ${fn}(J.u64num(buf, ${at})) : 'null')`;
       }
       case 'dateTimeMicroseconds':
       case 'dateTimeNanoseconds': {
@@ -631,7 +632,7 @@ export class Ipfixcol2JsonFormatter {
         return [`p = ${len} === 4 ? ${ts}(d, p, buf.readUInt32BE(${at}) * 1000) : ${nul};`, 32];
       case 'dateTimeMilliseconds':
         return [
-          `p = ${len} === 8 ? ${ts}(d, p, J.u64num(buf, ${at})) : ${len} >= 1 && ${len} <= 6 ? ${ts}(d, p, buf.readUIntBE(${at}, ${len})) : ${nul};`,
+          `p = ${len} === 8 ? ${ts}(d, p, J.u64num(buf, ${at})) : ${nul};`,
           32,
         ];
       case 'dateTimeMicroseconds':
