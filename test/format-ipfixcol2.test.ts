@@ -82,6 +82,16 @@ test('dates: 4 bytes for dateTimeSeconds, 8 for the others, else null; ISO 8601 
   assert.equal(one({ timestamp: 'unix' }, [{ id: 150, length: 4 }, { id: 152, length: 8 }], [sec, ms]), '{"@type":"ipfix.entry","iana:flowStartSeconds":1700000000000,"iana:flowStartMilliseconds":1700000000123}');
 });
 
+test('NTP times as text: the fraction rounded to nanoseconds first, as fds_get_datetime_hp_be does', () => {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(2208988800 + 5, 0);
+  b.writeUInt32BE(4294967, 4); // 0.999999931 ms -> 999999.931 ns rounds to 1000000 ns = 1 ms
+  assert.equal(J.ntpMsText(b, 0, false), 5001);
+  assert.equal(Math.floor(J.ntpMs(b, 0, false)), 5000); // Unix ms: libfds' low-precision getter cuts
+  b.writeUInt32BE(2147483648, 4);
+  assert.equal(J.ntpMsText(b, 0, true), 5500);
+});
+
 test('repeated elements: one array at the position of the last occurrence', () => {
   const fields = [{ id: 8, length: 4 }, { id: 7, length: 2 }, { id: 8, length: 4 }, { id: 11, length: 2 }];
   assert.equal(

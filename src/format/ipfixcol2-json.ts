@@ -449,7 +449,8 @@ export class Ipfixcol2JsonFormatter {
       case 'dateTimeMicroseconds':
       case 'dateTimeNanoseconds': {
         const fn = o.timestamp === 'unix' ? 'J.unixMs' : 'J.isoMs';
-        return `(${len} === 8 ? ${fn}(J.ntpMs(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : 'null')`;
+        const ntp = o.timestamp === 'unix' ? 'J.ntpMs' : 'J.ntpMsText';
+        return `(${len} === 8 ? ${fn}(${ntp}(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : 'null')`;
       }
       default:
         return `J.octets(buf, ${at}, ${len}, ${o.octetArrayAsUint})`;
@@ -637,7 +638,7 @@ export class Ipfixcol2JsonFormatter {
         ];
       case 'dateTimeMicroseconds':
       case 'dateTimeNanoseconds':
-        return [`p = ${len} === 8 ? ${ts}(d, p, J.ntpMs(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : ${nul};`, 32];
+        return [`p = ${len} === 8 ? ${ts}(d, p, J.${o.timestamp === 'unix' ? 'ntpMs' : 'ntpMsText'}(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : ${nul};`, 32];
       default:
         return octets;
     }

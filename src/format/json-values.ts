@@ -80,6 +80,20 @@ export function ntpMs(buf: Buffer, o: number, micro: boolean): number {
   return (buf.readUInt32BE(o) - 2208988800) * 1000 + (frac / TWO32) * 1000;
 }
 
+/**
+ * NTP timestamp to ms as libfds formats it as text (fds_get_datetime_hp_be): the fraction is first
+ * rounded to nanoseconds (half up), then cut to milliseconds. frac * 1e9 / 2^31 is computed as
+ * frac * 1953125 / 2^22, exact in a double.
+ */
+export function ntpMsText(buf: Buffer, o: number, micro: boolean): number {
+  let frac = buf.readUInt32BE(o + 4);
+  if (micro) frac = (frac & ~0x7ff) >>> 0;
+  let q = Math.floor((frac * 1953125) / 4194304);
+  if (q % 2 === 1) q++;
+  const ns = q / 2;
+  return (buf.readUInt32BE(o) - 2208988800) * 1000 + Math.floor(ns / 1e6);
+}
+
 // ISO-8601 text, UTC, milliseconds. The "YYYY-MM-DDTHH:MM:SS" head is cached per second because
 // records of one export share a handful of seconds.
 const headKeys = new Float64Array(1024).fill(NaN);
