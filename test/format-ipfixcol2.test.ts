@@ -102,16 +102,18 @@ test('repeated elements: one array at the position of the last occurrence', () =
 
 test('detailedInfo: Storage.cpp fields and order; exportTime in header seconds; no srcAddr without an IP', () => {
   const fields = [{ id: 2, length: 4 }];
+  // header 16 + template set (4 + 4 + 4) + data set (4 + 4)
+  const len = 16 + 12 + 8;
   for (const timestamp of ['formatted', 'unix'] as const) {
     assert.equal(
       one({ detailedInfo: true, timestamp }, fields, [5]),
-      `{"@type":"ipfix.entry","iana:packetDeltaCount":5,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:srcAddr":"192.0.2.1","ipfix:templateId":300}`,
+      `{"@type":"ipfix.entry","iana:packetDeltaCount":5,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:msgLength":${len},"ipfix:srcAddr":"192.0.2.1","ipfix:templateId":300}`,
     );
   }
   const file = makeSession('file', 'capture.pcap', 0, 0);
   assert.equal(
     lines({ detailedInfo: true }, { id: 300, fields }, [[5]], file)[0],
-    `{"@type":"ipfix.entry","iana:packetDeltaCount":5,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:templateId":300}`,
+    `{"@type":"ipfix.entry","iana:packetDeltaCount":5,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:msgLength":${len},"ipfix:templateId":300}`,
   );
 });
 
@@ -120,13 +122,23 @@ test('templateInfo: (options) template records as convert_tmplt_rec() writes the
   const p = new DecodePipeline({ registry: IeRegistry.builtin(), onBatch: () => {}, onTemplate: (ev) => events.push(ev) });
   const t: EncTemplate = { id: 300, fields: [{ id: 8, length: 4 }, { id: 1, length: 8, pen: 29305 }] };
   const o: EncTemplate = { id: 301, scopeCount: 1, fields: [{ id: 149, length: 4 }, { id: 41, length: 8 }] };
-  p.handle(new IpfixMessageBuilder({ domainId: 7, exportTimeSec: EXPORT, sequence: 3 }).templates([t, o]).build(), SESSION, 0);
+  const msg = new IpfixMessageBuilder({ domainId: 7, exportTimeSec: EXPORT, sequence: 3 }).templates([t, o]).build();
+  p.handle(msg, SESSION, 0);
+  const tcp = makeSession('tcp', '192.0.2.1', 5000, 4739);
+  const withdrawal = new IpfixMessageBuilder({ domainId: 7, exportTimeSec: EXPORT, sequence: 4 }).withdraw(300).build();
+  p.handle(new IpfixMessageBuilder({ domainId: 7, exportTimeSec: EXPORT, sequence: 3 }).templates([t]).build(), tcp, 0);
+  p.handle(withdrawal, tcp, 0);
   const f = new Ipfixcol2JsonFormatter({ templateInfo: true, detailedInfo: true }, protocolKeyword);
-  const text = events.filter((e) => !e.withdrawn).map((e) => f.formatTemplate(e.ctx, e.template)).join('');
+  const text = events.map((e) => f.formatTemplate(e.ctx, e.template, e.withdrawn)).join('');
+  const h = `"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:msgLength":${msg.length},"ipfix:srcAddr":"192.0.2.1"`;
+  const tcpLen = 16 + 4 + 16;
   assert.equal(
     text,
-    `{"@type":"ipfix.template","ipfix:templateId":300,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:srcAddr":"192.0.2.1","ipfix:fields":[{"ipfix:elementId":8,"ipfix:enterpriseId":0,"ipfix:fieldLength":4},{"ipfix:elementId":1,"ipfix:enterpriseId":29305,"ipfix:fieldLength":8}]}\n` +
-      `{"@type":"ipfix.optionsTemplate","ipfix:templateId":301,"ipfix:scopeCount":1,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:srcAddr":"192.0.2.1","ipfix:fields":[{"ipfix:elementId":149,"ipfix:enterpriseId":0,"ipfix:fieldLength":4},{"ipfix:elementId":41,"ipfix:enterpriseId":0,"ipfix:fieldLength":8}]}\n`,
+    `{"@type":"ipfix.template","ipfix:templateId":300,${h},"ipfix:fields":[{"ipfix:elementId":8,"ipfix:enterpriseId":0,"ipfix:fieldLength":4},{"ipfix:elementId":1,"ipfix:enterpriseId":29305,"ipfix:fieldLength":8}]}\n` +
+      `{"@type":"ipfix.optionsTemplate","ipfix:templateId":301,"ipfix:scopeCount":1,${h},"ipfix:fields":[{"ipfix:elementId":149,"ipfix:enterpriseId":0,"ipfix:fieldLength":4},{"ipfix:elementId":41,"ipfix:enterpriseId":0,"ipfix:fieldLength":8}]}\n` +
+      // the same template over TCP, then its withdrawal: printed with an empty field list
+      `{"@type":"ipfix.template","ipfix:templateId":300,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":3,"ipfix:odid":7,"ipfix:msgLength":${tcpLen},"ipfix:srcAddr":"192.0.2.1","ipfix:fields":[{"ipfix:elementId":8,"ipfix:enterpriseId":0,"ipfix:fieldLength":4},{"ipfix:elementId":1,"ipfix:enterpriseId":29305,"ipfix:fieldLength":8}]}\n` +
+      `{"@type":"ipfix.template","ipfix:templateId":300,"ipfix:exportTime":${EXPORT},"ipfix:seqNumber":4,"ipfix:odid":7,"ipfix:msgLength":${withdrawal.length},"ipfix:srcAddr":"192.0.2.1","ipfix:fields":[]}\n`,
   );
 });
 

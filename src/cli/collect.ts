@@ -123,7 +123,7 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
       onTemplate:
         withTemplates.length > 0
           ? (ev) => {
-              if (!ev.withdrawn) for (const l of withTemplates) l.out.writeString(l.f.formatTemplate(ev.ctx, ev.template));
+              for (const l of withTemplates) l.out.writeString(l.f.formatTemplate(ev.ctx, ev.template, ev.withdrawn));
             }
           : undefined,
       onDrop: logDrop,

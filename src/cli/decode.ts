@@ -41,7 +41,7 @@ export async function runDecode(files: string[], opts: DecodeCommandOptions): Pr
         formatter.formatBatchInto(b, out.bytes);
         out.commit();
       },
-    onTemplate: formatter.options.templateInfo ? (ev) => !ev.withdrawn && out.write(formatter.formatTemplate(ev.ctx, ev.template)) : undefined,
+    onTemplate: formatter.options.templateInfo ? (ev) => out.write(formatter.formatTemplate(ev.ctx, ev.template, ev.withdrawn)) : undefined,
     onDrop: opts.quiet ? undefined : logDrop,
   });
   const exporter = parseExporter(opts.exporter);

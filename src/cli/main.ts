@@ -19,7 +19,7 @@ function nonNegativeInt(v: string): number {
 const FORMAT_HELP =
   'output format and IPFIXcol2 JSON options: json[,opt=value...]; options tcpFlags=formatted|raw, ' +
   'timestamp=formatted|unix, protocol=formatted|raw, ignoreUnknown, ignoreOptions, nonPrintableChar, ' +
-  'octetArrayAsUint, numericNames, detailedInfo, templateInfo (true|false)';
+  'octetArrayAsUint, numericNames, splitBiflow, detailedInfo, templateInfo (true|false)';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')

@@ -245,12 +245,12 @@ export class Ipfixcol2JsonFormatter {
    * id, scope count (options templates), detailed info without the template id, then the fields.
    * A withdrawal (no fields) prints with an empty "ipfix:fields" list, as libfds parses it.
    */
-  formatTemplate(ctx: MessageContext, t: Template): string {
+  formatTemplate(ctx: MessageContext, t: Template, withdrawn = false): string {
     let s = `{"@type":"${t.isOptions ? 'ipfix.optionsTemplate' : 'ipfix.template'}","ipfix:templateId":${t.id}`;
     if (t.isOptions) s += `,"ipfix:scopeCount":${t.scopeCount}`;
     if (this.options.detailedInfo) s += this.detailedHeader(ctx);
     s += ',"ipfix:fields":[';
-    s += t.fields.map((f) => `{"ipfix:elementId":${f.id},"ipfix:enterpriseId":${f.pen},"ipfix:fieldLength":${f.length}}`).join(',');
+    if (!withdrawn) s += t.fields.map((f) => `{"ipfix:elementId":${f.id},"ipfix:enterpriseId":${f.pen},"ipfix:fieldLength":${f.length}}`).join(',');
     return s + ']}\n';
   }
 
@@ -261,8 +261,7 @@ export class Ipfixcol2JsonFormatter {
    */
   private detailedHeader(ctx: MessageContext): string {
     let s = `,"ipfix:exportTime":${Math.floor(ctx.exportTimeMs / 1000)},"ipfix:seqNumber":${ctx.sequence},"ipfix:odid":${ctx.domainId}`;
-    const msgLength = (ctx as { readonly messageLength?: number }).messageLength;
-    if (typeof msgLength === 'number') s += `,"ipfix:msgLength":${msgLength}`;
+    if (ctx.messageLength !== undefined) s += `,"ipfix:msgLength":${ctx.messageLength}`;
     if (isIP(ctx.session.address) !== 0) s += `,"ipfix:srcAddr":"${ctx.session.address}"`;
     return s;
   }

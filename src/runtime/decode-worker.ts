@@ -28,7 +28,7 @@ const pipeline = new DecodePipeline({
   onTemplate:
     withTemplates.length > 0
       ? (ev) => {
-          if (!ev.withdrawn) for (const [f, o] of withTemplates) o.writeString(f.formatTemplate(ev.ctx, ev.template));
+          for (const [f, o] of withTemplates) o.writeString(f.formatTemplate(ev.ctx, ev.template, ev.withdrawn));
         }
       : undefined,
   onDrop: dropLogger((msg) => send({ t: 'log', level: 'warn', msg })),

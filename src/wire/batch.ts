@@ -33,6 +33,8 @@ export interface MessageContext {
   readonly sequence: number;
   /** v5/v7/v9 header sysUpTime in ms; -1 when the protocol has none (IPFIX). */
   readonly sysUpTimeMs: number;
+  /** Length of the message on the wire in bytes (IPFIX: the header's length field). */
+  readonly messageLength?: number;
   /** When sluice received (or the capture recorded) the datagram, ms since the epoch. */
   readonly receivedMs: number;
   /** v5/v7 header fields that apply to every record; undefined for template protocols. */

@@ -157,6 +157,7 @@ export class FlowDecoder {
     const ctx: MessageContext = {
       protocol: version === 5 ? 'netflow5' : 'netflow7',
       session,
+      messageLength: 24 + n * recLen,
       domainId: (engineType << 8) | engineId,
       exportTimeMs: secs * 1000 + Math.floor(nsecs / 1e6),
       sequence: seq,
@@ -180,6 +181,7 @@ export class FlowDecoder {
     const ctx: MessageContext = {
       protocol: 'netflow9',
       session,
+      messageLength: buf.length,
       domain: dom,
       domainId: dom.id,
       exportTimeMs: buf.readUInt32BE(8) * 1000,
@@ -214,6 +216,7 @@ export class FlowDecoder {
     const ctx: MessageContext = {
       protocol: 'ipfix',
       session,
+      messageLength: end,
       domain: dom,
       domainId: dom.id,
       exportTimeMs: buf.readUInt32BE(4) * 1000,
