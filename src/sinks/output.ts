@@ -46,7 +46,7 @@ export interface KafkaOutputSpec {
   readonly topic: string;
   /** Fixed partition; undefined lets the partitioner choose. */
   readonly partition?: number;
-  /** Extra librdkafka-style client properties, e.g. `compression.codec: lz4`. */
+  /** Extra librdkafka-style client properties, e.g. `compression.codec: gzip`, `acks: all`. */
   readonly properties: Record<string, string>;
   readonly blocking: boolean;
 }
