@@ -93,6 +93,33 @@ test('file output: gzip files are complete on close and readable by gzip -dc', a
   assert.equal(r2.stdout, '{"n":-1}\n');
 });
 
+for (const [codec, tool, ext] of [['lz4', 'lz4', '.lz4'], ['zstd', 'zstd', '.zst']] as const) {
+  test(`file output: ${codec} files are complete on close and readable by ${tool} -dc (several frames)`, async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), `sluice-${codec}-`));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    let now = Date.UTC(2026, 0, 1, 0, 0, 0);
+    const out = new FileOutput('file', { path: dir, prefix: 'json.', timeWindow: 300, timeAlignment: true, compression: codec, now: () => now });
+    // Past the 1 MiB chunk twice: the file holds several frames, read back as one stream.
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 250_000; i++) {
+      const b = line(i);
+      out.write(b);
+      parts.push(b);
+    }
+    now += 300_000;
+    out.write(line(-1));
+    await out.close();
+    assert.deepEqual(walk(dir), [`json.202601010000${ext}`, `json.202601010005${ext}`]);
+    const r1 = spawnSync(tool, ['-dc', path.join(dir, `json.202601010000${ext}`)], { maxBuffer: 64 << 20 });
+    assert.equal(r1.status, 0, r1.stderr?.toString());
+    assert.ok(r1.stdout.equals(Buffer.concat(parts)), `${tool} -dc output differs (${r1.stdout.length} bytes)`);
+    const r2 = spawnSync(tool, ['-dc', path.join(dir, `json.202601010005${ext}`)], { encoding: 'utf8' });
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(r2.stdout, '{"n":-1}\n');
+    assert.equal(out.counters.dropped, 0);
+  });
+}
+
 test('--output file: parsing, defaults, errors naming the flag and the bad part', () => {
   const s = parseOutputSpec('file:/var/lib/sluice/%Y/%m/%d/?prefix=x.&timeWindow=600&timeAlignment=no&compression=gzip&format=json,timestamp=unix');
   assert.equal(s.kind, 'file');
@@ -106,7 +133,8 @@ test('--output file: parsing, defaults, errors naming the flag and the bad part'
   const d = parseOutputSpec('file:/tmp/x');
   assert.deepEqual(d.kind === 'file' && [d.prefix, d.timeWindow, d.timeAlignment, d.compression], ['json.', 300, true, 'none']);
   assert.throws(() => parseOutputSpec('file:/tmp/?timeWindow=10'), /--output file:\/tmp\/\?timeWindow=10: timeWindow must be .* at least 60/);
-  assert.throws(() => parseOutputSpec('file:/tmp/?compression=zstd'), /compression=zstd is not available in this build/);
+  assert.deepEqual(['lz4', 'zstd'].map((c) => { const x = parseOutputSpec(`file:/tmp/?compression=${c}`); return x.kind === 'file' && x.compression; }), ['lz4', 'zstd']);
+  assert.throws(() => parseOutputSpec('file:/tmp/?compression=bz2'), /compression must be none\|gzip\|lz4\|zstd, not "bz2"/);
   assert.throws(() => parseOutputSpec('file:/tmp/%Q/'), /unsupported strftime escape "%Q"/);
   assert.throws(() => parseOutputSpec('file:/tmp/?bogus=1'), /unknown option "bogus" for file/);
   assert.throws(() => parseOutputSpec('file:/tmp/?format=json,timestamp=iso'), /--output .*: format: timestamp must be one of formatted\|unix/);

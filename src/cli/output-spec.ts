@@ -5,7 +5,7 @@ import { parseFormatSpec } from './format-spec.js';
 /**
  * Parses one `--output` flag into an OutputSpec:
  *   print[?format=json,...]
- *   file:/path/%Y/%m/%d/[?prefix=json.&timeWindow=300&timeAlignment=yes&compression=none|gzip]
+ *   file:/path/%Y/%m/%d/[?prefix=json.&timeWindow=300&timeAlignment=yes&compression=none|gzip|lz4|zstd]
  *   tcp-server://[host]:port[?blocking=yes]
  *   tcp://host:port[?blocking=yes]   udp://host:port
  *   kafka://broker[,broker...]/topic[?partition=N&blocking=yes&<client.property>=value...]
@@ -54,8 +54,7 @@ export function parseOutputSpec(text: string): OutputSpec {
     if (!Number.isInteger(timeWindow) || timeWindow < 60) fail(`timeWindow must be an integer of at least 60 seconds, not "${tw}"`);
     const timeAlignment = bool('timeAlignment', true);
     const c = query.take('compression') ?? 'none';
-    if (!['none', 'gzip', 'lz4', 'zstd'].includes(c)) fail(`compression must be none|gzip, not "${c}"`);
-    if (c === 'lz4' || c === 'zstd') fail(`compression=${c} is not available in this build (available: none, gzip)`);
+    if (!['none', 'gzip', 'lz4', 'zstd'].includes(c)) fail(`compression must be none|gzip|lz4|zstd, not "${c}"`);
     spec = { kind: 'file', ...base, path, prefix, timeWindow, timeAlignment, compression: c as Compression };
   } else if (head.startsWith('tcp-server://')) {
     const { host, port } = hostPort(head.slice(13), true, fail);

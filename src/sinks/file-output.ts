@@ -2,6 +2,7 @@ import { createWriteStream, existsSync, mkdirSync, openSync, rename, type WriteS
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
+import { checkCodec, createFrameCompressor } from './frame-compress.js';
 import { BLOCKING_BOUND_BYTES, NONBLOCKING_BOUND_BYTES, countDrop, countLines, newCounters, type Compression, type Output, type OutputLog } from './output.js';
 import { strftimeUtc } from './strftime.js';
 
@@ -23,7 +24,7 @@ interface OpenFile {
   readonly tmp: string;
   readonly final: string;
   readonly file: WriteStream;
-  /** Where lines go: the file, or the gzip stream in front of it. */
+  /** Where lines go: the file, or the compressor in front of it. */
   readonly sink: Writable;
   readonly end: number;
   failed: boolean;
@@ -31,8 +32,10 @@ interface OpenFile {
 
 let tmpSeq = 0;
 
+const EXTENSIONS: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
+
 /**
- * `file`: one file per time window, named `<path with strftime>/<prefix><YYYYmmddHHMM>[.gz]` after
+ * `file`: one file per time window, named `<path with strftime>/<prefix><YYYYmmddHHMM>[.gz|.lz4|.zst]` after
  * the window's start (UTC; `SS` appended when the window is not whole minutes). Lines go to a hidden
  * temporary name in the same directory, renamed when the window closes (or on close()), so readers
  * never see a half-written file. With `timeAlignment` windows start at multiples of `timeWindow`
@@ -56,7 +59,11 @@ export class FileOutput implements Output {
     private readonly log: OutputLog = () => {},
   ) {
     if (opts.compression === 'lz4' || opts.compression === 'zstd') {
-      throw new Error(`${name}: compression=${opts.compression} is not available in this build (available: none, gzip)`);
+      try {
+        checkCodec(opts.compression);
+      } catch (err) {
+        throw new Error(`${name}: compression=${opts.compression} is not available here: ${(err as Error).message}`);
+      }
     }
     if (!(opts.timeWindow > 0) || (opts.timeWindow < 60 && !opts.allowShortWindow)) {
       throw new Error(`${name}: timeWindow must be at least 60 seconds, not ${opts.timeWindow}`);
@@ -98,16 +105,17 @@ export class FileOutput implements Output {
     const dir = strftimeUtc(this.opts.path, start);
     mkdirSync(dir, { recursive: true });
     const stamp = strftimeUtc(this.windowMs % 60_000 === 0 ? '%Y%m%d%H%M' : '%Y%m%d%H%M%S', start);
-    const ext = this.opts.compression === 'gzip' ? '.gz' : '';
+    const ext = EXTENSIONS[this.opts.compression];
     const final = join(dir, `${this.opts.prefix}${stamp}${ext}`);
     const tmp = join(dir, `.${basename(final)}.${process.pid}.${++tmpSeq}.tmp`);
     // Opened here, synchronously: the temp file exists at once and a failure is known now.
     const file = createWriteStream(tmp, { fd: openSync(tmp, 'wx') });
     let sink: Writable = file;
-    if (this.opts.compression === 'gzip') {
-      const gz = createGzip({ level: 6 });
-      gz.pipe(file);
-      sink = gz;
+    const c = this.opts.compression;
+    if (c !== 'none') {
+      const z = c === 'gzip' ? createGzip({ level: 6 }) : createFrameCompressor(c);
+      z.pipe(file);
+      sink = z;
     }
     const f: OpenFile = { tmp, final, file, sink, end: start + this.windowMs, failed: false };
     const onError = (err: Error) => {
@@ -119,7 +127,7 @@ export class FileOutput implements Output {
     return f;
   }
 
-  /** Ends the current file and renames it once everything (gzip trailer included) is on disk. */
+  /** Ends the current file and renames it once everything (compressor trailer included) is on disk. */
   private finish(): void {
     const f = this.cur;
     if (f === undefined) return;
