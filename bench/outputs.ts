@@ -2,7 +2,8 @@
  * Records/s through each output transport on one core, from a pre-formatted JSON stream (lines
  * shaped like collect's default IPFIXcol2 JSON, ~330 bytes each, handed over in 256 KiB chunks of
  * whole lines, as the formatter delivers them). Time runs from the first write until close()
- * resolves (files renamed, gzip trailer written) or the receiver (same process) has every byte.
+ * resolves (files renamed, gzip/lz4/zstd trailer written) or the receiver (same process) has every byte.
+ * `benchOutputs` is what `npm run bench` calls.
  *
  *   node --import tsx bench/outputs.ts [--records N]
  */
@@ -10,13 +11,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FileOutput } from '../src/sinks/file-output.js';
 import type { Output } from '../src/sinks/output.js';
 import { SendOutput } from '../src/sinks/send-output.js';
 import { ServerOutput } from '../src/sinks/server-output.js';
 
-const argN = process.argv.indexOf('--records');
-const RECORDS = argN > 0 ? Number(process.argv[argN + 1]) : 1_000_000;
 const CHUNK_BYTES = 256 * 1024;
 
 function buildChunks(n: number): { chunks: Buffer[]; bytes: number } {
@@ -40,11 +40,17 @@ function buildChunks(n: number): { chunks: Buffer[]; bytes: number } {
   return { chunks, bytes };
 }
 
-interface Row {
+export interface Row {
   name: string;
   seconds: number;
   written: number;
   dropped: number;
+}
+
+export interface OutputsBench {
+  readonly records: number;
+  readonly bytes: number;
+  readonly rows: Row[];
 }
 
 /** Writes every chunk, yielding to the event loop every few chunks so sockets and streams progress. */
@@ -85,12 +91,13 @@ async function waitFor(cond: () => boolean, timeoutMs = 120_000): Promise<void> 
   while (!cond() && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 1));
 }
 
-async function main(): Promise<void> {
-  const { chunks, bytes } = buildChunks(RECORDS);
+/** Records/s through file (none, gzip, lz4, zstd), tcp-server and send tcp, `records` lines each. */
+export async function benchOutputs(records = 1_000_000): Promise<OutputsBench> {
+  const { chunks, bytes } = buildChunks(records);
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-outputs-'));
   const rows: Row[] = [];
   try {
-    for (const compression of ['none', 'gzip'] as const) {
+    for (const compression of ['none', 'gzip', 'lz4', 'zstd'] as const) {
       const out = new FileOutput(`file compression=${compression}`, { path: path.join(dir, compression), prefix: 'json.', timeWindow: 300, timeAlignment: true, compression, blocking: true });
       rows.push(await pump(out, chunks, () => out.close()));
     }
@@ -118,12 +125,22 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const mb = bytes / 2 ** 20;
-  console.log(`outputs: ${RECORDS} records, ${mb.toFixed(0)} MiB of JSON lines (${(bytes / RECORDS).toFixed(0)} bytes/record), one thread`);
-  console.log(`${'output'.padEnd(28)} ${'records/s'.padStart(12)} ${'MiB/s'.padStart(8)} ${'dropped'.padStart(8)}`);
-  for (const r of rows) {
-    console.log(`${r.name.padEnd(28)} ${Math.round(r.written / r.seconds).toLocaleString('en-US').padStart(12)} ${((r.written / RECORDS) * mb / r.seconds).toFixed(0).padStart(8)} ${String(r.dropped).padStart(8)}`);
-  }
+  return { records, bytes, rows };
 }
 
-await main();
+export function formatOutputsBench({ records, bytes, rows }: OutputsBench): string {
+  const mb = bytes / 2 ** 20;
+  const lines = [
+    `outputs: ${records} records, ${mb.toFixed(0)} MiB of JSON lines (${(bytes / records).toFixed(0)} bytes/record), one thread`,
+    `${'output'.padEnd(28)} ${'records/s'.padStart(12)} ${'MiB/s'.padStart(8)} ${'dropped'.padStart(8)}`,
+  ];
+  for (const r of rows) {
+    lines.push(`${r.name.padEnd(28)} ${Math.round(r.written / r.seconds).toLocaleString('en-US').padStart(12)} ${((r.written / records) * mb / r.seconds).toFixed(0).padStart(8)} ${String(r.dropped).padStart(8)}`);
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const argN = process.argv.indexOf('--records');
+  console.log(formatOutputsBench(await benchOutputs(argN > 0 ? Number(process.argv[argN + 1]) : 1_000_000)));
+}

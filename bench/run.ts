@@ -8,9 +8,11 @@
  *   (b) `sluice collect` and `nfcapd` (Debian nfdump 1.7) as processes, fed over loopback UDP by the
  *       same paced sender (bench/udp.ts): wall-clock records/s, records per CPU second, CPU share,
  *       kernel drops, RSS.
- * Then the sFlow benchmark (bench/sflow.ts) when it is present.
+ * Then the sFlow benchmark (bench/sflow.ts) when it is present, then records/s through each output
+ * (bench/outputs.ts: file none/gzip/lz4/zstd, tcp-server, send tcp; bench/kafka.ts: Kafka to
+ * librdkafka's mock broker, when kcat is installed).
  *
- *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --profile]
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
 import { existsSync } from 'node:fs';
@@ -116,6 +118,24 @@ async function main(): Promise<void> {
     console.log('');
     const sflow = await import('./sflow.js');
     console.log(sflow.formatSflowBench(await sflow.runSflowBench(quick ? { seconds: 1, sfcapdDatagrams: 20_000 } : {})));
+  }
+
+  if (!args.has('--no-outputs')) {
+    console.log('');
+    const t0 = Date.now();
+    const outputs = await import('./outputs.js');
+    console.log(outputs.formatOutputsBench(await outputs.benchOutputs(quick ? 100_000 : 500_000)));
+    const kafka = await import('./kafka.js');
+    const { haveKcat } = await import('../test/helpers/kafka-mock.js');
+    if (haveKcat()) {
+      for (const r of await kafka.benchKafka(quick ? 50_000 : 100_000)) {
+        console.log(
+          `${r.name.padEnd(28)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(12)} ${(r.mbPerSec / 1.048576).toFixed(0).padStart(8)} ${String(r.dropped).padStart(8)}` +
+            `   to librdkafka's mock broker, acked; write() alone ${Math.round(r.enqueueRecordsPerSec).toLocaleString('en-US')} records/s, ${r.records} records`,
+        );
+      }
+    } else console.log('  kafka: kcat not installed (apt-get install kcat): no mock broker, no Kafka row');
+    console.log(`  (outputs part took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   }
 
   if (args.has('--profile')) {
