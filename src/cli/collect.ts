@@ -14,6 +14,7 @@ import type { TemplateStoreLimits } from '../wire/template-store.js';
 import { dropLogger, loadRegistry, makeFormatter } from './common.js';
 import { parseFormatSpec } from './format-spec.js';
 import { parseOutputSpec } from './output-spec.js';
+import type { CollectConfig } from './config.js';
 
 export interface CollectCommandOptions {
   readonly listen?: string[];
@@ -26,6 +27,8 @@ export interface CollectCommandOptions {
   readonly workers?: number;
   /** `--output` flags; none: print to stdout. */
   readonly output?: string[];
+  /** From `--config FILE`; command-line flags win over it. */
+  readonly config?: CollectConfig;
 }
 
 /** Outputs whose JSON options are identical: formatted once, the bytes handed to each. */
@@ -55,10 +58,14 @@ export function defaultWorkers(): number {
 /** `sluice collect`: listen, decode, write JSON lines to the outputs (default: stdout). Runs until SIGINT/SIGTERM. */
 export async function runCollect(opts: CollectCommandOptions): Promise<number> {
   const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
-  const specs = (opts.listen && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN).map(parseListenUri);
-  const registry = loadRegistry(opts.ieFile);
-  const baseFormat = parseFormatSpec(opts.format);
-  const outputSpecs = (opts.output && opts.output.length > 0 ? opts.output : ['print']).map(parseOutputSpec);
+  const cfg = opts.config ?? {};
+  const listen = opts.listen && opts.listen.length > 0 ? opts.listen : (cfg.listen ?? DEFAULT_LISTEN);
+  const specs = listen.map(parseListenUri);
+  const ieFiles = [...(cfg.ieFiles ?? []), ...opts.ieFile];
+  const registry = loadRegistry(ieFiles);
+  const baseFormat = { ...cfg.format, ...parseFormatSpec(opts.format) };
+  const outputSpecs =
+    opts.output && opts.output.length > 0 ? opts.output.map(parseOutputSpec) : (cfg.outputs ?? [parseOutputSpec('print')]);
   const groups = formatGroups(outputSpecs, baseFormat);
   const limits: Partial<TemplateStoreLimits> =
     opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {};
@@ -93,7 +100,7 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
   let onClose: (session: TransportSession) => void;
   let flushInline = () => {};
   if (workers > 0) {
-    const p = new WorkerPool(workers, { formats: groups.map((g) => g.options), ieFiles: opts.ieFile, limits, logLevel: opts.logLevel }, {
+    const p = new WorkerPool(workers, { formats: groups.map((g) => g.options), ieFiles, limits, logLevel: opts.logLevel }, {
       onOutput: (group, bytes) => deliver(groups[group]!, bytes),
       onLog: (level, msg) => log[level](msg),
     });

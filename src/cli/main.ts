@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCollect } from './collect.js';
+import { loadCollectConfig } from './config.js';
 import { collectList } from './common.js';
 import { runDecode } from './decode.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   program
     .command('collect')
     .description('receive flow exports over UDP/TCP and print one IPFIXcol2-style JSON line per record on stdout')
+    .option('-c, --config <file>', 'YAML configuration: listen, format and outputs (see the README); flags given on the command line win')
     .option('-l, --listen <uri>', 'where to listen: udp://HOST:PORT or tcp://HOST:PORT (IPFIX over TCP); repeatable; replaces the defaults (UDP 2055, 4739, 9995, 9555 and sFlow 6343 on all IPv4 and IPv6 addresses)', collectList)
     .option('-f, --format <spec>', FORMAT_HELP, 'json')
     .option('--ie-file <path>', 'extra Information Element definitions, one per line: "enterprise id name type [scope]"; repeatable', collectList, [])
@@ -51,7 +53,9 @@ Every port accepts every protocol: the version field of each datagram decides.
 Problems with input (bad datagrams, missing templates) are counted and logged on stderr, rate-limited.`,
     )
     .action(async (o) => {
+      const config = o.config !== undefined ? loadCollectConfig(o.config) : undefined;
       process.exitCode = await runCollect({
+        config,
         listen: o.listen,
         format: o.format,
         ieFile: o.ieFile,
