@@ -6,10 +6,12 @@
  *
  * Timed: from the first write() until close() resolves, i.e. until the broker has acknowledged
  * every record (acks=all). Also reported: the cost of write() alone (queueing, on the caller's
- * thread). Rows: default properties, compression.codec=gzip, and a fixed partition.
+ * thread). Rows: default properties, compression.codec=gzip, a fixed partition, 100 records per
+ * message; and the peer, librdkafka's producer (kcat -P) with the same lines, for the ratio.
  *
  *   node --import tsx bench/kafka.ts          (RECORDS=500000 to change the amount)
  */
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
@@ -75,14 +77,15 @@ export async function benchKafka(records = Number(process.env.RECORDS ?? 300_000
   const cluster = await startMockCluster('bench');
   const rows: KafkaBenchRow[] = [];
   try {
-    const variants: Array<{ name: string; properties: Record<string, string>; partition?: number }> = [
+    const variants: Array<{ name: string; properties: Record<string, string>; partition?: number; recordsPerMessage?: number }> = [
       { name: 'kafka (defaults, acks=all)', properties: {} },
       { name: 'kafka compression.codec=gzip', properties: { 'compression.codec': 'gzip' } },
       { name: 'kafka partition=0', properties: {}, partition: 0 },
+      { name: 'kafka recordsPerMessage=100', properties: {}, recordsPerMessage: 100 },
     ];
     for (const v of variants) {
       const out = createKafkaOutput(
-        { brokers: [cluster.bootstrap], topic: 'bench', partition: v.partition, properties: v.properties, blocking: true },
+        { brokers: [cluster.bootstrap], topic: 'bench', partition: v.partition, recordsPerMessage: v.recordsPerMessage, properties: v.properties, blocking: true },
         (level, msg) => {
           if (level !== 'info') console.error(`${level}: ${msg}`);
         },
@@ -103,10 +106,40 @@ export async function benchKafka(records = Number(process.env.RECORDS ?? 300_000
         dropped: out.counters.dropped,
       });
     }
+    rows.push(await benchKcatProducer(cluster.bootstrap, input));
   } finally {
     await cluster.stop();
   }
   return rows;
+}
+
+/**
+ * The peer: librdkafka's own producer (`kcat -P`, one record per message, acks=all) sending the
+ * same JSON lines to the same mock broker, timed from the first byte until kcat exits (it flushes
+ * and waits for every acknowledgement before exiting).
+ */
+async function benchKcatProducer(bootstrap: string, input: { chunks: Buffer[]; records: number; bytes: number }): Promise<KafkaBenchRow> {
+  const t0 = performance.now();
+  const p = spawn('kcat', ['-b', bootstrap, '-P', '-t', 'bench', '-X', 'acks=all', '-X', 'queue.buffering.max.messages=1000000'], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
+  for (const c of input.chunks) if (!p.stdin!.write(c)) await new Promise((r) => p.stdin!.once('drain', r));
+  const tw = performance.now();
+  p.stdin!.end();
+  const code = await exited;
+  if (code !== 0) throw new Error(`kcat -P exited ${code}: ${err}`);
+  const ms = performance.now() - t0;
+  return {
+    name: 'peer: kcat -P (librdkafka)',
+    records: input.records,
+    recordsPerSec: (input.records / ms) * 1000,
+    mbPerSec: input.bytes / ms / 1000,
+    enqueueRecordsPerSec: (input.records / (tw - t0)) * 1000,
+    dropped: 0,
+  };
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

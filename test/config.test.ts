@@ -52,7 +52,7 @@ test('config: listeners, command-wide format and outputs with their defaults', (
   assert.deepEqual({ ...server }, { kind: 'server', name: 'outputs[2] (server)', format: undefined, host: '', port: 8000, blocking: false });
   assert.equal(send!.kind === 'send' && send.protocol, 'udp');
   assert.ok(kafka!.kind === 'kafka');
-  assert.deepEqual(kafka.kafka, { brokers: ['127.0.0.1:9092', '127.0.0.2:9092'], topic: 'flows', partition: 2, blocking: false, properties: { 'compression.codec': 'gzip', 'linger.ms': '10' } });
+  assert.deepEqual(kafka.kafka, { brokers: ['127.0.0.1:9092', '127.0.0.2:9092'], topic: 'flows', partition: 2, recordsPerMessage: 1, blocking: false, properties: { 'compression.codec': 'gzip', 'linger.ms': '10' } });
 });
 
 test('config errors name the key path and its line:column; every problem is listed', () => {

@@ -142,6 +142,9 @@ test('--output file: parsing, defaults, errors naming the flag and the bad part'
   assert.throws(() => parseOutputSpec('tcp://:9000'), /needs a host/);
   const k = parseOutputSpec('kafka://b1:9092,b2:9093/flows?partition=3&compression.codec=lz4&blocking=yes');
   assert.deepEqual(k.kind === 'kafka' && k.kafka, { brokers: ['b1:9092', 'b2:9093'], topic: 'flows', partition: 3, properties: { 'compression.codec': 'lz4' }, blocking: true });
+  const packed = parseOutputSpec('kafka://b1:9092/flows?recordsPerMessage=100');
+  assert.equal(packed.kind === 'kafka' && packed.kafka.recordsPerMessage, 100);
+  assert.throws(() => parseOutputSpec('kafka://b1:9092/flows?recordsPerMessage=0'), /recordsPerMessage must be an integer in 1\.\.1000000, not "0"/);
   const srv = parseOutputSpec('tcp-server://:8000?blocking=yes');
   assert.deepEqual(srv.kind === 'server' && [srv.host, srv.port, srv.blocking], ['', 8000, true]);
 });

@@ -123,6 +123,28 @@ test('kafka compression.codec=gzip: records read back intact', { skip }, async (
   assertSameRecords(lines, await consumeAll(cluster.bootstrap, 'gz'));
 });
 
+test('kafka recordsPerMessage: lines packed into messages, none over message.max.bytes, every record back in order', { skip }, async (t) => {
+  const cluster = await startMockCluster('packed');
+  t.after(() => cluster.stop());
+  const { chunks, lines } = jsonChunks(1500);
+  const maxBytes = 20_000;
+  const out = await produce(
+    { brokers: [cluster.bootstrap], topic: 'packed', partition: 1, recordsPerMessage: 40, properties: {}, blocking: true },
+    chunks,
+    { 'message.max.bytes': String(maxBytes) },
+  );
+  assert.equal(out.counters.written, lines.length, 'written counts records, not messages');
+  assert.equal(out.counters.dropped, 0);
+  const got = await consumeAll(cluster.bootstrap, 'packed');
+  assert.ok(got.length < lines.length / 5, `records packed: ${got.length} messages for ${lines.length} records`);
+  for (const m of got) {
+    assert.ok(Buffer.byteLength(m.value) <= maxBytes, 'message within message.max.bytes');
+    assert.ok(m.value.split('\n').length <= 40, 'at most recordsPerMessage records per message');
+  }
+  // Messages never split a record and never reorder: unpacked, they are the lines written.
+  assert.deepEqual(got.flatMap((m) => m.value.split('\n')), lines);
+});
+
 test('kafka properties: known ones map, unknown and unsupported ones are rejected clearly', () => {
   const s = parseKafkaProperties({ 'compression.codec': 'gzip', 'linger.ms': '50', 'batch.num.messages': '500', acks: 'all', 'message.max.bytes': '2000000' });
   assert.equal(s.lingerMs, 50);

@@ -65,6 +65,7 @@ const outputSchema = z.discriminatedUnion('type', [
       brokers: z.union([z.array(z.string().min(1)).min(1), z.string().min(1).transform((s) => s.split(',').map((b) => b.trim()))]),
       topic: z.string().min(1),
       partition: z.union([z.number().int().min(0), z.literal('unassigned')]).default('unassigned'),
+      recordsPerMessage: z.number().int().min(1).max(1_000_000).default(1),
       blocking: bool.default(false),
       properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
     })
@@ -158,6 +159,7 @@ export function parseCollectConfig(text: string, file: string): CollectConfig {
               brokers: o.brokers,
               topic: o.topic,
               partition: o.partition === 'unassigned' ? undefined : o.partition,
+              recordsPerMessage: o.recordsPerMessage,
               blocking: o.blocking,
               properties: Object.fromEntries(Object.entries(o.properties).map(([k, v]) => [k, String(v)])),
             },

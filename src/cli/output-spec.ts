@@ -8,7 +8,7 @@ import { parseFormatSpec } from './format-spec.js';
  *   file:/path/%Y/%m/%d/[?prefix=json.&timeWindow=300&timeAlignment=yes&compression=none|gzip|lz4|zstd]
  *   tcp-server://[host]:port[?blocking=yes]
  *   tcp://host:port[?blocking=yes]   udp://host:port
- *   kafka://broker[,broker...]/topic[?partition=N&blocking=yes&<client.property>=value...]
+ *   kafka://broker[,broker...]/topic[?partition=N&blocking=yes&recordsPerMessage=N&<client.property>=value...]
  * Every kind takes `format=json,opt=value...` (as --format). Errors name the flag and the bad part.
  */
 export function parseOutputSpec(text: string): OutputSpec {
@@ -79,7 +79,17 @@ export function parseOutputSpec(text: string): OutputSpec {
       if (!Number.isInteger(partition) || partition < 0) fail(`partition must be an integer >= 0 or "unassigned", not "${p}"`);
     }
     const blocking = bool('blocking', false);
-    spec = { kind: 'kafka', ...base, kafka: { brokers, topic, ...(partition !== undefined ? { partition } : {}), properties: query.rest(), blocking } };
+    const rpm = query.take('recordsPerMessage');
+    let recordsPerMessage: number | undefined;
+    if (rpm !== undefined) {
+      recordsPerMessage = Number(rpm);
+      if (!/^\d+$/.test(rpm) || recordsPerMessage < 1 || recordsPerMessage > 1_000_000) fail(`recordsPerMessage must be an integer in 1..1000000, not "${rpm}"`);
+    }
+    spec = {
+      kind: 'kafka',
+      ...base,
+      kafka: { brokers, topic, ...(partition !== undefined ? { partition } : {}), ...(recordsPerMessage !== undefined ? { recordsPerMessage } : {}), properties: query.rest(), blocking },
+    };
   } else {
     return fail(`unknown output "${head}" (use print, file:PATH, tcp-server://:PORT, tcp://HOST:PORT, udp://HOST:PORT, kafka://BROKER/TOPIC)`);
   }

@@ -49,6 +49,12 @@ export interface KafkaOutputSpec {
   /** Extra librdkafka-style client properties, e.g. `compression.codec: gzip`, `acks: all`. */
   readonly properties: Record<string, string>;
   readonly blocking: boolean;
+  /**
+   * JSON lines per Kafka message, newline-separated (default 1: one record per message, as
+   * IPFIXcol2 sends them and its consumers expect). More per message trades that shape for
+   * throughput: the client's cost is per message, so 100 records per message move many times more.
+   */
+  readonly recordsPerMessage?: number;
 }
 
 /**

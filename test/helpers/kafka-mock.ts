@@ -65,7 +65,7 @@ export interface ConsumedRecord {
 /** Everything in `topic` from the beginning, read with kcat until the end of every partition. */
 export function consumeAll(bootstrap: string, topic: string, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
   return new Promise((resolve, reject) => {
-    const p = spawn('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p\\t%s\\n'], {
+    const p = spawn('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p\\t%S\\t%s\\n'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -83,12 +83,18 @@ export function consumeAll(bootstrap: string, topic: string, timeoutMs = 30_000)
     p.on('exit', (code) => {
       clearTimeout(timer);
       if (code !== 0) return reject(new Error(`kcat consumer exited ${code}: ${err}`));
-      const text = Buffer.concat(out).toString('utf8');
+      // "partition<TAB>size<TAB>value<LF>": the size delimits the value, which may hold newlines.
+      const buf = Buffer.concat(out);
       const recs: ConsumedRecord[] = [];
-      for (const line of text.split('\n')) {
-        if (line === '') continue;
-        const tab = line.indexOf('\t');
-        recs.push({ partition: Number(line.slice(0, tab)), value: line.slice(tab + 1) });
+      let pos = 0;
+      while (pos < buf.length) {
+        const t1 = buf.indexOf(9, pos);
+        const t2 = buf.indexOf(9, t1 + 1);
+        if (t1 < 0 || t2 < 0) return reject(new Error(`kcat consumer: unparsable output at byte ${pos}`));
+        const size = Number(buf.subarray(t1 + 1, t2).toString('latin1'));
+        const start = t2 + 1;
+        recs.push({ partition: Number(buf.subarray(pos, t1).toString('latin1')), value: buf.subarray(start, start + size).toString('utf8') });
+        pos = start + size + 1;
       }
       resolve(recs);
     });
