@@ -1,7 +1,7 @@
 /**
  * The Kafka output against a real broker: librdkafka's mock cluster (Debian's kcat), records
  * produced by sluice's Kafka output and read back with kcat, compared one by one. Also the fixed
- * partition, gzip compression, property validation and a dead broker.
+ * partition, gzip/lz4/zstd compression, packed messages, property validation and a dead broker.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import net from 'node:net';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
 import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import kafkajs from 'kafkajs';
 import { createKafkaOutput, parseKafkaProperties, type KafkaOutput } from '../src/sinks/kafka.js';
 import type { KafkaOutputSpec, OutputLog } from '../src/sinks/output.js';
 import { makeSession } from '../src/wire/batch.js';
@@ -114,14 +115,17 @@ test('kafka fixed partition: every record in that partition, in order', { skip }
   assert.deepEqual(got.map((r) => r.value), lines);
 });
 
-test('kafka compression.codec=gzip: records read back intact', { skip }, async (t) => {
-  const cluster = await startMockCluster('gz');
-  t.after(() => cluster.stop());
-  const { chunks, lines } = jsonChunks(1000);
-  const out = await produce({ brokers: [cluster.bootstrap], topic: 'gz', properties: { 'compression.codec': 'gzip', 'client.id': 'sluice-test', acks: '1' }, blocking: false }, chunks);
-  assert.equal(out.counters.written, lines.length);
-  assertSameRecords(lines, await consumeAll(cluster.bootstrap, 'gz'));
-});
+for (const codec of ['gzip', 'lz4', 'zstd']) {
+  test(`kafka compression.codec=${codec}: librdkafka reads every record back intact`, { skip }, async (t) => {
+    const cluster = await startMockCluster(codec);
+    t.after(() => cluster.stop());
+    const { chunks, lines } = jsonChunks(1000);
+    const out = await produce({ brokers: [cluster.bootstrap], topic: codec, properties: { 'compression.codec': codec, 'client.id': 'sluice-test', acks: '1' }, blocking: false }, chunks);
+    assert.equal(out.counters.written, lines.length);
+    assert.equal(out.counters.dropped, 0);
+    assertSameRecords(lines, await consumeAll(cluster.bootstrap, codec));
+  });
+}
 
 test('kafka recordsPerMessage: lines packed into messages, none over message.max.bytes, every record back in order', { skip }, async (t) => {
   const cluster = await startMockCluster('packed');
@@ -145,6 +149,20 @@ test('kafka recordsPerMessage: lines packed into messages, none over message.max
   assert.deepEqual(got.flatMap((m) => m.value.split('\n')), lines);
 });
 
+test('kafka lz4/zstd codecs: registered with kafkajs, standard frames (magic numbers), lossless', async () => {
+  parseKafkaProperties({ 'compression.codec': 'lz4' });
+  parseKafkaProperties({ 'compression.codec': 'zstd' });
+  const { CompressionCodecs, CompressionTypes } = kafkajs;
+  const data = Buffer.from('{"@type":"ipfix.entry","iana:octetDeltaCount":1}\n'.repeat(500));
+  for (const [type, magic] of [[CompressionTypes.LZ4, 0x184d2204], [CompressionTypes.ZSTD, 0xfd2fb528]] as const) {
+    const codec = CompressionCodecs[type]() as { compress(e: { buffer: Buffer }): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> };
+    const packed = await codec.compress({ buffer: data });
+    assert.equal(packed.readUInt32LE(0), magic, `frame magic of codec ${type}`);
+    assert.ok(packed.length < data.length / 10, 'compressed');
+    assert.deepEqual(await codec.decompress(packed), data);
+  }
+});
+
 test('kafka properties: known ones map, unknown and unsupported ones are rejected clearly', () => {
   const s = parseKafkaProperties({ 'compression.codec': 'gzip', 'linger.ms': '50', 'batch.num.messages': '500', acks: 'all', 'message.max.bytes': '2000000' });
   assert.equal(s.lingerMs, 50);
@@ -152,7 +170,8 @@ test('kafka properties: known ones map, unknown and unsupported ones are rejecte
   assert.equal(s.acks, -1);
   assert.equal(s.maxMessageBytes, 2_000_000);
   assert.throws(() => parseKafkaProperties({ 'bogus.option': '1' }), /unknown property "bogus.option"; supported: client.id/);
-  assert.throws(() => parseKafkaProperties({ 'compression.codec': 'lz4' }), /lz4.*not supported.*none or gzip/);
+  assert.throws(() => parseKafkaProperties({ 'compression.codec': 'snappy' }), /snappy.*not supported.*none, gzip, lz4 or zstd/);
+  assert.throws(() => parseKafkaProperties({ 'compression.codec': 'brotli' }), /expected none, gzip, lz4 or zstd/);
   assert.throws(() => parseKafkaProperties({ 'linger.ms': 'soon' }), /linger.ms="soon": expected an integer/);
   assert.throws(() => parseKafkaProperties({ acks: '2' }), /acks/);
   const { log } = collectLog();

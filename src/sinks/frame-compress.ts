@@ -14,9 +14,14 @@ export const CHUNK_BYTES = 1 << 20;
 
 const req = createRequire(import.meta.url);
 
-type Lz4 = { compressFrame(data: Uint8Array): Promise<Buffer> };
-type ZstdWasm = { init(): Promise<void>; compress(buf: Uint8Array, level?: number): Uint8Array };
-type NodeZstd = { createZstdCompress?: (opts?: object) => Transform };
+type Lz4 = { compressFrame(data: Uint8Array): Promise<Buffer>; decompressFrame(data: Uint8Array): Promise<Buffer> };
+type ZstdWasm = { init(): Promise<void>; compress(buf: Uint8Array, level?: number): Uint8Array; decompress(buf: Uint8Array): Uint8Array };
+type Callback = (err: Error | null, out: Buffer) => void;
+type NodeZstd = {
+  createZstdCompress?: (opts?: object) => Transform;
+  zstdCompress?: (data: Buffer, cb: Callback) => void;
+  zstdDecompress?: (data: Buffer, cb: Callback) => void;
+};
 
 let lz4: Lz4 | undefined;
 let zstdWasm: { mod: ZstdWasm; ready: Promise<void> } | undefined;
@@ -54,6 +59,32 @@ export function createFrameCompressor(codec: 'lz4' | 'zstd'): Transform {
   }
   const l = lz4!;
   return new ChunkCompressor((chunk) => l.compressFrame(chunk));
+}
+
+/** One whole buffer as one standard frame (the Kafka codecs compress a record batch at a time). */
+export async function compressFrame(codec: 'lz4' | 'zstd', data: Buffer): Promise<Buffer> {
+  checkCodec(codec);
+  if (codec === 'lz4') return lz4!.compressFrame(data);
+  const z = zlib as unknown as NodeZstd;
+  if (nodeZstd() !== undefined && z.zstdCompress !== undefined) return callback(z.zstdCompress, data);
+  await zstdWasm!.ready;
+  const out = zstdWasm!.mod.compress(data, 3);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The inverse of compressFrame (also reads several concatenated frames). */
+export async function decompressFrame(codec: 'lz4' | 'zstd', data: Buffer): Promise<Buffer> {
+  checkCodec(codec);
+  if (codec === 'lz4') return lz4!.decompressFrame(data);
+  const z = zlib as unknown as NodeZstd;
+  if (nodeZstd() !== undefined && z.zstdDecompress !== undefined) return callback(z.zstdDecompress, data);
+  await zstdWasm!.ready;
+  const out = zstdWasm!.mod.decompress(data);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function callback(f: (data: Buffer, cb: Callback) => void, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => f(data, (err, out) => (err !== null ? reject(err) : resolve(out))));
 }
 
 class ChunkCompressor extends Transform {

@@ -1,6 +1,7 @@
 import kafkajs from 'kafkajs';
 import type { Message, Producer, LogEntry } from 'kafkajs';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { registerKafkaCodecs } from './kafka-codecs.js';
 import {
   BLOCKING_BOUND_BYTES,
   NONBLOCKING_BOUND_BYTES,
@@ -37,7 +38,7 @@ const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
 export const KAFKA_PROPERTIES: Readonly<Record<string, string>> = {
   'client.id': 'client id sent to the brokers (default sluice)',
   acks: 'all|-1, 0 or 1 (default all)',
-  'compression.codec': 'none or gzip (snappy, lz4, zstd need codecs kafkajs does not ship)',
+  'compression.codec': 'none, gzip, lz4 or zstd (snappy is not offered)',
   'compression.type': 'alias of compression.codec',
   'linger.ms': 'ms to wait for more records before sending a partial batch (default 5)',
   'queue.buffering.max.ms': 'alias of linger.ms',
@@ -113,9 +114,16 @@ export function parseKafkaProperties(props: Record<string, string>): Settings {
         const v = value.trim().toLowerCase();
         if (v === 'none') s.compression = CompressionTypes.None;
         else if (v === 'gzip') s.compression = CompressionTypes.GZIP;
-        else if (v === 'snappy' || v === 'lz4' || v === 'zstd') {
-          throw new Error(`kafka output: property ${name}=${value}: not supported (the kafkajs client has gzip built in; ${v} needs a codec package sluice does not ship). Use none or gzip.`);
-        } else throw new Error(`kafka output: property ${name}=${JSON.stringify(value)}: expected none or gzip`);
+        else if (v === 'lz4' || v === 'zstd') {
+          try {
+            registerKafkaCodecs(v);
+          } catch (err) {
+            throw new Error(`kafka output: property ${name}=${value}: the ${v} codec cannot load here (${errText(err)})`);
+          }
+          s.compression = v === 'lz4' ? CompressionTypes.LZ4 : CompressionTypes.ZSTD;
+        } else if (v === 'snappy') {
+          throw new Error(`kafka output: property ${name}=snappy: not supported (sluice ships gzip, lz4 and zstd codecs). Use none, gzip, lz4 or zstd.`);
+        } else throw new Error(`kafka output: property ${name}=${JSON.stringify(value)}: expected none, gzip, lz4 or zstd`);
         break;
       }
       case 'linger.ms':
