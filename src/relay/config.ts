@@ -97,13 +97,24 @@ export function parseRelayConfig(text: string, file = '<config>'): SourceRule[] 
     if (line[start] === '[') {
       const close = line.indexOf(']', start);
       colon = close < 0 ? -1 : line.indexOf(':', close);
-    } else colon = line.indexOf(':', start);
+    } else {
+      colon = line.indexOf(':', start);
+      const token = line.slice(start).split(/\s/, 1)[0]!;
+      if ((token.match(/:/g)?.length ?? 0) > 1) {
+        const bare = token.replace(/:$/, '');
+        const slash = bare.lastIndexOf('/');
+        const hint = slash < 0 ? `[${bare}]` : `[${bare.slice(0, slash)}]${bare.slice(slash)}`;
+        problem(start + 1, `IPv6 sources go in brackets, e.g. ${hint}: ...`);
+        continue;
+      }
+    }
     if (colon < 0) {
       problem(start + 1, 'missing ":" after the source address (expected "a.b.c.d[/mask]: receiver ...")');
       continue;
     }
     const sourceText = line.slice(start, colon).trimEnd();
     const source = parseSource(sourceText, start + 1, problem);
+    if (source === undefined) continue; // the receivers of a line whose source is wrong would only add noise
     const receivers: ReceiverSpec[] = [];
     const re = /\S+/g;
     const rhs = line.slice(colon + 1);

@@ -100,6 +100,8 @@ interface Target {
   /** Datagrams still to skip before the next one is sent. */
   countdown: number;
   readonly socket?: dgram.Socket;
+  /** The send callback (one per receiver, not a closure per datagram). */
+  onSent?: (err: Error | null, bytes?: number) => void;
   readonly raw?: { readonly fd: number; readonly family: Family; readonly dst: Buffer; mtu: number; readonly ttl: number };
 }
 
@@ -228,13 +230,29 @@ export class Replicator {
     }
   }
 
-  /** ICMP errors and failed asynchronous sends arrive here, one per datagram that was not sent. */
+  /**
+   * Send failures come to the send callback (a pending ICMP error makes the next send fail; EMSGSIZE
+   * and the like fail at once). An ICMP error that the socket's reader sees first arrives as an
+   * 'error' event from recvmsg instead: the datagram that caused it was sent, so only the error is
+   * counted.
+   */
   private watch(t: Target, socket: dgram.Socket): void {
+    const note = (err: NodeJS.ErrnoException, reason: DropReason) =>
+      this.problems.log(`${t.name}:${reason}`, `relay: receiver ${t.spec.text}: ${reason} (${err.code ?? err.message}); counted, other receivers unaffected`);
+    t.onSent = (err, bytes) => {
+      if (err === null) {
+        t.counters.sent++;
+        t.counters.sentBytes += bytes ?? 0;
+        return;
+      }
+      const reason = reasonOf((err as NodeJS.ErrnoException).code);
+      t.counters.dropped[reason]++;
+      note(err, reason);
+    };
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const reason = reasonOf(err.code);
-      t.counters.sent--;
       t.counters.dropped[reason]++;
-      this.problems.log(`${t.name}:${reason}`, `relay: receiver ${t.spec.text}: ${reason} (${err.code ?? err.message}); counted, other receivers unaffected`);
+      note(err, reason);
     });
   }
 
@@ -287,10 +305,8 @@ export class Replicator {
           this.drop(t, 'queue-full', `${maxQueued} datagrams already waiting`);
           line?.push(`${t.name} (dropped: queue-full)`);
         } else {
-          // No callback: a failure (ICMP error, EMSGSIZE...) arrives as the socket's 'error' event.
-          socket.send(buf);
-          t.counters.sent++;
-          t.counters.sentBytes += buf.length;
+          // Counted in onSent, once the kernel has taken it (or refused it).
+          socket.send(buf, t.onSent);
           line?.push(t.name);
         }
       } else {
