@@ -85,6 +85,21 @@ describe('Replicator on loopback', () => {
     assert.match(problems.join('\n'), /too-big/);
   });
 
+  it('-x: waits the delay after each send (blocking, as samplicator does)', async (t) => {
+    const a = await udpReceiver();
+    const b = await udpReceiver();
+    const rep = await Replicator.open([await receiver(`127.0.0.1/${a.port}`), await receiver(`127.0.0.1/${b.port}`)], { delayUs: 20_000, log: () => {} });
+    t.after(async () => {
+      await rep.close();
+      await Promise.all([a.close(), b.close()]);
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) rep.handle(Buffer.from(`d${i}`), '192.0.2.1', 1);
+    const blocked = performance.now() - t0;
+    assert.ok(blocked >= 6 * 20 - 5, `3 datagrams x 2 receivers x 20 ms: blocked ${blocked.toFixed(1)} ms`);
+    await waitFor('copies', () => a.got.length === 3 && b.got.length === 3);
+  });
+
   it('selects receivers by the source prefix of each datagram (config rules)', async (t) => {
     const { parseRelayConfig, resolveRules } = await import('../src/relay/index.js');
     const r1 = await udpReceiver();
