@@ -128,7 +128,12 @@ export function parseReceiver(text: string): ReceiverSpec {
 export async function resolveReceiver(spec: ReceiverSpec, family?: Family): Promise<ResolvedReceiver> {
   const literal = parseIp(spec.host);
   if (literal !== undefined) return { ...spec, address: literal };
-  const r = await lookup(spec.host, family !== undefined ? { family } : {});
+  let r: { address: string };
+  try {
+    r = await lookup(spec.host, family !== undefined ? { family } : {});
+  } catch (err) {
+    throw new Error(`receiver "${spec.text}": cannot resolve ${spec.host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   const address = parseIp(r.address);
   if (address === undefined) throw new Error(`${spec.text}: ${spec.host} resolved to "${r.address}", not an address`);
   return { ...spec, address };
