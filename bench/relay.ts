@@ -50,6 +50,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const BUF = 4 * 1024 * 1024;
+/** Datagrams sent but not yet arrived at the slower receiver: well below what the buffers hold. */
+const MAX_IN_FLIGHT = Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 3000);
 
 async function freePort(): Promise<number> {
   const s = dgram.createSocket('udp4');
@@ -140,8 +142,8 @@ async function measure(name: string, command: string, args: string[], port: numb
           rxQueue = st.rxQueue;
         }
         const inFlight = base + sent - Math.min(...receivers.map((r) => r.n));
-        if (rxQueue < 1024 * 1024 && inFlight < 1500) {
-          const k = Math.min(128, count - sent, 1500 - inFlight);
+        if (rxQueue < 1024 * 1024 && inFlight < MAX_IN_FLIGHT) {
+          const k = Math.min(128, count - sent, MAX_IN_FLIGHT - inFlight);
           for (let i = 0; i < k; i++) sock.send(data[(from + sent + i) % data.length]!);
           sent += k;
         }

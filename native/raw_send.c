@@ -353,6 +353,74 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return make_int(env, sent);
 }
 
+
+/*
+ * openUdp(family, dst, port, ttl, sndbuf): a non-blocking UDP socket connected to dst:port, so the
+ * kernel reports ICMP errors for that receiver on it (as -ECONNREFUSED etc. from sendUdp), or -errno.
+ * The plain (not spoofed) fast path: one call and one send() per copy, no libuv request per datagram.
+ */
+static napi_value js_open_udp(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t family = 0, port = 0, ttl = 0, sndbuf = 0;
+  uint8_t *dst;
+  size_t dlen;
+  if (argc < 5 || get_int(env, argv[0], &family) || get_buf(env, argv[1], &dst, &dlen) || get_int(env, argv[2], &port) ||
+      get_int(env, argv[3], &ttl) || get_int(env, argv[4], &sndbuf) || (family == 4 ? dlen != 4 : dlen != 16)) {
+    napi_throw_type_error(env, NULL, "openUdp(family, dst, port, ttl, sndbuf)");
+    return NULL;
+  }
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_int(env, -errno);
+  if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  /* Never read: keep what a receiver might send back to the kernel's minimum. */
+  int small = 1;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  int rc;
+  if (family == 4) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    memcpy(&sa.sin_addr, dst, 4);
+    if (ttl > 0) {
+      setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+      setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+    }
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+  } else {
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    memcpy(&sa.sin6_addr, dst, 16);
+    if (ttl > 0) {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+      setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl);
+    }
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+  }
+  if (rc != 0) {
+    int e = errno;
+    close(fd);
+    return make_int(env, -e);
+  }
+  return make_int(env, fd);
+}
+
+/* sendUdp(fd, payload): bytes sent, or -errno (-EAGAIN when the send buffer is full: never waits). */
+static napi_value js_send_udp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  uint8_t *payload;
+  size_t plen;
+  if (argc < 2 || get_int(env, argv[0], &fd) || get_buf(env, argv[1], &payload, &plen)) {
+    napi_throw_type_error(env, NULL, "sendUdp(fd, payload)");
+    return NULL;
+  }
+  ssize_t r;
+  do r = send(fd, payload, plen, 0);
+  while (r < 0 && errno == EINTR);
+  return make_int(env, r < 0 ? -errno : (int32_t)r);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   /* Start identifiers somewhere unpredictable, so two relays on one host do not collide. */
   struct timespec ts;
@@ -364,6 +432,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"pathMtu", NULL, js_path_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"openUdp", NULL, js_open_udp, NULL, NULL, NULL, napi_default, NULL},
+      {"sendUdp", NULL, js_send_udp, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

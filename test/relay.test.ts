@@ -3,11 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseReceiver, Replicator, resolveReceiver, type ResolvedReceiver } from '../src/relay/index.js';
+import { ADDON_PATH } from '../src/relay/native.js';
 import { deadPort, payloads, runRelayExpectingFailure, startRelay, udpReceiver, udpSender, waitFor, type TestReceiver } from './helpers/relay-udp.js';
 
 const receiver = (text: string): Promise<ResolvedReceiver> => resolveReceiver(parseReceiver(text));
@@ -16,12 +17,14 @@ const same = (got: TestReceiver, want: Buffer[]) => {
   for (let i = 0; i < want.length; i++) assert.ok(got.got[i]!.buf.equals(want[i]!), `datagram ${i} differs`);
 };
 
-describe('Replicator on loopback', () => {
+const addonBuilt = existsSync(ADDON_PATH);
+for (const plainSender of ['dgram', 'native'] as const) {
+describe(`Replicator on loopback (plain copies through ${plainSender === 'dgram' ? 'node:dgram' : 'the native addon'})`, { skip: plainSender === 'native' && !addonBuilt ? `the native addon is not built (${ADDON_PATH})` : false }, () => {
   it('sends N datagrams to each receiver, N/interval to a sampled one, byte-identical and in order', async (t) => {
     const a = await udpReceiver();
     const b = await udpReceiver('::1');
     const c = await udpReceiver();
-    const rep = await Replicator.open([await receiver(`127.0.0.1/${a.port}`), await receiver(`[::1]/${b.port}`), await receiver(`127.0.0.1/${c.port}/3,7`)], { log: () => {} });
+    const rep = await Replicator.open([await receiver(`127.0.0.1/${a.port}`), await receiver(`[::1]/${b.port}`), await receiver(`127.0.0.1/${c.port}/3,7`)], { plainSender, log: () => {} });
     t.after(async () => {
       await rep.close();
       await Promise.all([a.close(), b.close(), c.close()]);
@@ -44,7 +47,7 @@ describe('Replicator on loopback', () => {
   it('counts a receiver that is down (ICMP port unreachable) without losing anything for the others', async (t) => {
     const live = await udpReceiver();
     const dead = await deadPort();
-    const rep = await Replicator.open([await receiver(`127.0.0.1/${dead}`), await receiver(`127.0.0.1/${live.port}`)], { log: () => {} });
+    const rep = await Replicator.open([await receiver(`127.0.0.1/${dead}`), await receiver(`127.0.0.1/${live.port}`)], { plainSender, log: () => {} });
     t.after(async () => {
       await rep.close();
       await live.close();
@@ -60,6 +63,8 @@ describe('Replicator on loopback', () => {
     const down = rep.counters.receivers[0]!;
     assert.ok(down.dropped.unreachable > 0, `unreachable counted (${JSON.stringify(down)})`);
     assert.ok(down.sent < 300 && down.sent >= 300 - down.dropped.unreachable, `a pending ICMP error fails the next send: ${down.sent} sent`);
+    // The addon's sockets are never read, so every ICMP error is the failure of exactly one send.
+    if (plainSender === 'native') assert.equal(down.sent + down.dropped.unreachable, 300);
     assert.equal(rep.counters.receivers[1]!.sent, 300);
   });
 
@@ -67,7 +72,7 @@ describe('Replicator on loopback', () => {
     const v4 = await udpReceiver();
     const v6 = await udpReceiver('::1');
     const problems: string[] = [];
-    const rep = await Replicator.open([await receiver(`127.0.0.1/${v4.port}`), await receiver(`[::1]/${v6.port}`)], { log: (l) => problems.push(l) });
+    const rep = await Replicator.open([await receiver(`127.0.0.1/${v4.port}`), await receiver(`[::1]/${v6.port}`)], { plainSender, log: (l) => problems.push(l) });
     t.after(async () => {
       await rep.close();
       await Promise.all([v4.close(), v6.close()]);
@@ -88,7 +93,7 @@ describe('Replicator on loopback', () => {
   it('-x: waits the delay after each send (blocking, as samplicator does)', async (t) => {
     const a = await udpReceiver();
     const b = await udpReceiver();
-    const rep = await Replicator.open([await receiver(`127.0.0.1/${a.port}`), await receiver(`127.0.0.1/${b.port}`)], { delayUs: 20_000, log: () => {} });
+    const rep = await Replicator.open([await receiver(`127.0.0.1/${a.port}`), await receiver(`127.0.0.1/${b.port}`)], { plainSender, delayUs: 20_000, log: () => {} });
     t.after(async () => {
       await rep.close();
       await Promise.all([a.close(), b.close()]);
@@ -105,7 +110,7 @@ describe('Replicator on loopback', () => {
     const r1 = await udpReceiver();
     const r2 = await udpReceiver();
     const rules = await resolveRules(parseRelayConfig(`10.0.0.0/8: 127.0.0.1/${r1.port}\n[2001:db8::]/32: 127.0.0.1/${r2.port}\n`, 't.conf'));
-    const rep = await Replicator.open([], { rules, log: () => {} });
+    const rep = await Replicator.open([], { rules, plainSender, log: () => {} });
     t.after(async () => {
       await rep.close();
       await Promise.all([r1.close(), r2.close()]);
@@ -121,6 +126,7 @@ describe('Replicator on loopback', () => {
     assert.equal(rep.counters.unmatched, 1);
   });
 });
+}
 
 describe('sluice relay (the command)', () => {
   it('relays from the config file by source address, and to command-line receivers everything', async (t) => {

@@ -15,6 +15,20 @@ export interface RawSendAddon {
   pathMtu(family: Family, dst: Buffer): number;
   /** IP packets sent (1, or the fragment count), or -errno. */
   send(fd: number, family: Family, src: Buffer, srcPort: number, dst: Buffer, dstPort: number, ttl: number, payload: Buffer, mtu: number, zeroChecksum: boolean): number;
+  /** A non-blocking UDP socket connected to dst:port (ttl 0 = system default), or -errno. */
+  openUdp(family: Family, dst: Buffer, port: number, ttl: number, sendBufferBytes: number): number;
+  /** Bytes sent on a socket from openUdp, or -errno (a pending ICMP error comes back here). */
+  sendUdp(fd: number, payload: Buffer): number;
+}
+
+/** The addon when it loads, else undefined (for optional fast paths). */
+export function tryLoadRawSendAddon(): RawSendAddon | undefined {
+  try {
+    const a = loadRawSendAddon();
+    return typeof a.openUdp === 'function' ? a : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export const ADDON_PATH = process.env.SLUICE_NATIVE_ADDON ?? fileURLToPath(new URL('../../build/Release/sluice_native.node', import.meta.url));

@@ -18,7 +18,7 @@ import dgram from 'node:dgram';
 import { constants as osConstants } from 'node:os';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { parseIp, prefixMatches, unmapIpv4, type Family, type IpAddress, type IpPrefix } from './address.js';
-import { loadRawSendAddon, openRawSocket, type RawSendAddon } from './native.js';
+import { loadRawSendAddon, openRawSocket, tryLoadRawSendAddon, type RawSendAddon } from './native.js';
 import { receiverName, type ResolvedReceiver } from './receiver.js';
 
 export type DropReason =
@@ -88,6 +88,12 @@ export interface ReplicatorOptions {
   readonly log?: (line: string) => void;
   /** The raw-send addon, for tests; default: loaded on demand when a receiver spoofs. */
   readonly addon?: RawSendAddon;
+  /**
+   * How plain (not spoofed) copies leave: 'native' = a connected socket of the addon, one send()
+   * per copy with its error (ICMP included) returned at once; 'dgram' = node:dgram only; 'auto'
+   * (default) = native when the addon loads, else dgram. Both count the same way.
+   */
+  readonly plainSender?: 'auto' | 'native' | 'dgram';
 }
 
 const DEFAULT_RAW_TTL = 64;
@@ -100,6 +106,8 @@ interface Target {
   /** Datagrams still to skip before the next one is sent. */
   countdown: number;
   readonly socket?: dgram.Socket;
+  /** A connected socket of the addon (plainSender native). */
+  readonly fd?: number;
   /** The send callback (one per receiver, not a closure per datagram). */
   onSent?: (err: Error | null, bytes?: number) => void;
   readonly raw?: { readonly fd: number; readonly family: Family; readonly dst: Buffer; mtu: number; readonly ttl: number };
@@ -126,6 +134,7 @@ function reasonOf(code: string | undefined): DropReason {
       return 'too-big';
     case 'ENOBUFS':
     case 'EAGAIN':
+    case 'EWOULDBLOCK':
       return 'buffer-full';
     default:
       return 'send-error';
@@ -186,6 +195,11 @@ export class Replicator {
         throw err;
       }
     }
+    const mode = opts.plainSender ?? 'auto';
+    if (mode === 'native') addon ??= loadRawSendAddon();
+    else if (mode === 'auto') addon ??= tryLoadRawSendAddon();
+    const nativePlain = mode !== 'dgram' && addon !== undefined && typeof addon.openUdp === 'function';
+    const plainFds: number[] = [];
     const sockets: dgram.Socket[] = [];
     const make = async (spec: ResolvedReceiver, from: string): Promise<Target> => {
       const spoofed = spoofs(spec);
@@ -201,6 +215,12 @@ export class Replicator {
           countdown: 0,
           raw: { fd: rawFd.get(family)!, family, dst: spec.address.bytes, mtu: mtu > 0 ? mtu : family === 4 ? 576 : 1280, ttl: spec.ttl ?? DEFAULT_RAW_TTL },
         };
+      }
+      if (nativePlain) {
+        const fd = addon!.openUdp(spec.address.family, spec.address.bytes, spec.port, spec.ttl ?? 0, sndbuf);
+        if (fd < 0) throw new Error(`receiver ${spec.text}: cannot open a socket to it (${ERRNO_NAME.get(-fd) ?? fd})`);
+        plainFds.push(fd);
+        return { spec, name, counters, countdown: 0, fd };
       }
       const socket = dgram.createSocket({ type: spec.address.family === 4 ? 'udp4' : 'udp6', sendBufferSize: sndbuf });
       sockets.push(socket);
@@ -220,12 +240,12 @@ export class Replicator {
     try {
       const all = await Promise.all(receivers.map((r) => make(r, 'command line')));
       const ruled = await Promise.all(rules.map(async (rule) => ({ rule, targets: await Promise.all(rule.receivers.map((r) => make(r, rule.where))) })));
-      const rep = new Replicator(all, ruled, [...rawFd.values()], addon, opts);
+      const rep = new Replicator(all, ruled, [...rawFd.values(), ...plainFds], addon, opts);
       for (const t of rep.targets) if (t.socket !== undefined) rep.watch(t, t.socket);
       return rep;
     } catch (err) {
       for (const s of sockets) s.close();
-      for (const fd of rawFd.values()) addon!.close(fd);
+      for (const fd of [...rawFd.values(), ...plainFds]) addon!.close(fd);
       throw err;
     }
   }
@@ -300,7 +320,19 @@ export class Replicator {
       }
       t.countdown = t.spec.interval - 1;
       const socket = t.socket;
-      if (socket !== undefined) {
+      if (t.fd !== undefined) {
+        const r = this.addon!.sendUdp(t.fd, buf);
+        if (r >= 0) {
+          t.counters.sent++;
+          t.counters.sentBytes += r;
+          line?.push(t.name);
+        } else {
+          const name = ERRNO_NAME.get(-r);
+          // Not inside line?.push(...): optional chaining would skip the count when not debugging.
+          const reason = this.drop(t, reasonOf(name), `${name ?? r}, ${buf.length} bytes`);
+          line?.push(`${t.name} (dropped: ${reason})`);
+        }
+      } else if (socket !== undefined) {
         if (socket.getSendQueueCount() >= maxQueued) {
           this.drop(t, 'queue-full', `${maxQueued} datagrams already waiting`);
           line?.push(`${t.name} (dropped: queue-full)`);
