@@ -150,7 +150,7 @@ export class Replicator {
   private readonly ruled: { rule: ResolvedRule; targets: Target[] }[];
   private readonly targets: Target[];
   private readonly sources = new Map<string, SourceEntry>();
-  private readonly rawFds: number[];
+  private readonly fds: number[]; // raw and native plain sockets, closed by close()
   private readonly problems: RateLimitedLog;
   private readonly sleeper?: Int32Array;
   private closed = false;
@@ -159,14 +159,14 @@ export class Replicator {
   private constructor(
     all: Target[],
     ruled: { rule: ResolvedRule; targets: Target[] }[],
-    rawFds: number[],
+    fds: number[],
     private readonly addon: RawSendAddon | undefined,
     private readonly opts: ReplicatorOptions,
   ) {
     this.all = all;
     this.ruled = ruled;
     this.targets = [...all, ...ruled.flatMap((r) => r.targets)];
-    this.rawFds = rawFds;
+    this.fds = fds;
     const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
     this.problems = new RateLimitedLog((msg, suppressed) => log(suppressed > 0 ? `${msg} (and ${suppressed} more like it)` : msg));
     if ((opts.delayUs ?? 0) > 0) this.sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -174,7 +174,8 @@ export class Replicator {
   }
 
   /**
-   * Opens the sending sockets (one connected UDP socket per plain receiver, one raw socket per
+   * Opens the sending sockets (one connected UDP socket per plain receiver, the addon's or
+   * node:dgram's by plainSender; one raw socket per
    * family when any receiver spoofs). Throws SpoofUnavailableError when spoofing is asked for and
    * the addon or the privilege is missing, before any socket is left open.
    */
@@ -386,7 +387,7 @@ export class Replicator {
     const sockets = this.targets.map((t) => t.socket).filter((s): s is dgram.Socket => s !== undefined);
     while (Date.now() < until && sockets.some((s) => s.getSendQueueCount() > 0)) await new Promise((r) => setTimeout(r, 10));
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    for (const fd of this.rawFds) this.addon?.close(fd);
+    for (const fd of this.fds) this.addon?.close(fd);
   }
 }
 
