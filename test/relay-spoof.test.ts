@@ -5,10 +5,11 @@
  * the receiving kernel byte for byte, IPv4 and IPv6 (from fd00::7).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { parseReceiver, Replicator, resolveReceiver } from '../src/relay/index.js';
 import { ADDON_PATH } from '../src/relay/native.js';
 import { payloads, startRelay, udpReceiver, udpSender, waitFor, type TestReceiver } from './helpers/relay-udp.js';
 
@@ -86,6 +87,36 @@ describe('sluice relay -S (spoofing)', { skip }, () => {
     assert.equal(v4.got.length, 0);
     const { stderr } = await relay.stop();
     assert.match(stderr, /family-mismatch 100/);
+  });
+
+  const haveTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
+  it('checksums as tshark sees them: IP and UDP checksums good, and UDP "not present" with -n', { skip: haveTshark ? false : 'needs tshark' }, async (t) => {
+    const r = await udpReceiver();
+    const cap = spawn('tshark', ['-i', 'lo', '-f', `udp dst port ${r.port}`, '-c', '4', '-l', '-o', 'udp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', '-T', 'fields', '-e', 'udp.checksum.status', '-e', 'ip.checksum.status', '-e', 'ip.src'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    cap.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    cap.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const plain = await Replicator.open([await resolveReceiver(parseReceiver(`127.0.0.1/${r.port}/S`))], { log: () => {} });
+    const zero = await Replicator.open([await resolveReceiver(parseReceiver(`127.0.0.1/${r.port}/S`))], { zeroChecksum: true, log: () => {} });
+    t.after(async () => {
+      cap.kill('SIGKILL');
+      await Promise.all([plain.close(), zero.close(), r.close()]);
+    });
+    await waitFor('tshark to capture', () => /Capturing on/.test(err), 30_000);
+    await new Promise((res) => setTimeout(res, 500));
+    const odd = Buffer.from('an odd-length payload, 31 bytes'); // odd lengths exercise the checksum's last byte
+    const big = Buffer.alloc(3001, 0x5a);
+    plain.handle(odd, '127.0.0.7', 1111);
+    plain.handle(big, '127.0.0.7', 1111);
+    zero.handle(odd, '127.0.0.7', 2222);
+    zero.handle(big, '127.0.0.7', 2222);
+    await waitFor('the copies', () => r.got.length === 4);
+    await waitFor('tshark to print 4 packets', () => out.trim().split('\n').length >= 4, 15_000);
+    // tshark's status values: 1 = good, 3 = not present (zero UDP checksum).
+    assert.deepEqual(out.trim().split('\n'), ['1\t1\t127.0.0.7', '1\t1\t127.0.0.7', '3\t1\t127.0.0.7', '3\t1\t127.0.0.7']);
   });
 
   const haveIp = spawnSync('ip', ['-V']).status === 0;
