@@ -185,6 +185,19 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
   if (granted < o.b) say(`sluice relay: warning: asked for a ${o.b}-byte receive buffer, got ${granted} (raise net.core.rmem_max)\n`);
   if (o.m !== undefined) writeFileSync(o.m, `${process.pid}\n`);
 
+  // Signal handlers before the "listening" line: whoever waits for that line may signal at once.
+  const onUsr1 = () => say(`sluice relay: ${formatCounters(replicator.counters)}\n`);
+  process.on('SIGUSR1', onUsr1);
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
   const addr = socket.address();
   const spoofed = replicator.counters.receivers.filter((r) => r.spoofed).length;
   say(
@@ -195,17 +208,7 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
     process.send?.({ ready: true, port: addr.port }, () => process.disconnect());
   }
 
-  const onUsr1 = () => say(`sluice relay: ${formatCounters(replicator.counters)}\n`);
-  process.on('SIGUSR1', onUsr1);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopped;
   process.off('SIGUSR1', onUsr1);
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   await replicator.close();
