@@ -8,11 +8,12 @@
  *   (b) `sluice collect` and `nfcapd` (Debian nfdump 1.7) as processes, fed over loopback UDP by the
  *       same paced sender (bench/udp.ts): wall-clock records/s, records per CPU second, CPU share,
  *       kernel drops, RSS.
- * Then the sFlow benchmark (bench/sflow.ts) when it is present, then records/s through each output
+ * Then the sFlow benchmark (bench/sflow.ts) and the relay benchmark (bench/relay.ts: sluice relay
+ * next to nfcapd -R) when present, then records/s through each output
  * (bench/outputs.ts: file none/gzip/lz4/zstd, tcp-server, send tcp; bench/kafka.ts: Kafka to
  * librdkafka's mock broker, when kcat is installed).
  *
- *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-outputs] [-- --profile]
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-relay] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
 import { existsSync } from 'node:fs';
@@ -118,6 +119,12 @@ async function main(): Promise<void> {
     console.log('');
     const sflow = await import('./sflow.js');
     console.log(sflow.formatSflowBench(await sflow.runSflowBench(quick ? { seconds: 1, sfcapdDatagrams: 20_000 } : {})));
+  }
+
+  if (!args.has('--no-relay') && existsSync(fileURLToPath(new URL('./relay.ts', import.meta.url)))) {
+    console.log('');
+    const relay = await import('./relay.js');
+    console.log(relay.formatRelayBench(await relay.runRelayBench(quick ? { datagrams: 20_000, rounds: 1 } : {})));
   }
 
   if (!args.has('--no-outputs')) {

@@ -4,6 +4,7 @@ import { runCollect } from './collect.js';
 import { loadCollectConfig } from './config.js';
 import { collectList } from './common.js';
 import { runDecode } from './decode.js';
+import { relayCommand } from './relay.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -96,6 +97,8 @@ Examples:
         quiet: o.quiet,
       });
     });
+
+  program.addCommand(relayCommand());
 
   return program;
 }

@@ -1,0 +1,83 @@
+/**
+ * Loads sluice's optional N-API addon (native/raw_send.c, built by `npm ci` or `npm run build:native`)
+ * and opens the raw sockets that source spoofing needs, with errors that say what is missing and
+ * how to fix it. Nothing else in the relay needs the addon.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Family } from './address.js';
+
+export interface RawSendAddon {
+  /** A non-blocking raw socket (IPPROTO_RAW; IPV6_HDRINCL for IPv6). Throws with code EPERM/EACCES without the privilege. */
+  open(family: Family, sendBufferBytes: number): number;
+  close(fd: number): void;
+  /** The kernel's MTU towards dst, or -errno. */
+  pathMtu(family: Family, dst: Buffer): number;
+  /** IP packets sent (1, or the fragment count), or -errno. */
+  send(fd: number, family: Family, src: Buffer, srcPort: number, dst: Buffer, dstPort: number, ttl: number, payload: Buffer, mtu: number, zeroChecksum: boolean): number;
+  /** A non-blocking UDP socket connected to dst:port (ttl 0 = system default), or -errno. */
+  openUdp(family: Family, dst: Buffer, port: number, ttl: number, sendBufferBytes: number): number;
+  /** Bytes sent on a socket from openUdp, or -errno (a pending ICMP error comes back here). */
+  sendUdp(fd: number, payload: Buffer): number;
+}
+
+/** The addon when it loads, else undefined (for optional fast paths). */
+export function tryLoadRawSendAddon(): RawSendAddon | undefined {
+  try {
+    const a = loadRawSendAddon();
+    return typeof a.openUdp === 'function' ? a : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const ADDON_PATH = process.env.SLUICE_NATIVE_ADDON ?? fileURLToPath(new URL('../../build/Release/sluice_native.node', import.meta.url));
+
+/** Why spoofing cannot work here, phrased for the person starting the relay. */
+export class SpoofUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'no-addon' | 'no-privilege' | 'unsupported',
+  ) {
+    super(message);
+    this.name = 'SpoofUnavailableError';
+  }
+}
+
+let cached: RawSendAddon | SpoofUnavailableError | undefined;
+
+export function loadRawSendAddon(): RawSendAddon {
+  if (cached === undefined) {
+    try {
+      cached = createRequire(import.meta.url)(ADDON_PATH) as RawSendAddon;
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? `${ADDON_PATH} does not exist` : (err as Error).message.split('\n')[0];
+      cached = new SpoofUnavailableError(
+        `source spoofing (-S or a /S receiver) needs sluice's native addon, which could not be loaded: ${why}. ` +
+          'Build it with `npm run build:native` (needs python3, make, a C compiler and the Node headers, e.g. Debian libnode-dev), ' +
+          'or drop -S and /S to relay from this host\'s own address.',
+        'no-addon',
+      );
+    }
+  }
+  if (cached instanceof SpoofUnavailableError) throw cached;
+  return cached;
+}
+
+/** Opens a raw socket of the family, turning a missing privilege into a SpoofUnavailableError. */
+export function openRawSocket(addon: RawSendAddon, family: Family, sendBufferBytes: number): number {
+  try {
+    return addon.open(family, sendBufferBytes);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'EACCES') {
+      throw new SpoofUnavailableError(
+        `source spoofing (-S or a /S receiver) needs raw sockets, which this process may not open (${(err as Error).message}). ` +
+          'Run sluice relay as root, or give node the capability: sudo setcap cap_net_raw+ep "$(readlink -f "$(command -v node)")" ' +
+          '(under systemd: AmbientCapabilities=CAP_NET_RAW).',
+        'no-privilege',
+      );
+    }
+    throw new SpoofUnavailableError(`source spoofing over IPv${family} is not available here: ${(err as Error).message}`, 'unsupported');
+  }
+}

@@ -1,0 +1,405 @@
+/**
+ * The replication engine of `sluice relay`, independent of the command line so the service can run
+ * it on its own UDP sockets: hand it each datagram with its source, it sends a copy to every
+ * receiver that wants one.
+ *
+ *   const r = await Replicator.open(receivers, { rules, spoof, log });
+ *   socket.on('message', (buf, rinfo) => r.handle(buf, rinfo.address, rinfo.port));
+ *   ...; await r.close();
+ *
+ * Plain receivers each get a connected UDP socket, so ICMP errors (port or host unreachable) come
+ * back on that socket and are counted for that receiver only. Spoofed receivers share one raw
+ * socket per family (native addon); the IP header carries the exporter's address and port, and
+ * datagrams beyond the path MTU are fragmented by the addon. Nothing here throws on bad input or
+ * a dead receiver: every loss is a counter with a reason, per receiver, and a rate-limited log line.
+ * No receiver can block another: sends never wait (a full queue or send buffer is a drop).
+ */
+import dgram from 'node:dgram';
+import { constants as osConstants } from 'node:os';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { parseIp, prefixMatches, unmapIpv4, type Family, type IpAddress, type IpPrefix } from './address.js';
+import { loadRawSendAddon, openRawSocket, tryLoadRawSendAddon, type RawSendAddon } from './native.js';
+import { receiverName, type ResolvedReceiver } from './receiver.js';
+
+export type DropReason =
+  /** ICMP port/host/network unreachable reported for this receiver (plain sends), or no route. */
+  | 'unreachable'
+  /** Larger than IP can carry to this receiver (e.g. a 65 527-byte IPv6 datagram to IPv4). */
+  | 'too-big'
+  /** Too many datagrams already waiting for this receiver's socket. */
+  | 'queue-full'
+  /** The kernel's send buffer was full (raw sends never wait). */
+  | 'buffer-full'
+  /** Spoofing needs the same address family on both sides (an IPv6 exporter cannot be an IPv4 source). */
+  | 'family-mismatch'
+  /** Any other send error (counted with the errno in the log line). */
+  | 'send-error';
+
+export const DROP_REASONS: readonly DropReason[] = ['unreachable', 'too-big', 'queue-full', 'buffer-full', 'family-mismatch', 'send-error'];
+
+export interface ReceiverCounters {
+  /** The receiver as written, e.g. "10.0.0.5/2055/10,4/S". */
+  readonly receiver: string;
+  /** "command line" or "file:line" of the config rule that selected it. */
+  readonly from: string;
+  readonly spoofed: boolean;
+  /** Datagrams handed to the kernel (IP fragments count once). */
+  sent: number;
+  sentBytes: number;
+  /** Datagrams left out by the receiver's interval (sampling), not losses. */
+  skipped: number;
+  readonly dropped: Record<DropReason, number>;
+}
+
+export interface RelayCounters {
+  received: number;
+  receivedBytes: number;
+  /** Datagrams no receiver was selected for (no command-line receivers and no rule matched). */
+  unmatched: number;
+  readonly receivers: readonly ReceiverCounters[];
+}
+
+export interface ResolvedRule {
+  /** undefined = every source. */
+  readonly prefix?: IpPrefix;
+  readonly receivers: readonly ResolvedReceiver[];
+  readonly where: string;
+}
+
+export interface ReplicatorOptions {
+  /** Source-selected receivers (samplicator's config file). */
+  readonly rules?: readonly ResolvedRule[];
+  /** Spoof receivers that have no /S or /P flag (samplicator's -S). Default false. */
+  readonly spoof?: boolean;
+  /** Leave the UDP checksum zero on raw IPv4 sends (-n); IPv6 always has one (RFC 8200). */
+  readonly zeroChecksum?: boolean;
+  /**
+   * Microseconds to wait after each send (-x). This blocks the thread, as samplicator does; meant
+   * for the relay command, where nothing else runs on the thread.
+   */
+  readonly delayUs?: number;
+  /** Socket send buffer for the sending sockets, bytes. Default 1 MiB (the kernel may cap it). */
+  readonly sendBufferBytes?: number;
+  /** Datagrams that may wait in Node for one plain receiver before new ones are dropped. Default 4096. */
+  readonly maxQueuedPerReceiver?: number;
+  /** Called with one line per datagram when set (-d). */
+  readonly debug?: (line: string) => void;
+  /** Problems (drops), rate-limited per receiver and reason. Default: stderr. */
+  readonly log?: (line: string) => void;
+  /** The raw-send addon, for tests; default: loaded on demand when a receiver spoofs. */
+  readonly addon?: RawSendAddon;
+  /**
+   * How plain (not spoofed) copies leave: 'native' = a connected socket of the addon, one send()
+   * per copy with its error (ICMP included) returned at once; 'dgram' = node:dgram only; 'auto'
+   * (default) = native when the addon loads, else dgram. Both count the same way.
+   */
+  readonly plainSender?: 'auto' | 'native' | 'dgram';
+}
+
+const DEFAULT_RAW_TTL = 64;
+const E = osConstants.errno;
+
+interface Target {
+  readonly spec: ResolvedReceiver;
+  readonly name: string;
+  readonly counters: ReceiverCounters;
+  /** Datagrams still to skip before the next one is sent. */
+  countdown: number;
+  readonly socket?: dgram.Socket;
+  /** A connected socket of the addon (plainSender native). */
+  readonly fd?: number;
+  /** The send callback (one per receiver, not a closure per datagram). */
+  onSent?: (err: Error | null, bytes?: number) => void;
+  readonly raw?: { readonly fd: number; readonly family: Family; readonly dst: Buffer; mtu: number; readonly ttl: number };
+}
+
+interface SourceEntry {
+  readonly addr: IpAddress | undefined;
+  readonly targets: readonly Target[];
+}
+
+function emptyDrops(): Record<DropReason, number> {
+  return { unreachable: 0, 'too-big': 0, 'queue-full': 0, 'buffer-full': 0, 'family-mismatch': 0, 'send-error': 0 };
+}
+
+function reasonOf(code: string | undefined): DropReason {
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EHOSTDOWN':
+    case 'ENETDOWN':
+      return 'unreachable';
+    case 'EMSGSIZE':
+      return 'too-big';
+    case 'ENOBUFS':
+    case 'EAGAIN':
+    case 'EWOULDBLOCK':
+      return 'buffer-full';
+    default:
+      return 'send-error';
+  }
+}
+
+const ERRNO_NAME = new Map<number, string>(Object.entries(E).map(([k, v]) => [v as number, k]));
+
+const MAX_SOURCES_CACHED = 65_536;
+
+export class Replicator {
+  private readonly all: Target[];
+  private readonly ruled: { rule: ResolvedRule; targets: Target[] }[];
+  private readonly targets: Target[];
+  private readonly sources = new Map<string, SourceEntry>();
+  private readonly fds: number[]; // raw and native plain sockets, closed by close()
+  private readonly problems: RateLimitedLog;
+  private readonly sleeper?: Int32Array;
+  private closed = false;
+  readonly counters: RelayCounters;
+
+  private constructor(
+    all: Target[],
+    ruled: { rule: ResolvedRule; targets: Target[] }[],
+    fds: number[],
+    private readonly addon: RawSendAddon | undefined,
+    private readonly opts: ReplicatorOptions,
+  ) {
+    this.all = all;
+    this.ruled = ruled;
+    this.targets = [...all, ...ruled.flatMap((r) => r.targets)];
+    this.fds = fds;
+    const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+    this.problems = new RateLimitedLog((msg, suppressed) => log(suppressed > 0 ? `${msg} (and ${suppressed} more like it)` : msg));
+    if ((opts.delayUs ?? 0) > 0) this.sleeper = new Int32Array(new SharedArrayBuffer(4));
+    this.counters = { received: 0, receivedBytes: 0, unmatched: 0, receivers: this.targets.map((t) => t.counters) };
+  }
+
+  /**
+   * Opens the sending sockets (one connected UDP socket per plain receiver, the addon's or
+   * node:dgram's by plainSender; one raw socket per
+   * family when any receiver spoofs). Throws SpoofUnavailableError when spoofing is asked for and
+   * the addon or the privilege is missing, before any socket is left open.
+   */
+  static async open(receivers: readonly ResolvedReceiver[], opts: ReplicatorOptions = {}): Promise<Replicator> {
+    const rules = opts.rules ?? [];
+    const spoofs = (r: ResolvedReceiver) => r.spoof ?? opts.spoof ?? false;
+    const every = [...receivers, ...rules.flatMap((r) => r.receivers)];
+    const sndbuf = opts.sendBufferBytes ?? 1 << 20;
+    const families = new Set(every.filter(spoofs).map((r) => r.address.family));
+    let addon = opts.addon;
+    const rawFd = new Map<Family, number>();
+    if (families.size > 0) {
+      addon ??= loadRawSendAddon();
+      try {
+        for (const f of families) rawFd.set(f, openRawSocket(addon, f, sndbuf));
+      } catch (err) {
+        for (const fd of rawFd.values()) addon.close(fd);
+        throw err;
+      }
+    }
+    const mode = opts.plainSender ?? 'auto';
+    if (mode === 'native') addon ??= loadRawSendAddon();
+    else if (mode === 'auto') addon ??= tryLoadRawSendAddon();
+    const nativePlain = mode !== 'dgram' && addon !== undefined && typeof addon.openUdp === 'function';
+    const plainFds: number[] = [];
+    const sockets: dgram.Socket[] = [];
+    const make = async (spec: ResolvedReceiver, from: string): Promise<Target> => {
+      const spoofed = spoofs(spec);
+      const counters: ReceiverCounters = { receiver: spec.text, from, spoofed, sent: 0, sentBytes: 0, skipped: 0, dropped: emptyDrops() };
+      const name = receiverName({ host: spec.address.text, port: spec.port });
+      if (spoofed) {
+        const family = spec.address.family;
+        const mtu = addon!.pathMtu(family, spec.address.bytes);
+        return {
+          spec,
+          name,
+          counters,
+          countdown: 0,
+          raw: { fd: rawFd.get(family)!, family, dst: spec.address.bytes, mtu: mtu > 0 ? mtu : family === 4 ? 576 : 1280, ttl: spec.ttl ?? DEFAULT_RAW_TTL },
+        };
+      }
+      if (nativePlain) {
+        const fd = addon!.openUdp(spec.address.family, spec.address.bytes, spec.port, spec.ttl ?? 0, sndbuf);
+        if (fd < 0) throw new Error(`receiver ${spec.text}: cannot open a socket to it (${ERRNO_NAME.get(-fd) ?? fd})`);
+        plainFds.push(fd);
+        return { spec, name, counters, countdown: 0, fd };
+      }
+      const socket = dgram.createSocket({ type: spec.address.family === 4 ? 'udp4' : 'udp6', sendBufferSize: sndbuf });
+      sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(spec.port, spec.address.text, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      if (spec.ttl !== undefined) {
+        socket.setTTL(spec.ttl);
+        if (isMulticast(spec.address)) socket.setMulticastTTL(spec.ttl);
+      }
+      return { spec, name, counters, countdown: 0, socket };
+    };
+    try {
+      const all = await Promise.all(receivers.map((r) => make(r, 'command line')));
+      const ruled = await Promise.all(rules.map(async (rule) => ({ rule, targets: await Promise.all(rule.receivers.map((r) => make(r, rule.where))) })));
+      const rep = new Replicator(all, ruled, [...rawFd.values(), ...plainFds], addon, opts);
+      for (const t of rep.targets) if (t.socket !== undefined) rep.watch(t, t.socket);
+      return rep;
+    } catch (err) {
+      for (const s of sockets) s.close();
+      for (const fd of [...rawFd.values(), ...plainFds]) addon!.close(fd);
+      throw err;
+    }
+  }
+
+  /**
+   * Send failures come to the send callback (a pending ICMP error makes the next send fail; EMSGSIZE
+   * and the like fail at once). An ICMP error that the socket's reader sees first arrives as an
+   * 'error' event from recvmsg instead: the datagram that caused it was sent, so only the error is
+   * counted.
+   */
+  private watch(t: Target, socket: dgram.Socket): void {
+    const note = (err: NodeJS.ErrnoException, reason: DropReason) =>
+      this.problems.log(`${t.name}:${reason}`, `relay: receiver ${t.spec.text}: ${reason} (${err.code ?? err.message}); counted, other receivers unaffected`);
+    t.onSent = (err, bytes) => {
+      if (err === null) {
+        t.counters.sent++;
+        t.counters.sentBytes += bytes ?? 0;
+        return;
+      }
+      const reason = reasonOf((err as NodeJS.ErrnoException).code);
+      t.counters.dropped[reason]++;
+      note(err, reason);
+    };
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const reason = reasonOf(err.code);
+      t.counters.dropped[reason]++;
+      note(err, reason);
+    });
+  }
+
+  /** Every receiver selected for a source: the command-line ones, then each matching rule's. */
+  private lookup(srcAddr: string): SourceEntry {
+    let e = this.sources.get(srcAddr);
+    if (e !== undefined) return e;
+    const parsed = parseIp(srcAddr);
+    const addr = parsed === undefined ? undefined : unmapIpv4(parsed);
+    const targets: Target[] = [...this.all];
+    for (const { rule, targets: ts } of this.ruled) {
+      if (rule.prefix === undefined || (addr !== undefined && prefixMatches(rule.prefix, addr))) targets.push(...ts);
+    }
+    e = { addr, targets };
+    if (this.sources.size >= MAX_SOURCES_CACHED) this.sources.clear();
+    this.sources.set(srcAddr, e);
+    return e;
+  }
+
+  /**
+   * Sends `buf` (a datagram from srcAddr:srcPort) to its receivers. Never throws, never waits
+   * (except for the -x delay). `buf` may be held until the copies are sent: do not reuse it.
+   */
+  handle(buf: Buffer, srcAddr: string, srcPort: number): void {
+    if (this.closed) return;
+    const c = this.counters;
+    c.received++;
+    c.receivedBytes += buf.length;
+    const entry = this.lookup(srcAddr);
+    const targets = entry.targets;
+    if (targets.length === 0) {
+      c.unmatched++;
+      if (this.opts.debug !== undefined) this.opts.debug(`${srcAddr} port ${srcPort}, ${buf.length} bytes: no receiver selected`);
+      return;
+    }
+    let line: string[] | undefined = this.opts.debug !== undefined ? [] : undefined;
+    const maxQueued = this.opts.maxQueuedPerReceiver ?? 4096;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      if (t.countdown > 0) {
+        t.countdown--;
+        t.counters.skipped++;
+        line?.push(`${t.name} (skipped, 1 in ${t.spec.interval})`);
+        continue;
+      }
+      t.countdown = t.spec.interval - 1;
+      const socket = t.socket;
+      if (t.fd !== undefined) {
+        const r = this.addon!.sendUdp(t.fd, buf);
+        if (r >= 0) {
+          t.counters.sent++;
+          t.counters.sentBytes += r;
+          line?.push(t.name);
+        } else {
+          const name = ERRNO_NAME.get(-r);
+          // Not inside line?.push(...): optional chaining would skip the count when not debugging.
+          const reason = this.drop(t, reasonOf(name), `${name ?? r}, ${buf.length} bytes`);
+          line?.push(`${t.name} (dropped: ${reason})`);
+        }
+      } else if (socket !== undefined) {
+        if (socket.getSendQueueCount() >= maxQueued) {
+          this.drop(t, 'queue-full', `${maxQueued} datagrams already waiting`);
+          line?.push(`${t.name} (dropped: queue-full)`);
+        } else {
+          // Counted in onSent, once the kernel has taken it (or refused it).
+          socket.send(buf, t.onSent);
+          line?.push(t.name);
+        }
+      } else {
+        const why = this.sendRaw(t, buf, entry.addr, srcPort);
+        line?.push(why === undefined ? `${t.name} (spoofed)` : `${t.name} (dropped: ${why})`);
+      }
+      if (this.sleeper !== undefined) Atomics.wait(this.sleeper, 0, 0, this.opts.delayUs! / 1000);
+    }
+    if (line !== undefined) this.opts.debug!(`${srcAddr} port ${srcPort}, ${buf.length} bytes -> ${line.join(', ')}`);
+  }
+
+  private sendRaw(t: Target, buf: Buffer, src: IpAddress | undefined, srcPort: number): DropReason | undefined {
+    const raw = t.raw!;
+    if (src === undefined || src.family !== raw.family) return this.drop(t, 'family-mismatch', `source ${src?.text ?? '?'} cannot be spoofed towards an IPv${raw.family} receiver`);
+    const addon = this.addon!;
+    let r = addon.send(raw.fd, raw.family, src.bytes, srcPort, raw.dst, t.spec.port, raw.ttl, buf, raw.mtu, this.opts.zeroChecksum ?? false);
+    if (r === -E.EMSGSIZE) {
+      // The route's MTU may have dropped since we asked; ask again and retry once.
+      const mtu = addon.pathMtu(raw.family, raw.dst);
+      if (mtu > 0 && mtu !== raw.mtu) {
+        raw.mtu = mtu;
+        r = addon.send(raw.fd, raw.family, src.bytes, srcPort, raw.dst, t.spec.port, raw.ttl, buf, raw.mtu, this.opts.zeroChecksum ?? false);
+      }
+    }
+    if (r > 0) {
+      t.counters.sent++;
+      t.counters.sentBytes += buf.length;
+      return undefined;
+    }
+    const name = ERRNO_NAME.get(-r);
+    return this.drop(t, reasonOf(name), `${name ?? r}, ${buf.length} bytes`);
+  }
+
+  private drop(t: Target, reason: DropReason, detail: string): DropReason {
+    t.counters.dropped[reason]++;
+    this.problems.log(`${t.name}:${reason}`, `relay: receiver ${t.spec.text}: ${reason} (${detail}); counted, other receivers unaffected`);
+    return reason;
+  }
+
+  /** Waits (up to `flushMs`) for queued datagrams to leave, then closes every sending socket. */
+  async close(flushMs = 2000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const until = Date.now() + flushMs;
+    const sockets = this.targets.map((t) => t.socket).filter((s): s is dgram.Socket => s !== undefined);
+    while (Date.now() < until && sockets.some((s) => s.getSendQueueCount() > 0)) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const fd of this.fds) this.addon?.close(fd);
+  }
+}
+
+function isMulticast(a: IpAddress): boolean {
+  return a.family === 4 ? (a.bytes[0]! & 0xf0) === 0xe0 : a.bytes[0] === 0xff;
+}
+
+/** A one-line summary of the counters, for logs. */
+export function formatCounters(c: RelayCounters): string {
+  const parts = c.receivers.map((r) => {
+    const drops = DROP_REASONS.filter((k) => r.dropped[k] > 0).map((k) => `${k} ${r.dropped[k]}`);
+    return `${r.receiver}${r.spoofed ? ' (spoofed)' : ''}: sent ${r.sent}${r.skipped > 0 ? `, skipped ${r.skipped}` : ''}${drops.length > 0 ? `, dropped ${drops.join(', ')}` : ''}`;
+  });
+  return `received ${c.received} datagrams (${c.receivedBytes} bytes)${c.unmatched > 0 ? `, ${c.unmatched} for no receiver` : ''}; ${parts.join('; ')}`;
+}
