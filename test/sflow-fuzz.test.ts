@@ -155,11 +155,17 @@ test(`sFlow fuzz: ${ITERATIONS} mutated datagrams, seed ${SEED.toString(16)}`, (
   const heap0 = process.memoryUsage().heapUsed;
   const t0 = performance.now();
   let slowest = 0;
+  let mostRecords = 0;
   for (iteration = 0; iteration < ITERATIONS; iteration++) {
     current = mutate(pool[Math.floor(rnd() * pool.length)]!, rnd, pool);
     const t = performance.now();
+    const before = records;
     pipeline.handle(current, session, 1_700_000_000_000 + iteration);
     slowest = Math.max(slowest, performance.now() - t);
+    // Work is bounded by the bytes present: every sample record takes at least 8 bytes of its datagram.
+    const made = records - before;
+    mostRecords = Math.max(mostRecords, made);
+    assert.ok(made <= current.length / 8, `iteration ${iteration}: ${made} records from a ${current.length}-byte datagram`);
   }
   const ms = performance.now() - t0;
   assert.deepEqual(internal.slice(0, 5), []);
@@ -167,8 +173,8 @@ test(`sFlow fuzz: ${ITERATIONS} mutated datagrams, seed ${SEED.toString(16)}`, (
   assert.equal(c.datagrams, ITERATIONS);
   assert.ok(records > ITERATIONS / 4, `mutations kept enough of the input decodable (${records} records)`);
   assert.ok(c.drops.total() > 0);
-  assert.ok(slowest < 250, `no datagram takes long (slowest ${slowest.toFixed(1)} ms)`);
   const grew = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
   assert.ok(grew < 256, `heap stays bounded (+${grew.toFixed(0)} MiB)`);
-  console.log(`  ${ITERATIONS} datagrams in ${ms.toFixed(0)} ms, ${records} records, drops ${JSON.stringify(c.drops.toJSON())}`);
+  // Timing is reported, not asserted (tests never assert on wall-clock speed); a hang fails by the test timeout.
+  console.log(`  ${ITERATIONS} datagrams in ${ms.toFixed(0)} ms (slowest ${slowest.toFixed(1)} ms), ${records} records (at most ${mostRecords} from one datagram), drops ${JSON.stringify(c.drops.toJSON())}`);
 });
