@@ -4,6 +4,7 @@ import { runCollect } from './collect.js';
 import { loadCollectConfig } from './config.js';
 import { collectList } from './common.js';
 import { runDecode } from './decode.js';
+import { buildProbeCommand } from './probe.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -96,6 +97,9 @@ Examples:
         quiet: o.quiet,
       });
     });
+
+  // Positional options: `probe --version 9` is the probe's export version, not the program's --version.
+  program.enablePositionalOptions().addCommand(buildProbeCommand());
 
   return program;
 }

@@ -1,0 +1,90 @@
+/**
+ * One flow in the probe's cache: a key, the initiator's addresses and ports, and the counters of
+ * its forward direction (and, in biflow mode, its reverse direction). Plain mutable fields, updated
+ * in place per packet; nothing is allocated after the flow is created.
+ */
+
+/** flowEndReason values (IANA registry, RFC 5102 / 7012). */
+export const FlowEndReason = {
+  IDLE_TIMEOUT: 1,
+  ACTIVE_TIMEOUT: 2,
+  END_OF_FLOW: 3,
+  FORCED_END: 4,
+  LACK_OF_RESOURCES: 5,
+} as const;
+export type FlowEndReasonCode = (typeof FlowEndReason)[keyof typeof FlowEndReason];
+
+/** Counters of one direction. */
+export class DirectionCounters {
+  packets = 0;
+  octets = 0;
+  tcpFlags = 0;
+  minTtl = 255;
+  maxTtl = 0;
+  /** ToS / traffic class of the first packet. */
+  tos = 0;
+  firstMs = 0;
+  lastMs = 0;
+  /** Packets whose TCP sequence range had already been seen. */
+  retransmissions = 0;
+  /** One past the highest TCP sequence number seen (mod 2^32); valid when seqKnown. */
+  seqHigh = 0;
+  seqKnown = false;
+  finSeen = false;
+}
+
+export class Flow {
+  readonly fwd = new DirectionCounters();
+  /** Reverse direction (biflow mode); packets stays 0 otherwise. */
+  readonly rev = new DirectionCounters();
+
+  /** flowEndReason once expired. */
+  endReason: FlowEndReasonCode = FlowEndReason.IDLE_TIMEOUT;
+  /** Ms timestamps of the handshake: SYN, SYN-ACK; -1 until seen. */
+  synMs = -1;
+  synAckMs = -1;
+  /** SYN to handshake-completing ACK, in microseconds; -1 when not measured. */
+  rttUs = -1;
+  dnsName: string | undefined = undefined;
+  httpHost: string | undefined = undefined;
+  tlsSni: string | undefined = undefined;
+  /** Payload inspection is done (a name was found, or enough packets were looked at). */
+  inspected = false;
+  inspectedPackets = 0;
+
+  /** Doubly linked list by last activity, oldest first (the cache's idle order). */
+  older: Flow | undefined = undefined;
+  newer: Flow | undefined = undefined;
+  /** In the cache's set of flows waiting out their FIN timeout. */
+  closing = false;
+
+  constructor(
+    readonly key: string,
+    readonly ipVersion: 4 | 6,
+    /** Initiator (first packet's source) address: 4 or 16 bytes, a copy. */
+    readonly srcAddr: Buffer,
+    readonly dstAddr: Buffer,
+    readonly protocol: number,
+    /** TCP/UDP/SCTP ports; 0 for other protocols. */
+    readonly srcPort: number,
+    readonly dstPort: number,
+    /** ICMP type << 8 | code of the first packet; 0 for other protocols. */
+    readonly icmpTypeCode: number,
+    /** Outermost 802.1Q VLAN id; 0 untagged. */
+    readonly vlanId: number,
+    readonly ingressInterface: number,
+    /** Source / destination MAC of the first packet (6 bytes each), undefined on links without Ethernet. */
+    readonly srcMac: Buffer | undefined,
+    readonly dstMac: Buffer | undefined,
+    /** In biflow mode: whether the initiator's side is the "swapped" side of the canonical key. */
+    readonly initiatorSwapped: boolean,
+  ) {}
+
+  get startMs(): number {
+    return this.rev.packets > 0 ? Math.min(this.fwd.firstMs, this.rev.firstMs) : this.fwd.firstMs;
+  }
+
+  get endMs(): number {
+    return this.rev.packets > 0 ? Math.max(this.fwd.lastMs, this.rev.lastMs) : this.fwd.lastMs;
+  }
+}
