@@ -84,8 +84,9 @@ export class FlowExporter {
       this.v5Max = 0;
       this.layouts = flowLayouts(o.version, o.biflow);
       this.writer = new DataMessageWriter(o.version, o.maxMessageBytes);
-      const tm = this.templateMessage(0);
-      if (tm.length > o.maxMessageBytes) throw new RangeError(`message size limit ${o.maxMessageBytes} is below the template message (${tm.length} bytes)`);
+      for (const tm of this.templateMessages(0)) {
+        if (tm.length > o.maxMessageBytes) throw new RangeError(`message size limit ${o.maxMessageBytes} cannot hold a template (${tm.length} bytes)`);
+      }
     }
     this.input = { flow: undefined as unknown as Flow, layout: undefined as unknown as FlowRecordInput['layout'], bootMs: 0 };
   }
@@ -170,21 +171,48 @@ export class FlowExporter {
   }
 
   /**
-   * A message with every template and (by default) a fresh options record: sent when templates are
-   * due. A TCP transport sends it without the options record on each (re)connect, so the stream's
-   * sequence numbers stay exact. Counts as sent only through sendTemplates().
+   * Every template and (by default) a fresh options record, in as few messages as the size limit
+   * allows: sent when templates are due. A TCP transport sends them without the options record on
+   * each (re)connect, so the stream's sequence numbers stay exact. Counts as sent only through
+   * sendTemplates().
    */
-  templateMessage(nowMs: number, withOptionsRecord = true): Buffer {
+  templateMessages(nowMs: number, withOptionsRecord = true): Buffer[] {
     const layouts = this.layouts;
     if (layouts === undefined) throw new Error('NetFlow v5 has no templates');
     const opt = this.optionsTemplate();
     const templates = [...layouts.all.map((l) => l.template), opt];
-    if (this.o.version === 10) {
-      const b = new IpfixMessageBuilder({ domainId: this.o.domainId, exportTimeSec: Math.floor(nowMs / 1000), sequence: this.sequence }).templates(templates);
-      return (withOptionsRecord ? b.data(opt, [this.optionsValues(nowMs)]) : b).build();
+    const secs = Math.floor(nowMs / 1000);
+    const out: Buffer[] = [];
+    const build = (ts: readonly EncTemplate[], options: boolean): Buffer => {
+      if (this.o.version === 10) {
+        const b = new IpfixMessageBuilder({ domainId: this.o.domainId, exportTimeSec: secs, sequence: this.sequence }).templates(ts);
+        return (options ? b.data(opt, [this.optionsValues(nowMs)]) : b).build();
+      }
+      // v9 numbers packets: each template packet has its own sequence number.
+      const b = new Netflow9PacketBuilder({ sourceId: this.o.domainId, unixSecs: secs, sysUpTimeMs: this.uptime(nowMs), sequence: this.sequence + out.length }).templates(ts);
+      return (options ? b.data(opt, [this.optionsValues(nowMs)]) : b).build();
+    };
+    // Greedy packing: add templates to the current message while it stays under the limit.
+    let group: EncTemplate[] = [];
+    for (const t of templates) {
+      if (group.length > 0 && build([...group, t], false).length > this.o.maxMessageBytes) {
+        out.push(build(group, false));
+        group = [];
+      }
+      group.push(t);
     }
-    const b = new Netflow9PacketBuilder({ sourceId: this.o.domainId, unixSecs: Math.floor(nowMs / 1000), sysUpTimeMs: this.uptime(nowMs), sequence: this.sequence }).templates(templates);
-    return (withOptionsRecord ? b.data(opt, [this.optionsValues(nowMs)]) : b).build();
+    const last = withOptionsRecord ? build(group, true) : build(group, false);
+    if (last.length <= this.o.maxMessageBytes) out.push(last);
+    else {
+      out.push(build(group, false));
+      if (withOptionsRecord) out.push(this.optionsMessage(nowMs));
+    }
+    return out;
+  }
+
+  /** The templates as one byte string, for a TCP stream. */
+  templateMessage(nowMs: number, withOptionsRecord = true): Buffer {
+    return Buffer.concat(this.templateMessages(nowMs, withOptionsRecord));
   }
 
   /** Flushes, then reports the final statistics in an options record (end of capture, stop). */
@@ -197,18 +225,21 @@ export class FlowExporter {
 
   /** An options record alone, for a collector that has the templates already. */
   private sendOptions(nowMs: number): void {
-    const opt = this.optionsTemplate();
-    const values = this.optionsValues(nowMs);
-    const msg =
-      this.o.version === 10
-        ? new IpfixMessageBuilder({ domainId: this.o.domainId, exportTimeSec: Math.floor(nowMs / 1000), sequence: this.sequence }).data(opt, [values]).build()
-        : new Netflow9PacketBuilder({ sourceId: this.o.domainId, unixSecs: Math.floor(nowMs / 1000), sysUpTimeMs: this.uptime(nowMs), sequence: this.sequence }).data(opt, [values]).build();
+    const msg = this.optionsMessage(nowMs);
     this.sequence += 1;
     this.counters.optionsRecords++;
     this.templatesSent = true;
     this.lastTemplatesMs = nowMs;
     this.messagesSinceTemplates = 0;
     this.emit(msg);
+  }
+
+  private optionsMessage(nowMs: number): Buffer {
+    const opt = this.optionsTemplate();
+    const values = this.optionsValues(nowMs);
+    return this.o.version === 10
+      ? new IpfixMessageBuilder({ domainId: this.o.domainId, exportTimeSec: Math.floor(nowMs / 1000), sequence: this.sequence }).data(opt, [values]).build()
+      : new Netflow9PacketBuilder({ sourceId: this.o.domainId, unixSecs: Math.floor(nowMs / 1000), sysUpTimeMs: this.uptime(nowMs), sequence: this.sequence }).data(opt, [values]).build();
   }
 
   private templatesDue(nowMs: number): boolean {
@@ -218,14 +249,18 @@ export class FlowExporter {
   }
 
   private sendTemplates(nowMs: number): void {
-    const msg = this.templateMessage(nowMs);
-    this.sequence += 1; // IPFIX: one options record; v9: one packet
+    const msgs = this.templateMessages(nowMs);
     this.counters.optionsRecords++;
-    this.counters.templateMessages++;
     this.templatesSent = true;
     this.lastTemplatesMs = nowMs;
     this.messagesSinceTemplates = 0;
-    this.emit(msg);
+    for (const m of msgs) {
+      this.counters.templateMessages++;
+      this.emit(m);
+      // v9 counts packets; IPFIX counts data records, and only the options record is one.
+      if (this.o.version === 9) this.sequence++;
+    }
+    if (this.o.version === 10) this.sequence++;
   }
 
   private optionsTemplate(): EncTemplate {
