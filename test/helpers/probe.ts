@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,4 +174,17 @@ export function tsharkCheck(pcapPath: string, port: number): TsharkCheck {
     for (const x of nums(o)) octets += x;
   }
   return { cflowFrames, problems, packets, octets, records };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
 }
