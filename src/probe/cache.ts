@@ -3,11 +3,12 @@
  * bound, all measured on the caller's clock (packet time for captures, so a pcap expires the same
  * way however fast it is read).
  *
- * Three orders make every check cheap:
+ * Flows are found by the 32-bit hash of their key bytes (a Map of small integers, chained on
+ * collision), so a lookup allocates nothing. Three orders make every check cheap:
  * - a linked list by last activity (a packet moves its flow to the newest end), so idle flows are
  *   found at the oldest end without a scan;
- * - the Map's insertion order, which is creation order, so flows past the active timeout are found
- *   at the Map's start (a flow that expires is deleted; its next packet creates a new entry);
+ * - a linked list by creation, so flows past the active timeout are found at its start (a flow
+ *   that expires is removed; its next packet creates a new one);
  * - a small set of flows that saw FIN, waiting out the FIN timeout.
  */
 import { Flow, FlowEndReason, type FlowEndReasonCode } from './flow.js';
@@ -44,9 +45,12 @@ export type ExpireSink = (flow: Flow) => void;
 
 export class FlowCache {
   readonly counters = new CacheCounters();
-  private readonly flows = new Map<string, Flow>();
+  private readonly buckets = new Map<number, Flow>();
+  private count = 0;
   private oldest: Flow | undefined = undefined;
   private newest: Flow | undefined = undefined;
+  private firstCreated: Flow | undefined = undefined;
+  private lastCreated: Flow | undefined = undefined;
   private readonly closing = new Set<Flow>();
   private nextSweepMs = -Infinity;
 
@@ -56,23 +60,37 @@ export class FlowCache {
   ) {}
 
   get size(): number {
-    return this.flows.size;
+    return this.count;
   }
 
-  get(key: string): Flow | undefined {
-    return this.flows.get(key);
+  /** The flow whose key is key[0, length), with that key's hash. */
+  get(hash: number, key: Buffer, length: number): Flow | undefined {
+    for (let f = this.buckets.get(hash); f !== undefined; f = f.sameHash) {
+      const k = f.key;
+      if (k.length !== length) continue;
+      let i = 0;
+      while (i < length && k[i] === key[i]) i++;
+      if (i === length) return f;
+    }
+    return undefined;
   }
 
   /** Adds a new flow, first making room when the cache is full. */
   insert(flow: Flow): void {
-    if (this.flows.size >= this.options.maxFlows) {
+    if (this.count >= this.options.maxFlows) {
       // Free a slice at once, so a flood of new flows does not pay a list walk per packet.
       const n = Math.max(1, this.options.maxFlows >>> 6);
       for (let i = 0; i < n && this.oldest !== undefined; i++) this.expire(this.oldest, FlowEndReason.LACK_OF_RESOURCES);
     }
-    this.flows.set(flow.key, flow);
+    flow.sameHash = this.buckets.get(flow.hash);
+    this.buckets.set(flow.hash, flow);
+    this.count++;
     this.counters.created++;
     this.linkNewest(flow);
+    flow.createdBefore = this.lastCreated;
+    if (this.lastCreated !== undefined) this.lastCreated.createdAfter = flow;
+    else this.firstCreated = flow;
+    this.lastCreated = flow;
   }
 
   /** Marks `flow` active now: it moves to the newest end of the idle order. */
@@ -100,24 +118,19 @@ export class FlowCache {
   }
 
   /**
-   * Expires what the clock says is due. Idle flows are checked on every call (a look at the list's
-   * oldest end); active and FIN timeouts on a 250 ms grid of the clock, which bounds how late they
-   * fire.
+   * Expires what the clock says is due. Idle and active timeouts are checked on every call (a look
+   * at the two lists' oldest ends); FIN timeouts on a 250 ms grid of the clock, which bounds how
+   * late they fire.
    */
   advance(nowMs: number): void {
     const idle = this.options.inactiveTimeoutMs;
     while (this.oldest !== undefined && nowMs - this.oldest.endMs >= idle) this.expire(this.oldest, FlowEndReason.IDLE_TIMEOUT);
-    if (nowMs < this.nextSweepMs) return;
-    this.nextSweepMs = nowMs + 250;
     const active = this.options.activeTimeoutMs;
-    for (const f of this.flows.values()) {
-      if (nowMs - f.startMs < active) break;
-      this.expire(f, FlowEndReason.ACTIVE_TIMEOUT);
-    }
-    if (this.closing.size > 0) {
-      const fin = this.options.finTimeoutMs;
-      for (const f of this.closing) if (nowMs - f.endMs >= fin) this.expire(f, FlowEndReason.END_OF_FLOW);
-    }
+    while (this.firstCreated !== undefined && nowMs - this.firstCreated.startMs >= active) this.expire(this.firstCreated, FlowEndReason.ACTIVE_TIMEOUT);
+    if (this.closing.size === 0 || nowMs < this.nextSweepMs) return;
+    this.nextSweepMs = nowMs + 250;
+    const fin = this.options.finTimeoutMs;
+    for (const f of this.closing) if (nowMs - f.endMs >= fin) this.expire(f, FlowEndReason.END_OF_FLOW);
   }
 
   /** Exports every flow (stop, end of capture), oldest activity first. */
@@ -126,9 +139,15 @@ export class FlowCache {
   }
 
   private expire(flow: Flow, reason: FlowEndReasonCode): void {
-    if (this.flows.get(flow.key) !== flow) return;
-    this.flows.delete(flow.key);
+    if (!this.removeFromBucket(flow)) return;
+    this.count--;
     this.unlink(flow);
+    if (flow.createdBefore !== undefined) flow.createdBefore.createdAfter = flow.createdAfter;
+    else this.firstCreated = flow.createdAfter;
+    if (flow.createdAfter !== undefined) flow.createdAfter.createdBefore = flow.createdBefore;
+    else this.lastCreated = flow.createdBefore;
+    flow.createdBefore = undefined;
+    flow.createdAfter = undefined;
     if (flow.closing) {
       this.closing.delete(flow);
       flow.closing = false;
@@ -141,6 +160,25 @@ export class FlowCache {
     else if (reason === FlowEndReason.LACK_OF_RESOURCES) c.expiredEmergency++;
     else c.expiredForced++;
     this.sink(flow);
+  }
+
+  /** Takes `flow` out of its hash chain; false when it is not in the cache. */
+  private removeFromBucket(flow: Flow): boolean {
+    const head = this.buckets.get(flow.hash);
+    if (head === flow) {
+      if (flow.sameHash !== undefined) this.buckets.set(flow.hash, flow.sameHash);
+      else this.buckets.delete(flow.hash);
+      flow.sameHash = undefined;
+      return true;
+    }
+    for (let f = head; f !== undefined; f = f.sameHash) {
+      if (f.sameHash === flow) {
+        f.sameHash = flow.sameHash;
+        flow.sameHash = undefined;
+        return true;
+      }
+    }
+    return false;
   }
 
   private linkNewest(f: Flow): void {

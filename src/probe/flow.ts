@@ -55,11 +55,18 @@ export class Flow {
   /** Doubly linked list by last activity, oldest first (the cache's idle order). */
   older: Flow | undefined = undefined;
   newer: Flow | undefined = undefined;
+  /** Doubly linked list by creation, oldest first (the cache's active-timeout order). */
+  createdBefore: Flow | undefined = undefined;
+  createdAfter: Flow | undefined = undefined;
+  /** The next flow whose key has the same hash. */
+  sameHash: Flow | undefined = undefined;
   /** In the cache's set of flows waiting out their FIN timeout. */
   closing = false;
 
   constructor(
-    readonly key: string,
+    /** The flow key's bytes (see Meter) and their 32-bit hash. */
+    readonly key: Buffer,
+    readonly hash: number,
     readonly ipVersion: 4 | 6,
     /** Initiator (first packet's source) address: 4 or 16 bytes, a copy. */
     readonly srcAddr: Buffer,

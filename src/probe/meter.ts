@@ -66,6 +66,9 @@ export class Meter {
   private dp = 0;
   private icmp = 0;
   private swapped = false;
+  private hash = 0;
+  /** The current packet's flow key (see key()). */
+  private readonly kb = Buffer.alloc(48);
 
   constructor(
     readonly options: MeterOptions,
@@ -113,8 +116,8 @@ export class Meter {
     c.packetsMetered++;
     c.octetsMetered += l.ipTotalLength;
 
-    const key = this.key(data, l, ingress, false);
-    let flow = this.cache.get(key);
+    const klen = this.key(data, l, ingress, false);
+    let flow = this.cache.get(this.hash, this.kb, klen);
     if (flow === undefined) {
       const alen = l.ipVersion === 4 ? 4 : 16;
       const eth = l.ethOffset;
@@ -122,7 +125,8 @@ export class Meter {
       const dst = Buffer.from(data.subarray(l.dstAddrOffset, l.dstAddrOffset + alen));
       const ports = hasPorts(l.protocol);
       flow = new Flow(
-        key,
+        Buffer.from(this.kb.subarray(0, klen)),
+        this.hash,
         l.ipVersion as 4 | 6,
         src,
         dst,
@@ -168,11 +172,15 @@ export class Meter {
   }
 
   /**
-   * The flow key of the packet in `l`, setting sp/dp/icmp/swapped. With `reverse`, the key of the
-   * opposite direction (uniflow mode's reverse flow). In biflow mode both directions give one key:
-   * the lower (address, port) end goes first.
+   * Writes the flow key of the packet in `l` into `kb` (returns its length; the hash goes to
+   * `this.hash`) and sets sp/dp/icmp/swapped. With `reverse`, the key of the opposite direction
+   * (uniflow mode's reverse flow). In biflow mode both directions give one key: the lower
+   * (address, port) end goes first.
+   *
+   * Layout: address A, address B (4 or 16 bytes each), protocol, port A, port B, ICMP type-code,
+   * VLAN id, ingress ifIndex (4 bytes), IP version.
    */
-  private key(data: Buffer, l: PacketLayers, ingress: number, reverse: boolean): string {
+  private key(data: Buffer, l: PacketLayers, ingress: number, reverse: boolean): number {
     const proto = l.protocol;
     let sp = 0;
     let dp = 0;
@@ -201,7 +209,8 @@ export class Meter {
     let swap = reverse;
     let icmpKey = icmp;
     if (this.options.biflow) {
-      const cmp = data.compare(data, t, t + alen, s, s + alen);
+      let cmp = 0;
+      for (let i = 0; i < alen && cmp === 0; i++) cmp = data[s + i]! - data[t + i]!;
       swap = cmp > 0 || (cmp === 0 && sp > dp);
       if (reverse) swap = !swap;
       // Echo request and reply form one conversation: key both by the request's type.
@@ -209,9 +218,37 @@ export class Meter {
       else if (icmpKey === 0x8100) icmpKey = 0x8000;
     }
     this.swapped = swap;
+    const kb = this.kb;
+    const a = swap ? t : s;
+    const b = swap ? s : t;
+    for (let i = 0; i < alen; i++) {
+      kb[i] = data[a + i]!;
+      kb[alen + i] = data[b + i]!;
+    }
+    let o = 2 * alen;
+    const pa = swap ? dp : sp;
+    const pb = swap ? sp : dp;
     const vlan = l.vlanIds.length > 0 ? l.vlanIds[0]! : 0;
-    const tail = String.fromCharCode(proto, swap ? dp : sp, swap ? sp : dp, icmpKey, vlan, ingress & 0xffff, ingress >>> 16, l.ipVersion);
-    return swap ? data.toString('latin1', t, t + alen) + data.toString('latin1', s, s + alen) + tail : data.toString('latin1', s, s + alen) + data.toString('latin1', t, t + alen) + tail;
+    kb[o] = proto;
+    kb[o + 1] = pa >>> 8;
+    kb[o + 2] = pa & 0xff;
+    kb[o + 3] = pb >>> 8;
+    kb[o + 4] = pb & 0xff;
+    kb[o + 5] = icmpKey >>> 8;
+    kb[o + 6] = icmpKey & 0xff;
+    kb[o + 7] = vlan >>> 8;
+    kb[o + 8] = vlan & 0xff;
+    kb[o + 9] = ingress >>> 24;
+    kb[o + 10] = (ingress >>> 16) & 0xff;
+    kb[o + 11] = (ingress >>> 8) & 0xff;
+    kb[o + 12] = ingress & 0xff;
+    kb[o + 13] = l.ipVersion;
+    o += 14;
+    // FNV-1a, 32 bits: cheap and spreads addresses and ports well enough for a chained table.
+    let h = 0x811c9dc5;
+    for (let i = 0; i < o; i++) h = Math.imul(h ^ kb[i]!, 0x01000193);
+    this.hash = h >>> 0;
+    return o;
   }
 
   private fragKey(data: Buffer, l: PacketLayers): string {
@@ -234,7 +271,11 @@ export class Meter {
       if (forward && flow.synMs < 0) flow.synMs = tsMs;
     } else if (syn && ack) {
       // The SYN-ACK answers the initiator: in uniflow mode the initiator's flow is the reverse key.
-      const init = this.options.biflow ? flow : this.cache.get(this.key(data, l, ingress, true));
+      let init: Flow | undefined = flow;
+      if (!this.options.biflow) {
+        const klen = this.key(data, l, ingress, true);
+        init = this.cache.get(this.hash, this.kb, klen);
+      }
       if (init !== undefined && init.synMs >= 0 && init.synAckMs < 0 && (!this.options.biflow || !forward)) init.synAckMs = tsMs;
     } else if (ack && forward && flow.synAckMs >= 0 && flow.rttUs < 0) {
       flow.rttUs = Math.max(0, Math.round((tsMs - flow.synMs) * 1000));
