@@ -45,6 +45,17 @@ const FLUSH_EVERY_MS = 1000;
 const YIELD_EVERY = 2048;
 
 export async function runProbe(cfg: ProbeConfig, stop: AbortSignal): Promise<ProbeSummary> {
+  // The capture is opened first: a missing libpcap or a bad filter fails before any socket exists.
+  const capture = cfg.pcap !== undefined ? readFileSync(cfg.pcap) : undefined;
+  const live: LiveCapture | undefined = cfg.interface !== undefined ? await openLiveCapture(cfg.interface, cfg.filter, cfg.log) : undefined;
+  try {
+    return await meterAndExport(cfg, stop, capture, live);
+  } finally {
+    live?.close();
+  }
+}
+
+async function meterAndExport(cfg: ProbeConfig, stop: AbortSignal, capture: Buffer | undefined, live: LiveCapture | undefined): Promise<ProbeSummary> {
   let exporter: FlowExporter | undefined;
   let meter: Meter | undefined;
   const clock = () => (meter !== undefined && Number.isFinite(meter.clockMs) ? meter.clockMs : Date.now());
@@ -84,8 +95,8 @@ export async function runProbe(cfg: ProbeConfig, stop: AbortSignal): Promise<Pro
   };
 
   let captureError: string | undefined;
-  if (cfg.pcap !== undefined) {
-    const buf = readFileSync(cfg.pcap);
+  if (capture !== undefined) {
+    const buf = capture;
     let wall0 = 0;
     let ts0 = 0;
     let n = 0;
@@ -113,8 +124,7 @@ export async function runProbe(cfg: ProbeConfig, stop: AbortSignal): Promise<Pro
       captureError = err.message;
       cfg.log(`${cfg.pcap}: ${err.message}; the frames before it were metered`);
     }
-  } else if (cfg.interface !== undefined) {
-    const live: LiveCapture = await openLiveCapture(cfg.interface, cfg.filter, cfg.log);
+  } else if (live !== undefined) {
     const ifIndex = cfg.ifIndex ?? live.ifIndex;
     live.onPacket((linkType, data, tsMs) => {
       first(tsMs);
@@ -128,7 +138,6 @@ export async function runProbe(cfg: ProbeConfig, stop: AbortSignal): Promise<Pro
     }, 250);
     await new Promise<void>((ok) => stop.addEventListener('abort', () => ok(), { once: true }));
     clearInterval(timer);
-    live.close();
   }
 
   m0.flush();
