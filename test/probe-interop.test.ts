@@ -101,6 +101,19 @@ test('sluice probe exports a pcap correctly to nfcapd, tshark, sluice collect, a
     });
   }
 
+  await t.test('nfcapd scales IPFIX by the 1-in-4 sampling the options record declares', async (st) => {
+    const nf = await Nfcapd.start();
+    st.after(() => nf.kill());
+    const stderr = await probe(st, ['-c', `127.0.0.1:${nf.port}`, '--sampling', '4']);
+    const m = /selected (\d+), metered \d+ \((\d+) octets\)/.exec(stderr);
+    assert.ok(m !== null, stderr);
+    // Systematic count-based: packets 0, 4, 8, ... of the capture.
+    assert.equal(Number(m[1]), Math.ceil(sum.packets / 4));
+    const got = await nf.stop();
+    assert.equal(got.packets, 4 * Number(m[1]), `nfcapd log:\n${nf.log}`);
+    assert.equal(got.bytes, 4 * Number(m[2]));
+  });
+
   for (const [version, extra] of [[10, ['--biflow']], [10, []], [9, []], [5, []]] as const) {
     await t.test(`tshark decodes every v${version}${extra.length ? ' biflow' : ''} message without a warning`, async (st) => {
       const sink = await DatagramSink.open();

@@ -409,3 +409,18 @@ test('IPFIX sequence numbers count the data records sent before each message', (
   assert.ok(records > 30);
   assert.equal(p.counters.drops.byReason.size, 0);
 });
+
+test('the options record declares 1-in-N sampling so that sluice learns N (IPFIX and v9)', () => {
+  for (const version of [10, 9] as const) {
+    const { messages } = exportTraffic({ version, sampling: 5 }, { sampling: 5 });
+    const d = decodeAll(messages);
+    const last = d.batches.at(-1)!;
+    assert.equal(last.ctx.domain?.samplingInterval, 5, `v${version}`);
+    if (version === 10) {
+      const opt = d.options.at(-1)!;
+      assert.equal(opt.get('samplingPacketInterval'), 1);
+      assert.equal(opt.get('samplingPacketSpace'), 4);
+      assert.equal(opt.get('selectorAlgorithm'), 1);
+    }
+  }
+});

@@ -277,9 +277,13 @@ export class FlowExporter {
           { id: 164, length: 8 }, // ignoredPacketTotalCount
           { id: 318, length: 8 }, // selectorIdTotalPktsObserved
           { id: 319, length: 8 }, // selectorIdTotalPktsSelected
+          // The sampling: 1-in-N as RFC 5476 says it (304-306), and as the deprecated
+          // samplingInterval (34) that many collectors still read. The order matters to nfdump
+          // 1.7, which reads 34 and 306 into one slot (the later wins) and wants all four.
           { id: 304, length: 2 }, // selectorAlgorithm: 1 = systematic count-based sampling
-          { id: 305, length: 4 }, // samplingPacketInterval: packets selected in a row
-          { id: 306, length: 4 }, // samplingPacketSpace: packets skipped between selections
+          { id: 305, length: 4 }, // samplingPacketInterval: packets selected in a row (1)
+          { id: 34, length: 4 }, // samplingInterval: N
+          { id: 306, length: 4 }, // samplingPacketSpace: packets skipped between selections (N - 1)
         ],
       };
     }
@@ -303,7 +307,7 @@ export class FlowExporter {
     const n = this.o.sampling;
     if (this.o.version === 10) {
       const m = this.metering;
-      return [this.o.domainId, c.messages, c.records, c.octets, c.notSent, m.packetsIgnored, m.packetsObserved, m.packetsSelected, 1, 1, n - 1];
+      return [this.o.domainId, c.messages, c.records, c.octets, c.notSent, m.packetsIgnored, m.packetsObserved, m.packetsSelected, 1, 1, n, n - 1];
     }
     return [this.o.domainId, c.messages, c.records, c.octets, n, 1, Number.isNaN(this.bootMs) ? Math.floor(nowMs) : this.bootMs];
   }

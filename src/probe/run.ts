@@ -109,8 +109,15 @@ async function meterAndExport(cfg: ProbeConfig, stop: AbortSignal, capture: Buff
           ts0 = fr.tsMs;
         }
         if (cfg.realtime) {
-          const ahead = fr.tsMs - ts0 - (performance.now() - wall0);
-          if (ahead > 2) await sleep(ahead, stop);
+          // Wait for the frame's time in steps, moving the clock meanwhile so idle flows expire
+          // on time during gaps, as they would live.
+          for (;;) {
+            const ahead = fr.tsMs - ts0 - (performance.now() - wall0);
+            if (ahead <= 2 || stop.aborted) break;
+            await sleep(Math.min(ahead, 250), stop);
+            m0.advance(Math.min(fr.tsMs, ts0 + (performance.now() - wall0)));
+            tick(m0.clockMs);
+          }
         }
         m0.packet(fr.linkType, fr.data, fr.tsMs, cfg.ifIndex ?? fr.interfaceId);
         tick(m0.clockMs);
