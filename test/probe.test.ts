@@ -30,7 +30,7 @@ const tcp = (fromClient: boolean, flags: number, seq = 1000, payload = Buffer.al
   fromClient
     ? ethernetIpv4Tcp({ src: '192.0.2.1', dst: '198.51.100.1', srcPort: 40000, dstPort: 443, flags, seq, ack, payload })
     : ethernetIpv4Tcp({ src: '198.51.100.1', dst: '192.0.2.1', srcPort: 443, dstPort: 40000, flags, seq, ack, payload });
-const udp = (i: number, payload = Buffer.alloc(10)) => ethernetIpv4Udp({ src: '192.0.2.1', dst: '198.51.100.1', srcPort: 1000 + i, dstPort: 53, payload });
+const udp = (i: number, payload: Buffer = Buffer.alloc(10)) => ethernetIpv4Udp({ src: '192.0.2.1', dst: '198.51.100.1', srcPort: 1000 + i, dstPort: 53, payload });
 
 test('inactive timeout: a gap longer than the timeout starts a new flow, measured in packet time', () => {
   const { m, out } = meter({ inactiveTimeoutMs: 30_000 });
@@ -422,5 +422,64 @@ test('the options record declares 1-in-N sampling so that sluice learns N (IPFIX
       assert.equal(opt.get('samplingPacketSpace'), 4);
       assert.equal(opt.get('selectorAlgorithm'), 1);
     }
+  }
+});
+
+test('DataMessageWriter: sets per template run, v9 set padding, the size limit, exact header fields', async () => {
+  const { DataMessageWriter } = await import('../src/wire/encode/data-writer.js');
+  const w3 = (b: Buffer, o: number, limit: number, v: number) => (o + 3 > limit ? -1 : (b.writeUIntBE(v, o, 3), o + 3));
+  for (const version of [10, 9] as const) {
+    const w = new DataMessageWriter(version, 60);
+    assert.ok(w.add(300, w3, 1));
+    assert.ok(w.add(300, w3, 2));
+    assert.ok(w.add(301, w3, 3));
+    let added = 3;
+    while (w.add(301, w3, 4)) added++;
+    const msg = w.finish({ exportTimeSec: 1000, sequence: 7, domainId: 9, sysUpTimeMs: 5 })!;
+    assert.ok(msg.length <= 60);
+    const hl = version === 10 ? 16 : 20;
+    if (version === 10) {
+      assert.equal(msg.readUInt16BE(2), msg.length);
+      assert.equal(msg.readUInt32BE(12), 9);
+    } else {
+      assert.equal(msg.readUInt16BE(2), added, 'v9 header counts records');
+      assert.equal(msg.readUInt32BE(4), 5);
+    }
+    // First set: id 300, two 3-byte records (+ 2 bytes of padding in v9).
+    assert.equal(msg.readUInt16BE(hl), 300);
+    assert.equal(msg.readUInt16BE(hl + 2), version === 9 ? 12 : 10);
+    const second = hl + msg.readUInt16BE(hl + 2);
+    assert.equal(msg.readUInt16BE(second), 301);
+    assert.equal(second + msg.readUInt16BE(second + 2), msg.length);
+    if (version === 9) assert.equal(msg.length % 4, 0);
+    assert.equal(w.finish({ exportTimeSec: 0, sequence: 0, domainId: 0 }), undefined, 'empty after finish');
+    assert.throws(() => new DataMessageWriter(version, 60).add(1, () => -1, 0), /does not fit/);
+  }
+});
+
+test('the meter survives mutated and random frames (no throw, every frame counted)', () => {
+  const rng = new Prng(0x9e7);
+  const seeds = [
+    tcp(true, TcpFlag.SYN),
+    udp(1, dnsQuery('a.example')),
+    ethernetIpv6Udp({ src: '2001:db8::1', dst: '2001:db8::2', srcPort: 1, dstPort: 53, payload: dnsQuery('b.example') }),
+    ethernetIpv4Tcp({ src: '192.0.2.1', dst: '198.51.100.1', srcPort: 5, dstPort: 443, flags: TcpFlag.ACK, payload: clientHello('c.example') }),
+    ethernetIpv4Icmp({ src: '192.0.2.9', dst: '198.51.100.9', type: 3, code: 1, payload: Buffer.alloc(28) }),
+  ];
+  for (const biflow of [false, true]) {
+    const { m, out } = meter({ biflow, maxFlows: 512 });
+    let n = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const base = Buffer.from(rng.pick(seeds));
+      const f = rng.chance(0.1) ? rng.bytes(rng.int(0, 120)) : base.subarray(0, rng.int(0, base.length));
+      for (let k = rng.int(0, 6); k > 0; k--) if (f.length > 0) f[rng.int(0, f.length - 1)] = rng.int(0, 255);
+      m.packet(rng.pick([ETH, ETH, LinkType.RAW, LinkType.LINUX_SLL]), f, T0 + i);
+      n++;
+    }
+    m.flush();
+    const c = m.counters;
+    assert.equal(c.packetsObserved, n);
+    assert.equal(c.packetsMetered + c.notIp, n);
+    assert.equal(out.reduce((a, f) => a + f.fwd.packets + f.rev.packets, 0), c.packetsMetered, 'every metered packet is in an exported flow');
   }
 });
