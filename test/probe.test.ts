@@ -319,6 +319,7 @@ test('IPFIX round trip: every flow field decodes back, names included', () => {
   assert.equal(c.get('ipClassOfService'), 0x28);
   assert.equal(c.get('vlanId'), 42);
   assert.equal(c.get('sourceMacAddress'), '02:00:00:00:00:01');
+  assert.equal(c.get('destinationMacAddress'), '02:00:00:00:00:02');
   assert.equal(num(c.get('flowStartMilliseconds')), T0 + 2);
   assert.equal(num(c.get('flowEndMilliseconds')), T0 + 11);
   assert.equal(c.get('@startMs'), T0 + 2);

@@ -66,8 +66,8 @@ export class FlowCache {
   /** The flow whose key is key[0, length), with that key's hash. */
   get(hash: number, key: Buffer, length: number): Flow | undefined {
     for (let f = this.buckets.get(hash); f !== undefined; f = f.sameHash) {
-      const k = f.key;
-      if (k.length !== length) continue;
+      const k = f.bytes;
+      if (f.keyLength !== length) continue;
       let i = 0;
       while (i < length && k[i] === key[i]) i++;
       if (i === length) return f;

@@ -64,13 +64,16 @@ export class Flow {
   closing = false;
 
   constructor(
-    /** The flow key's bytes (see Meter) and their 32-bit hash. */
-    readonly key: Buffer,
+    /**
+     * One allocation per flow: the key (see Meter.key), then the initiator's source and
+     * destination address (4 or 16 bytes each), then source and destination MAC when the frame
+     * had an Ethernet header.
+     */
+    readonly bytes: Buffer,
+    readonly keyLength: number,
+    /** The key's 32-bit hash. */
     readonly hash: number,
     readonly ipVersion: 4 | 6,
-    /** Initiator (first packet's source) address: 4 or 16 bytes, a copy. */
-    readonly srcAddr: Buffer,
-    readonly dstAddr: Buffer,
     readonly protocol: number,
     /** TCP/UDP/SCTP ports; 0 for other protocols. */
     readonly srcPort: number,
@@ -80,12 +83,47 @@ export class Flow {
     /** Outermost 802.1Q VLAN id; 0 untagged. */
     readonly vlanId: number,
     readonly ingressInterface: number,
-    /** Source / destination MAC of the first packet (6 bytes each), undefined on links without Ethernet. */
-    readonly srcMac: Buffer | undefined,
-    readonly dstMac: Buffer | undefined,
+    /** The frame had an Ethernet header: the MACs are in `bytes`. */
+    readonly hasMac: boolean,
     /** In biflow mode: whether the initiator's side is the "swapped" side of the canonical key. */
     readonly initiatorSwapped: boolean,
   ) {}
+
+  get addressLength(): 4 | 16 {
+    return this.ipVersion === 4 ? 4 : 16;
+  }
+
+  /** Offsets into `bytes`. */
+  get srcAddrOffset(): number {
+    return this.keyLength;
+  }
+
+  get dstAddrOffset(): number {
+    return this.keyLength + this.addressLength;
+  }
+
+  /** Source MAC at this offset, destination MAC 6 bytes later; -1 without Ethernet. */
+  get macOffset(): number {
+    return this.hasMac ? this.keyLength + 2 * this.addressLength : -1;
+  }
+
+  get srcAddr(): Buffer {
+    return this.bytes.subarray(this.srcAddrOffset, this.srcAddrOffset + this.addressLength);
+  }
+
+  get dstAddr(): Buffer {
+    return this.bytes.subarray(this.dstAddrOffset, this.dstAddrOffset + this.addressLength);
+  }
+
+  get srcMac(): Buffer | undefined {
+    const o = this.macOffset;
+    return o < 0 ? undefined : this.bytes.subarray(o, o + 6);
+  }
+
+  get dstMac(): Buffer | undefined {
+    const o = this.macOffset;
+    return o < 0 ? undefined : this.bytes.subarray(o + 6, o + 12);
+  }
 
   get startMs(): number {
     return this.rev.packets > 0 ? Math.min(this.fwd.firstMs, this.rev.firstMs) : this.fwd.firstMs;

@@ -121,23 +121,27 @@ export class Meter {
     if (flow === undefined) {
       const alen = l.ipVersion === 4 ? 4 : 16;
       const eth = l.ethOffset;
-      const src = Buffer.from(data.subarray(l.srcAddrOffset, l.srcAddrOffset + alen));
-      const dst = Buffer.from(data.subarray(l.dstAddrOffset, l.dstAddrOffset + alen));
+      const bytes = Buffer.allocUnsafe(klen + 2 * alen + (eth >= 0 ? 12 : 0));
+      this.kb.copy(bytes, 0, 0, klen);
+      data.copy(bytes, klen, l.srcAddrOffset, l.srcAddrOffset + alen);
+      data.copy(bytes, klen + alen, l.dstAddrOffset, l.dstAddrOffset + alen);
+      if (eth >= 0) {
+        data.copy(bytes, klen + 2 * alen, eth + 6, eth + 12);
+        data.copy(bytes, klen + 2 * alen + 6, eth, eth + 6);
+      }
       const ports = hasPorts(l.protocol);
       flow = new Flow(
-        Buffer.from(this.kb.subarray(0, klen)),
+        bytes,
+        klen,
         this.hash,
         l.ipVersion as 4 | 6,
-        src,
-        dst,
         l.protocol,
         ports ? this.sp : 0,
         ports ? this.dp : 0,
         this.icmp,
         l.vlanIds.length > 0 ? l.vlanIds[0]! : 0,
         ingress,
-        eth >= 0 ? Buffer.from(data.subarray(eth + 6, eth + 12)) : undefined,
-        eth >= 0 ? Buffer.from(data.subarray(eth, eth + 6)) : undefined,
+        eth >= 0,
         this.swapped,
       );
       this.cache.insert(flow);

@@ -189,10 +189,10 @@ export const writeFlowRecord: RecordWriter<FlowRecordInput> = (b, off, limit, in
     if (f.length !== VARLEN && o + f.length > limit) return -1;
     switch (f.kind) {
       case F.SRC:
-        flow.srcAddr.copy(b, o);
+        flow.bytes.copy(b, o, flow.srcAddrOffset, flow.srcAddrOffset + f.length);
         break;
       case F.DST:
-        flow.dstAddr.copy(b, o);
+        flow.bytes.copy(b, o, flow.dstAddrOffset, flow.dstAddrOffset + f.length);
         break;
       case F.PROTO:
         b[o] = flow.protocol;
@@ -213,13 +213,12 @@ export const writeFlowRecord: RecordWriter<FlowRecordInput> = (b, off, limit, in
         b.writeUInt16BE(flow.vlanId, o);
         break;
       case F.SMAC:
-        if (flow.srcMac !== undefined) flow.srcMac.copy(b, o);
+      case F.DMAC: {
+        const m = flow.macOffset;
+        if (m >= 0) flow.bytes.copy(b, o, f.kind === F.SMAC ? m : m + 6, f.kind === F.SMAC ? m + 6 : m + 12);
         else b.fill(0, o, o + 6);
         break;
-      case F.DMAC:
-        if (flow.dstMac !== undefined) flow.dstMac.copy(b, o);
-        else b.fill(0, o, o + 6);
-        break;
+      }
       case F.TOS:
         b[o] = fwd.tos;
         break;
