@@ -65,9 +65,10 @@ async function meterAndExport(cfg: ProbeConfig, stop: AbortSignal, capture: Buff
     version: cfg.version,
     domainId: cfg.domainId,
     maxMessageBytes: cfg.mtu - transport.headerBytes,
-    templateRefreshMs: cfg.transport === 'tcp' ? 0 : cfg.templateRefreshSec * 1000,
-    templateRefreshMessages: cfg.transport === 'tcp' ? 0 : cfg.templateRefreshPackets,
-    // Over TCP the options record still goes out on the refresh period.
+    // Over TCP the templates go once per connection (the transport sends them); the options
+    // record still goes out on the refresh schedule.
+    templateRefreshMs: cfg.templateRefreshSec * 1000,
+    templateRefreshMessages: cfg.templateRefreshPackets,
     inlineTemplates: cfg.transport !== 'tcp',
     biflow: cfg.meter.biflow,
     sampling: cfg.meter.sampling,
