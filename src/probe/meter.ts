@@ -122,12 +122,21 @@ export class Meter {
       const alen = l.ipVersion === 4 ? 4 : 16;
       const eth = l.ethOffset;
       const bytes = Buffer.allocUnsafe(klen + 2 * alen + (eth >= 0 ? 12 : 0));
-      this.kb.copy(bytes, 0, 0, klen);
-      data.copy(bytes, klen, l.srcAddrOffset, l.srcAddrOffset + alen);
-      data.copy(bytes, klen + alen, l.dstAddrOffset, l.dstAddrOffset + alen);
+      // Byte loops: for a few dozen bytes they beat Buffer#copy's native call.
+      const kb = this.kb;
+      for (let i = 0; i < klen; i++) bytes[i] = kb[i]!;
+      const s = l.srcAddrOffset;
+      const t = l.dstAddrOffset;
+      for (let i = 0; i < alen; i++) {
+        bytes[klen + i] = data[s + i]!;
+        bytes[klen + alen + i] = data[t + i]!;
+      }
       if (eth >= 0) {
-        data.copy(bytes, klen + 2 * alen, eth + 6, eth + 12);
-        data.copy(bytes, klen + 2 * alen + 6, eth, eth + 6);
+        const m = klen + 2 * alen;
+        for (let i = 0; i < 6; i++) {
+          bytes[m + i] = data[eth + 6 + i]!;
+          bytes[m + 6 + i] = data[eth + i]!;
+        }
       }
       const ports = hasPorts(l.protocol);
       flow = new Flow(
@@ -251,7 +260,8 @@ export class Meter {
     // FNV-1a, 32 bits: cheap and spreads addresses and ports well enough for a chained table.
     let h = 0x811c9dc5;
     for (let i = 0; i < o; i++) h = Math.imul(h ^ kb[i]!, 0x01000193);
-    this.hash = h >>> 0;
+    // 30 bits: the Map keys stay small integers (Smis), which V8 hashes and compares fastest.
+    this.hash = h & 0x3fffffff;
     return o;
   }
 
