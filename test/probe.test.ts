@@ -484,3 +484,23 @@ test('the meter survives mutated and random frames (no throw, every frame counte
     assert.equal(out.reduce((a, f) => a + f.fwd.packets + f.rev.packets, 0), c.packetsMetered, 'every metered packet is in an exported flow');
   }
 });
+
+test('IP fragments: later fragments are metered into the first fragment\'s flow (ports from the first)', async () => {
+  const { fragmentIpv4 } = await import('../src/wire/packet/build.js');
+  const big = ethernetIpv4Udp({ src: '192.0.2.1', dst: '198.51.100.1', srcPort: 4000, dstPort: 9000, payload: Buffer.alloc(3000, 1) });
+  const frags = fragmentIpv4(big, 1500);
+  assert.ok(frags.length >= 3);
+  const { m, out } = meter();
+  frags.forEach((f, i) => m.packet(ETH, f, T0 + i));
+  // A later fragment whose first fragment was never seen (another IPv4 id): ports 0, counted.
+  const other = fragmentIpv4(ethernetIpv4Udp({ src: '192.0.2.1', dst: '198.51.100.1', srcPort: 4000, dstPort: 9000, id: 77, payload: Buffer.alloc(3000, 2) }), 1500);
+  m.packet(ETH, other[1]!, T0 + 10);
+  m.flush();
+  const f = out.find((x) => x.dstPort === 9000)!;
+  assert.equal(f.srcPort, 4000);
+  assert.equal(f.fwd.packets, frags.length);
+  assert.equal(f.fwd.octets, frags.reduce((a, x) => a + x.readUInt16BE(16), 0), 'each fragment counts its own IP length');
+  const orphan = out.find((x) => x.protocol === 17 && x.dstPort === 0)!;
+  assert.equal(orphan.fwd.packets, 1);
+  assert.equal(m.counters.fragmentsWithoutPorts, 1);
+});
