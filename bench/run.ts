@@ -8,12 +8,13 @@
  *   (b) `sluice collect` and `nfcapd` (Debian nfdump 1.7) as processes, fed over loopback UDP by the
  *       same paced sender (bench/udp.ts): wall-clock records/s, records per CPU second, CPU share,
  *       kernel drops, RSS.
- * Then the sFlow benchmark (bench/sflow.ts) and the relay benchmark (bench/relay.ts: sluice relay
- * next to nfcapd -R) when present, then records/s through each output
+ * Then the sFlow benchmark (bench/sflow.ts), the relay benchmark (bench/relay.ts: sluice relay
+ * next to nfcapd -R) and the probe benchmark (bench/probe.ts: packets/s metered from a pcap next to
+ * softflowd -r) when present, then records/s through each output
  * (bench/outputs.ts: file none/gzip/lz4/zstd, tcp-server, send tcp; bench/kafka.ts: Kafka to
  * librdkafka's mock broker, when kcat is installed).
  *
- *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-relay] [-- --no-outputs] [-- --profile]
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
 import { existsSync } from 'node:fs';
@@ -125,6 +126,12 @@ async function main(): Promise<void> {
     console.log('');
     const relay = await import('./relay.js');
     console.log(relay.formatRelayBench(await relay.runRelayBench(quick ? { datagrams: 20_000, rounds: 1 } : {})));
+  }
+
+  if (!args.has('--no-probe') && existsSync(fileURLToPath(new URL('./probe.ts', import.meta.url)))) {
+    console.log('');
+    const probe = await import('./probe.js');
+    console.log(probe.formatProbeBench(await probe.runProbeBench(quick ? { copies: 1, runs: 3 } : {})));
   }
 
   if (!args.has('--no-outputs')) {

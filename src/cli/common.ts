@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import { protocolKeyword, IeRegistry } from '../wire/ie/registry.js';
 import type { DropEvent } from '../wire/stats.js';
+import { PROBE_ELEMENTS } from '../probe/elements.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 
 /** Loads the built-in registry plus the user's definition files (--ie-file). */
 export function loadRegistry(ieFiles: readonly string[]): IeRegistry {
   const reg = IeRegistry.builtin();
+  // The probe's own elements (src/probe/elements.ts), so their records print with names; a user file may redefine them.
+  for (const e of PROBE_ELEMENTS) reg.add(e);
   for (const f of ieFiles) reg.loadDefinitionsText(readFileSync(f, 'utf8'), f);
   return reg;
 }

@@ -5,6 +5,7 @@ import { loadCollectConfig } from './config.js';
 import { collectList } from './common.js';
 import { runDecode } from './decode.js';
 import { relayCommand } from './relay.js';
+import { buildProbeCommand } from './probe.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -98,7 +99,10 @@ Examples:
       });
     });
 
+  // Positional options: `probe --version 9` is the probe's export version, not the program's --version.
+  program.enablePositionalOptions();
   program.addCommand(relayCommand());
+  program.addCommand(buildProbeCommand());
 
   return program;
 }
