@@ -90,22 +90,34 @@ export function timePlan(t: Template): TimePlan {
   return p;
 }
 
+/**
+ * readUnsigned() as a number: the 4-, 2- and 1-byte sizes (the usual ones for times) by byte
+ * arithmetic, which is what V8 does best; the others through readUnsigned. Callers pass offsets
+ * inside the record, so the bytes exist.
+ */
+function unsignedAt(buf: Buffer, off: number, len: number): number {
+  if (len === 4) return buf[off]! * 0x1000000 + ((buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!);
+  if (len === 2) return (buf[off]! << 8) | buf[off + 1]!;
+  if (len === 1) return buf[off]!;
+  return Number(readUnsigned(buf, off, len));
+}
+
 function readTime(f: TimeField, b: FlowBatch, off: number, len: number): number {
   const buf = b.buf;
   const ctx = b.ctx;
   switch (f.kind) {
     case 'sec':
-      return Number(readUnsigned(buf, off, len)) * 1000;
+      return unsignedAt(buf, off, len) * 1000;
     case 'ms':
-      return Number(readUnsigned(buf, off, len));
+      return unsignedAt(buf, off, len);
     case 'us':
     case 'ns':
       return readNtpMs(buf, off, f.kind === 'us');
     case 'deltaUs':
       // RFC 7011 / IANA 158-159: microseconds before the export time of the message.
-      return ctx.exportTimeMs - Number(readUnsigned(buf, off, len)) / 1000;
+      return ctx.exportTimeMs - unsignedAt(buf, off, len) / 1000;
     case 'sysUp': {
-      const v = Number(readUnsigned(buf, off, len));
+      const v = unsignedAt(buf, off, len);
       if (ctx.sysUpTimeMs >= 0) {
         // Signed 32-bit difference: correct across the 2^32 ms uptime wrap, and for flows stamped
         // slightly after the header (clock skew), as long as |difference| < 24.8 days.
@@ -145,7 +157,7 @@ export function deriveTimes(b: FlowBatch): TimePlan {
       if (start) s = readTime(start, b, base + start.offset, start.length);
       if (end) e = readTime(end, b, base + end.offset, end.length);
       if (duration && (start === undefined || end === undefined)) {
-        const d = Number(readUnsigned(b.buf, base + duration.offset, duration.length)) * duration.scale;
+        const d = unsignedAt(b.buf, base + duration.offset, duration.length) * duration.scale;
         if (start === undefined) s = e - d;
         else e = s + d;
       }
