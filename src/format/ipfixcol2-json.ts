@@ -68,19 +68,41 @@ interface CompiledBytes {
 /** Literal byte runs up to this length are written as unrolled stores, longer ones by a copy. */
 const UNROLL_MAX = 256;
 
+const f64Scratch = new DataView(new ArrayBuffer(8));
+
 /**
- * Statements storing `bytes` at p + 0.. : 32-bit little-endian words through the DataView `dv`
- * (one bounds-checked store per four bytes instead of four), the last word overlapping the one
- * before when the length is not a multiple of four; runs under four bytes byte by byte.
+ * The 8 bytes at k as a little-endian float64 literal, or undefined when they are not a finite
+ * number (a NaN's payload need not survive a store) or the literal does not give them back.
+ */
+function f64Literal(bytes: readonly number[], k: number): string | undefined {
+  for (let j = 0; j < 8; j++) f64Scratch.setUint8(j, bytes[k + j]!);
+  const x = f64Scratch.getFloat64(0, true);
+  if (!Number.isFinite(x)) return undefined;
+  const text = Object.is(x, -0) ? '-0' : String(x);
+  f64Scratch.setFloat64(0, Number(text), true);
+  for (let j = 0; j < 8; j++) if (f64Scratch.getUint8(j) !== bytes[k + j]) return undefined;
+  return text;
+}
+
+/**
+ * Statements storing `bytes` at p + 0.. through the DataView `dv`: 8 bytes per store as float64
+ * (the text of a literal is a finite double), else two 32-bit words; the tail as one store that
+ * overlaps the bytes before it. One bounds-checked store for eight bytes, not eight. Runs under
+ * four bytes go byte by byte.
  */
 function literalStores(bytes: readonly number[]): string {
   const n = bytes.length;
   const at = (k: number) => `p${k ? ' + ' + k : ''}`;
   if (n < 4) return bytes.map((v, k) => `d[${at(k)}] = ${v};`).join(' ');
-  const word = (k: number) => (bytes[k]! | (bytes[k + 1]! << 8) | (bytes[k + 2]! << 16) | (bytes[k + 3]! << 24)) >>> 0;
+  const word = (k: number) => `dv.setUint32(${at(k)}, ${(bytes[k]! | (bytes[k + 1]! << 8) | (bytes[k + 2]! << 16) | (bytes[k + 3]! << 24)) >>> 0}, true);`;
+  const eight = (k: number) => {
+    const f = f64Literal(bytes, k);
+    return f !== undefined ? `dv.setFloat64(${at(k)}, ${f}, true);` : `${word(k)} ${word(k + 4)}`;
+  };
+  if (n < 8) return n === 4 ? word(0) : `${word(0)} ${word(n - 4)}`;
   const parts: string[] = [];
-  for (let k = 0; k + 4 <= n; k += 4) parts.push(`dv.setUint32(${at(k)}, ${word(k)}, true);`);
-  if (n % 4 !== 0) parts.push(`dv.setUint32(${at(n - 4)}, ${word(n - 4)}, true);`);
+  for (let k = 0; k + 8 <= n; k += 8) parts.push(eight(k));
+  if (n % 8 !== 0) parts.push(n % 8 <= 4 ? word(n - 4) : eight(n - 8));
   return parts.join(' ');
 }
 
@@ -605,7 +627,8 @@ export class Ipfixcol2JsonFormatter {
       ? `out.ensure(n * ${bound} + 6 * (st[n] - st[0])); let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1];`
       : `let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1], B = ${bound} + 6 * (e - s);\nout.len = p; out.ensure(B); d = out.buf; dv = out.dv;`;
     const batch = `function fmtBytesBatch(b, out) {\nconst buf = b.buf, st = b.starts, n = b.count, S = b.startMs, E = b.endMs;\n${head}\n${body}\n}\nout.len = p;\n}`;
-    const factory = new Function('W', 'J', 'C', 'F', `return [${record}, ${batch}];`) as (
+    const tables = 'const U8W = W.U8W, U8N = W.U8N, OCTW = W.OCTW, OCTN = W.OCTN, TCPW = W.TCPW;';
+    const factory = new Function('W', 'J', 'C', 'F', `${tables}\nreturn [${record}, ${batch}];`) as (
       w: typeof W,
       j: typeof J,
       c: unknown[],
@@ -646,11 +669,13 @@ export class Ipfixcol2JsonFormatter {
           return [`p = ${len} === 1 ? W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]) : ${nul};`, max];
         }
         if (iana && f.id === 6 && o.tcpFlags === 'formatted') {
-          if (L === 1 || L === 2) return [`p = W.tcpFlagsd(dv, p, buf[${at} + ${L - 1}] & 63);`, 8];
+          if (L === 1 || L === 2) return [`{ const x = 2 * (buf[${at} + ${L - 1}] & 63); dv.setUint32(p, TCPW[x], true); dv.setUint32(p + 4, TCPW[x + 1], true); p += 8; }`, 8];
           if (known) return [`p = ${nul};`, 4];
           return [`p = ${len} === 1 || ${len} === 2 ? W.tcpFlagsd(dv, p, buf[${at} + ${len} - 1] & 63) : ${nul};`, 8];
         }
-        if (L === 1 || L === 2 || L === 4) return [`p = W.ud(d, dv, p, ${readExpr(at, L)});`, L === 1 ? 3 : L === 2 ? 5 : 10];
+        // one byte: its digits from a table, inline (one 4-byte store)
+        if (L === 1) return [`{ const x = buf[${at}]; dv.setUint32(p, U8W[x], true); p += U8N[x]; }`, 4];
+        if (L === 2 || L === 4) return [`p = W.ud(d, dv, p, ${readExpr(at, L)});`, L === 2 ? 5 : 10];
         if (L === 8) return [`p = W.u64d(d, dv, p, ${readExpr(at, 4)}, ${readExpr(`${at} + 4`, 4)});`, 20];
         if (known && (L < 1 || L > 8)) return [`p = ${nul};`, 4];
         if (known) return [`p = W.uintd(d, dv, p, buf, ${at}, ${L});`, 20];
@@ -674,7 +699,11 @@ export class Ipfixcol2JsonFormatter {
         return [`p = ${len} === 6 ? W.mac(d, p, buf, ${at}) : ${nul};`, 19];
       case 'ipv4Address':
       case 'ipv6Address':
-        if (L === 4) return [`p = W.ip4d(d, dv, p, buf, ${at});`, 17];
+        if (L === 4) {
+          // W.ip4d inline: calls past V8's inlining budget of the (large) generated function stay calls
+          const oct = (k: number) => `x = buf[${at} + ${k}]; dv.setUint32(p, OCTW[x], true); p += OCTN[x];`;
+          return [`{ let x = 0; d[p++] = 34; ${oct(0)} ${oct(1)} ${oct(2)} ${oct(3)} d[p - 1] = 34; }`, 17];
+        }
         if (L === 16) return [`p = W.ip6(d, p, buf, ${at});`, 41];
         if (known) return [`p = ${nul};`, 4];
         return [`p = ${len} === 4 ? W.ip4d(d, dv, p, buf, ${at}) : ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];

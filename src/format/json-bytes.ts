@@ -369,13 +369,20 @@ export function ud(d: Buffer, dv: DataView, p: number, v: number): number {
   return p + 8;
 }
 
-/** "<digits>." of 0..255 as a little-endian word, and its length. */
-const OCTW = new Uint32Array(256);
-const OCTN = new Uint8Array(256);
+/**
+ * "<digits>." of 0..255 as a little-endian word, and its length (IPv4 octets); U8W/U8N the same
+ * without the dot (one-byte unsigned values). The compiled formatters use these tables inline.
+ */
+export const OCTW = new Uint32Array(256);
+export const OCTN = new Uint8Array(256);
+export const U8W = new Uint32Array(256);
+export const U8N = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
   const s = String(i) + '.';
   OCTN[i] = s.length;
+  U8N[i] = s.length - 1;
   for (let k = 0; k < s.length; k++) OCTW[i] = (OCTW[i]! | (s.charCodeAt(k) << (8 * k))) >>> 0;
+  for (let k = 0; k < s.length - 1; k++) U8W[i] = (U8W[i]! | (s.charCodeAt(k) << (8 * k))) >>> 0;
 }
 
 /** ip4(): quoted dotted quad; stores up to 17 bytes from p. */
@@ -399,7 +406,7 @@ export function ip4d(d: Buffer, dv: DataView, p: number, buf: Buffer, o: number)
 }
 
 /** tcpFlags() as two words per value. */
-const TCPW = new Uint32Array(128);
+export const TCPW = new Uint32Array(128);
 for (let v = 0; v < 64; v++) {
   const s = J.TCP_FLAGS[v]!;
   for (let k = 0; k < 8; k++) TCPW[2 * v + (k >> 2)] = (TCPW[2 * v + (k >> 2)]! | (s.charCodeAt(k) << (8 * (k & 3)))) >>> 0;
