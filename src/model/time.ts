@@ -132,6 +132,32 @@ function readTime(f: TimeField, b: FlowBatch, off: number, len: number): number 
 const scratch = { slices: new Int32Array(64) };
 
 /**
+ * readTime() of one field for every record of a fixed-length batch into T: a loop per field with
+ * the message's constants read once (the sysUpTime case, softflowd's and most v9 exporters', has
+ * its own loop).
+ */
+function fillFixed(f: TimeField, b: FlowBatch, T: Float64Array): void {
+  const buf = b.buf;
+  const st = b.starts;
+  const n = b.count;
+  const off = f.offset;
+  const len = f.length;
+  const ctx = b.ctx;
+  if (f.kind === 'sysUp') {
+    if (ctx.sysUpTimeMs >= 0) {
+      const ex = ctx.exportTimeMs;
+      const up = ctx.sysUpTimeMs;
+      for (let i = 0; i < n; i++) T[i] = ex - ((up - unsignedAt(buf, st[i]! + off, len)) | 0);
+    } else {
+      const init = ctx.domain?.systemInitTimeMs ?? NaN;
+      for (let i = 0; i < n; i++) T[i] = init + unsignedAt(buf, st[i]! + off, len);
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) T[i] = readTime(f, b, st[i]! + off, len);
+}
+
+/**
  * Fills batch.startMs / batch.endMs with absolute flow times in ms since the epoch (NaN where the
  * record carries no usable time). The one place that decides timestamps.
  */
@@ -147,21 +173,31 @@ export function deriveTimes(b: FlowBatch): TimePlan {
     return plan;
   }
   const fixed = b.template.fixedLength >= 0;
+  if (fixed) {
+    if (start) fillFixed(start, b, S);
+    if (end) fillFixed(end, b, E);
+    if (start === undefined || end === undefined) {
+      // One of the two from the other and the duration, or NaN.
+      const have = start === undefined ? E : S;
+      const miss = start === undefined ? S : E;
+      if (duration === undefined) miss.fill(NaN);
+      else {
+        for (let i = 0; i < n; i++) {
+          const d = unsignedAt(b.buf, b.starts[i]! + duration.offset, duration.length) * duration.scale;
+          miss[i] = start === undefined ? have[i]! - d : have[i]! + d;
+        }
+      }
+    }
+    return plan;
+  }
+  // Variable-length records: the field positions differ per record.
   let slices = scratch.slices;
-  if (!fixed && slices.length < b.template.fields.length * 2) slices = scratch.slices = new Int32Array(b.template.fields.length * 2);
+  if (slices.length < b.template.fields.length * 2) slices = scratch.slices = new Int32Array(b.template.fields.length * 2);
   for (let i = 0; i < n; i++) {
     const base = b.starts[i]!;
     let s = NaN;
     let e = NaN;
-    if (fixed) {
-      if (start) s = readTime(start, b, base + start.offset, start.length);
-      if (end) e = readTime(end, b, base + end.offset, end.length);
-      if (duration && (start === undefined || end === undefined)) {
-        const d = unsignedAt(b.buf, base + duration.offset, duration.length) * duration.scale;
-        if (start === undefined) s = e - d;
-        else e = s + d;
-      }
-    } else if (fieldSlices(b.template, b.buf, base, b.starts[i + 1]!, slices)) {
+    if (fieldSlices(b.template, b.buf, base, b.starts[i + 1]!, slices)) {
       if (start) s = readTime(start, b, slices[2 * start.index]!, slices[2 * start.index + 1]!);
       if (end) e = readTime(end, b, slices[2 * end.index]!, slices[2 * end.index + 1]!);
       if (duration && (start === undefined || end === undefined)) {
