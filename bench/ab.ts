@@ -12,6 +12,8 @@
  * With --same-process N, both checkouts are loaded into this one process instead and run one pass
  * over the stream each, alternating, N pairs: neighbouring passes see the same machine load, so the
  * median of the paired B/A ratios is the steadiest figure (an A/A run gives 1.00 +- 0.02 here).
+ * Both sides share one heap, though: garbage one side makes is partly collected in the other's
+ * passes, so allocation changes need the separate-process mode.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
