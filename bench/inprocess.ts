@@ -24,6 +24,8 @@ export interface InProcessResult {
   readonly jsonMBPerSec: number;
   /** All runs, records/s, in order. */
   readonly runs: readonly number[];
+  /** All runs, process CPU time (user + system) per flow record in ns, in order. */
+  readonly cpuNsPerRecord: readonly number[];
   readonly recordsPerRun: number;
   readonly jsonBytesPerRecord: number;
   readonly drops: number;
@@ -83,9 +85,10 @@ export function benchInProcess(stream: IpfixStream, o: InProcessOptions = {}): I
   const datagrams = stream.datagrams;
   const now = Date.now();
 
-  const run = (): { ms: number; records: number; chars: number } => {
+  const run = (): { ms: number; cpuUs: number; records: number; chars: number } => {
     const r0 = records;
     const c0 = jsonChars;
+    const u0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let p = 0; p < passes; p++) {
       for (let i = 0; i < datagrams.length; i++) pipeline.handle(datagrams[i]!, session, now);
@@ -93,7 +96,9 @@ export function benchInProcess(stream: IpfixStream, o: InProcessOptions = {}): I
     jsonChars += out.len;
     out.reset();
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    return { ms, records: records - r0, chars: jsonChars - c0 };
+    // CPU time is less disturbed than wall time by other work on a shared machine (A/B runs).
+    const u = process.cpuUsage(u0);
+    return { ms, cpuUs: u.user + u.system, records: records - r0, chars: jsonChars - c0 };
   };
 
   for (let w = 0; w < (o.warmupRuns ?? 2); w++) run();
@@ -107,6 +112,7 @@ export function benchInProcess(stream: IpfixStream, o: InProcessOptions = {}): I
     datagramsPerSec: ((datagrams.length * passes) / best.ms) * 1000,
     jsonMBPerSec: best.chars / best.ms / 1000,
     runs: results.map((r) => (flowRecords / r.ms) * 1000),
+    cpuNsPerRecord: results.map((r) => (r.cpuUs * 1000) / flowRecords),
     recordsPerRun: flowRecords,
     jsonBytesPerRecord: best.chars / best.records,
     drops,
@@ -124,6 +130,11 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   ].filter((v) => variant === undefined || variant === '' || v.name === variant);
   for (const v of variants) {
     const r = benchInProcess(stream, { runs: Number(process.env.BENCH_RUNS ?? 5), ...v.o });
+    // BENCH_JSON=1: one JSON line per variant, for bench/ab.ts.
+    if (process.env.BENCH_JSON === '1') {
+      console.log(JSON.stringify({ variant: v.name, runs: r.runs, cpuNsPerRecord: r.cpuNsPerRecord, jsonBytesPerRecord: r.jsonBytesPerRecord, drops: r.drops }));
+      continue;
+    }
     console.log(
       `in-process decode + JSON${v.label}: ${(r.recordsPerSec / 1e6).toFixed(3)} M records/s ` +
         `(best of ${r.runs.length}: ${r.runs.map((x) => (x / 1e6).toFixed(3)).join(', ')}), ${r.jsonMBPerSec.toFixed(1)} MB/s JSON, ${r.jsonBytesPerRecord.toFixed(0)} bytes/record`,

@@ -307,9 +307,15 @@ const SESSIONS: TransportSession[] = [
 
 test('json-bytes: digits of integers match String()', () => {
   const d = Buffer.alloc(32);
+  const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const check = (v: number) => {
     const p = W.u(d, 3, v);
     assert.equal(d.toString('latin1', 3, p), String(v));
+    // the DataView writer the compiled formatters use
+    d.fill(0);
+    const q = W.ud(d, dv, 5, v);
+    assert.equal(d.toString('latin1', 5, q), String(v));
+    assert.equal(d[q], 0, `ud(${v}) stored past its digits`);
   };
   for (let v = 0; v < 2000; v++) check(v);
   for (let e = 1; e <= 15; e++) for (const k of [-1, 0, 1]) check(10 ** e + k);

@@ -55,14 +55,63 @@ const BYTE_HELPERS: typeof W = { ...W };
  */
 type ByteRecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput, B: number) => void;
 
+/** Writes every record of a batch (one view), as the record formatter called for each would. */
+type ByteBatchFormatter = (b: FlowBatch, out: ByteOutput) => void;
+
 interface CompiledBytes {
   readonly fn: ByteRecordFormatter;
+  readonly batch: ByteBatchFormatter;
   /** Upper bound of the output bytes of a record, apart from 6 bytes per record byte. */
   readonly bound: number;
 }
 
-/** Literal byte runs up to this length are written as unrolled stores, longer ones by a copy loop. */
-const UNROLL_MAX = 48;
+/** Literal byte runs up to this length are written as unrolled stores, longer ones by a copy. */
+const UNROLL_MAX = 256;
+
+const f64Scratch = new DataView(new ArrayBuffer(8));
+
+/**
+ * The 8 bytes at k as a little-endian float64 literal, or undefined when they are not a finite
+ * number (a NaN's payload need not survive a store) or the literal does not give them back.
+ */
+function f64Literal(bytes: readonly number[], k: number): string | undefined {
+  for (let j = 0; j < 8; j++) f64Scratch.setUint8(j, bytes[k + j]!);
+  const x = f64Scratch.getFloat64(0, true);
+  if (!Number.isFinite(x)) return undefined;
+  const text = Object.is(x, -0) ? '-0' : String(x);
+  f64Scratch.setFloat64(0, Number(text), true);
+  for (let j = 0; j < 8; j++) if (f64Scratch.getUint8(j) !== bytes[k + j]) return undefined;
+  return text;
+}
+
+/**
+ * Statements storing `bytes` at p + 0.. through the DataView `dv`: 8 bytes per store as float64
+ * (the text of a literal is a finite double), else two 32-bit words; the tail as one store that
+ * overlaps the bytes before it. One bounds-checked store for eight bytes, not eight. Runs under
+ * four bytes go byte by byte.
+ */
+function literalStores(bytes: readonly number[]): string {
+  const n = bytes.length;
+  const at = (k: number) => `p${k ? ' + ' + k : ''}`;
+  if (n < 4) return bytes.map((v, k) => `d[${at(k)}] = ${v};`).join(' ');
+  const word = (k: number) => `dv.setUint32(${at(k)}, ${(bytes[k]! | (bytes[k + 1]! << 8) | (bytes[k + 2]! << 16) | (bytes[k + 3]! << 24)) >>> 0}, true);`;
+  const eight = (k: number) => {
+    const f = f64Literal(bytes, k);
+    return f !== undefined ? `dv.setFloat64(${at(k)}, ${f}, true);` : `${word(k)} ${word(k + 4)}`;
+  };
+  if (n < 8) return n === 4 ? word(0) : `${word(0)} ${word(n - 4)}`;
+  const parts: string[] = [];
+  for (let k = 0; k + 8 <= n; k += 8) parts.push(eight(k));
+  if (n % 8 !== 0) parts.push(n % 8 <= 4 ? word(n - 4) : eight(n - 8));
+  return parts.join(' ');
+}
+
+/** Expression reading the big-endian unsigned integer of 1, 2 or 4 bytes at `at` (record bytes exist). */
+function readExpr(at: string, len: 1 | 2 | 4): string {
+  if (len === 1) return `buf[${at}]`;
+  if (len === 2) return `((buf[${at}] << 8) | buf[${at} + 1])`;
+  return `(buf[${at}] * 16777216 + ((buf[${at} + 1] << 16) | (buf[${at} + 2] << 8) | buf[${at} + 3]))`;
+}
 
 /** Writes a string of unknown size (lists, detailedInfo) at p, growing the buffer as needed. */
 function writeStringAt(out: ByteOutput, p: number, text: string, B: number): number {
@@ -177,6 +226,7 @@ export class Ipfixcol2JsonFormatter {
   private readonly stringsByTemplate = [new WeakMap<Template, RecordFormatter>(), new WeakMap<Template, RecordFormatter>(), new WeakMap<Template, RecordFormatter>()] as const;
   private readonly protoTokens: string[];
   private readonly protoBytes: Uint8Array[];
+  private readonly protoTable: W.TokenTable;
 
   constructor(options: Partial<JsonFormatOptions> = {}, protocols?: ProtocolNames) {
     this.options = { ...DEFAULT_JSON_OPTIONS, ...options };
@@ -187,6 +237,7 @@ export class Ipfixcol2JsonFormatter {
       return J.quote(p !== undefined && p !== '' ? p : String(n), true);
     });
     this.protoBytes = this.protoTokens.map((tok) => Buffer.from(tok, 'utf8'));
+    this.protoTable = W.tokenTable(this.protoBytes);
   }
 
   /** Formats every record of the batch; returns newline-terminated JSON lines ('' if filtered). */
@@ -232,14 +283,7 @@ export class Ipfixcol2JsonFormatter {
       }
       return;
     }
-    const c = this.byteFormatterFor(t, PLAIN);
-    const fn = c.fn;
-    const bound = c.bound;
-    for (let i = 0; i < b.count; i++) {
-      const s = starts[i]!;
-      const e = starts[i + 1]!;
-      fn(buf, s, e, b, i, out, bound + 6 * (e - s));
-    }
+    this.byteFormatterFor(t, PLAIN).batch(b, out);
   }
 
   /**
@@ -488,7 +532,7 @@ export class Ipfixcol2JsonFormatter {
       const n = pending.length;
       if (n === 0) return;
       if (n <= UNROLL_MAX) {
-        code.push(pending.map((v, k) => `d[p${k ? ' + ' + k : ''}] = ${v};`).join(' ') + ` p += ${n};`);
+        code.push(`${literalStores(pending)} p += ${n};`);
       } else code.push(`p = W.bytes(d, p, ${c(Uint8Array.from(pending))});`);
       pending = [];
     };
@@ -502,7 +546,9 @@ export class Ipfixcol2JsonFormatter {
       bound += maxBytes;
       code.push(s);
     };
-    const ts = o.timestamp === 'unix' ? 'W.unix' : 'W.iso';
+    const ts = o.timestamp === 'unix' ? 'W.unixd' : 'W.isod';
+    // Lists and detailedInfo write strings of unknown size: those records make room one by one.
+    let sized = true;
 
     const cols = this.columns(t, view);
     const occurrences = new Set(cols.map((col) => col.key));
@@ -527,7 +573,6 @@ export class Ipfixcol2JsonFormatter {
         len.push(String(f.length));
       }
     });
-    code.push('out.ensure(B); let d = out.buf, p = out.len;');
     lit('{"@type":"' + type + '"');
     for (const col of cols) {
       const ks = col.ks;
@@ -536,18 +581,19 @@ export class Ipfixcol2JsonFormatter {
       ks.forEach((k, n) => {
         if (n > 0) lit(',');
         const [s, max] = this.valueStmt(col.specs[n]!, at[k]!, len[k]!, k, c, view);
+        if (s.includes('F.ws(')) sized = false;
         stmt(s, max);
       });
       if (ks.length > 1) lit(']');
     }
     const plan = timePlan(t);
     if (plan.derived && !plan.hasAbsolute) {
-      for (const [key, arr] of [['iana:flowStartMilliseconds', 'startMs'], ['iana:flowEndMilliseconds', 'endMs']] as const) {
+      for (const [key, arr] of [['iana:flowStartMilliseconds', 'S'], ['iana:flowEndMilliseconds', 'E']] as const) {
         if (occurrences.has(key)) continue;
         flushLit();
-        code.push(`if (b.${arr}[i] === b.${arr}[i]) {`);
+        code.push(`if (${arr}[i] === ${arr}[i]) {`);
         lit(`,"${key}":`);
-        stmt(`p = ${ts}(d, p, b.${arr}[i]); }`, 32);
+        stmt(`p = ${ts}(d, dv, p, ${arr}[i]); }`, 32);
       }
     }
     if (t.origin === 'netflow5' || t.origin === 'netflow7') {
@@ -564,19 +610,32 @@ export class Ipfixcol2JsonFormatter {
       flushLit();
       code.push('} }');
     }
-    if (o.detailedInfo) stmt('p = F.ws(out, p, F.detailed(b.ctx, b.template.id), B); d = out.buf;', 0);
+    if (o.detailedInfo) {
+      sized = false;
+      stmt('p = F.ws(out, p, F.detailed(b.ctx, b.template.id), B); d = out.buf; dv = out.dv;', 0);
+    }
     lit('}\n');
     flushLit();
-    code.push('out.len = p;');
     const body = code.join('\n');
-    const factory = new Function('W', 'J', 'C', 'F', `return function fmtBytes(buf, s, e, b, i, out, B) {\n${body}\n};`) as (
+    // The same record code twice: alone (split biflow views interleave two formatters record by
+    // record), and in a loop over the batch, which makes room for all records at once when their
+    // size is bounded by the layout (no call, no ensure() per record).
+    const record =
+      `function fmtBytes(buf, s, e, b, i, out, B) {\nout.ensure(B); let d = out.buf, dv = out.dv, p = out.len; const S = b.startMs, E = b.endMs;\n` +
+      `${body}\nout.len = p;\n}`;
+    const head = sized
+      ? `out.ensure(n * ${bound} + 6 * (st[n] - st[0])); let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1];`
+      : `let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1], B = ${bound} + 6 * (e - s);\nout.len = p; out.ensure(B); d = out.buf; dv = out.dv;`;
+    const batch = `function fmtBytesBatch(b, out) {\nconst buf = b.buf, st = b.starts, n = b.count, S = b.startMs, E = b.endMs;\n${head}\n${body}\n}\nout.len = p;\n}`;
+    const tables = 'const U8W = W.U8W, U8N = W.U8N, OCTW = W.OCTW, OCTN = W.OCTN, TCPW = W.TCPW;';
+    const factory = new Function('W', 'J', 'C', 'F', `${tables}\nreturn [${record}, ${batch}];`) as (
       w: typeof W,
       j: typeof J,
       c: unknown[],
       f: { detailed: (ctx: MessageContext, id: number) => string; ws: typeof writeStringAt },
-    ) => ByteRecordFormatter;
-    const fn = factory(BYTE_HELPERS, HELPERS, consts, { detailed: (ctx, id) => this.detailed(ctx, id), ws: writeStringAt });
-    return { fn, bound };
+    ) => [ByteRecordFormatter, ByteBatchFormatter];
+    const [fn, batchFn] = factory(BYTE_HELPERS, HELPERS, consts, { detailed: (ctx, id) => this.detailed(ctx, id), ws: writeStringAt });
+    return { fn, batch: batchFn, bound };
   }
 
   /**
@@ -592,33 +651,35 @@ export class Ipfixcol2JsonFormatter {
     if (ie === undefined) return octets;
     if (isStructured(ie)) {
       const list = c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view));
-      return [`p = F.ws(out, p, ${list}(b, i, ${k}), B); d = out.buf;`, 0];
+      return [`p = F.ws(out, p, ${list}(b, i, ${k}), B); d = out.buf; dv = out.dv;`, 0];
     }
     const iana = f.pen === 0 || f.pen === REVERSE_PEN;
     const nul = 'W.nul(d, p)';
-    const ts = o.timestamp === 'unix' ? 'W.unix' : 'W.iso';
+    const ts = o.timestamp === 'unix' ? 'W.unixd' : 'W.isod';
     switch (ie.type) {
       case 'unsigned8':
       case 'unsigned16':
       case 'unsigned32':
       case 'unsigned64': {
         if (iana && f.id === 4 && o.protocol === 'formatted') {
-          const max = Math.max(4, ...this.protoBytes.map((x) => x.length));
-          if (L === 1) return [`p = W.bytes(d, p, ${c(this.protoBytes)}[buf[${at}]]);`, max];
+          // W.token stores 12 bytes of short tokens
+          const max = Math.max(12, ...this.protoBytes.map((x) => x.length));
+          if (L === 1) return [`p = W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]);`, max];
           if (known) return [`p = ${nul};`, 4];
-          return [`p = ${len} === 1 ? W.bytes(d, p, ${c(this.protoBytes)}[buf[${at}]]) : ${nul};`, max];
+          return [`p = ${len} === 1 ? W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]) : ${nul};`, max];
         }
         if (iana && f.id === 6 && o.tcpFlags === 'formatted') {
-          if (L === 1 || L === 2) return [`p = W.tcpFlags(d, p, buf[${at} + ${L - 1}] & 63);`, 8];
+          if (L === 1 || L === 2) return [`{ const x = 2 * (buf[${at} + ${L - 1}] & 63); dv.setUint32(p, TCPW[x], true); dv.setUint32(p + 4, TCPW[x + 1], true); p += 8; }`, 8];
           if (known) return [`p = ${nul};`, 4];
-          return [`p = ${len} === 1 || ${len} === 2 ? W.tcpFlags(d, p, buf[${at} + ${len} - 1] & 63) : ${nul};`, 8];
+          return [`p = ${len} === 1 || ${len} === 2 ? W.tcpFlagsd(dv, p, buf[${at} + ${len} - 1] & 63) : ${nul};`, 8];
         }
-        if (L === 1) return [`p = W.u(d, p, buf[${at}]);`, 3];
-        if (L === 2) return [`p = W.u(d, p, buf.readUInt16BE(${at}));`, 5];
-        if (L === 4) return [`p = W.u(d, p, buf.readUInt32BE(${at}));`, 10];
+        // one byte: its digits from a table, inline (one 4-byte store)
+        if (L === 1) return [`{ const x = buf[${at}]; dv.setUint32(p, U8W[x], true); p += U8N[x]; }`, 4];
+        if (L === 2 || L === 4) return [`p = W.ud(d, dv, p, ${readExpr(at, L)});`, L === 2 ? 5 : 10];
+        if (L === 8) return [`p = W.u64d(d, dv, p, ${readExpr(at, 4)}, ${readExpr(`${at} + 4`, 4)});`, 20];
         if (known && (L < 1 || L > 8)) return [`p = ${nul};`, 4];
-        if (known) return [`p = W.uint(d, p, buf, ${at}, ${L});`, 20];
-        return [`p = ${len} >= 1 && ${len} <= 8 ? W.uint(d, p, buf, ${at}, ${len}) : ${nul};`, 20];
+        if (known) return [`p = W.uintd(d, dv, p, buf, ${at}, ${L});`, 20];
+        return [`p = ${len} >= 1 && ${len} <= 8 ? W.uintd(d, dv, p, buf, ${at}, ${len}) : ${nul};`, 20];
       }
       case 'signed8':
       case 'signed16':
@@ -638,19 +699,24 @@ export class Ipfixcol2JsonFormatter {
         return [`p = ${len} === 6 ? W.mac(d, p, buf, ${at}) : ${nul};`, 19];
       case 'ipv4Address':
       case 'ipv6Address':
-        return [`p = ${len} === 4 ? W.ip4(d, p, buf, ${at}) : ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];
+        if (L === 4) {
+          // W.ip4d inline: calls past V8's inlining budget of the (large) generated function stay calls
+          const oct = (k: number) => `x = buf[${at} + ${k}]; dv.setUint32(p, OCTW[x], true); p += OCTN[x];`;
+          return [`{ let x = 0; d[p++] = 34; ${oct(0)} ${oct(1)} ${oct(2)} ${oct(3)} d[p - 1] = 34; }`, 17];
+        }
+        if (L === 16) return [`p = W.ip6(d, p, buf, ${at});`, 41];
+        if (known) return [`p = ${nul};`, 4];
+        return [`p = ${len} === 4 ? W.ip4d(d, dv, p, buf, ${at}) : ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];
       case 'string':
         return [`p = W.str(d, p, buf, ${at}, ${len}, ${o.nonPrintableChar});`, 2];
       case 'dateTimeSeconds':
-        return [`p = ${len} === 4 ? ${ts}(d, p, buf.readUInt32BE(${at}) * 1000) : ${nul};`, 32];
+        if (L === 4) return [`p = ${ts}(d, dv, p, ${readExpr(at, 4)} * 1000);`, 32];
+        return [`p = ${len} === 4 ? ${ts}(d, dv, p, buf.readUInt32BE(${at}) * 1000) : ${nul};`, 32];
       case 'dateTimeMilliseconds':
-        return [
-          `p = ${len} === 8 ? ${ts}(d, p, J.u64num(buf, ${at})) : ${nul};`,
-          32,
-        ];
+        return [`p = ${len} === 8 ? ${ts}(d, dv, p, J.u64num(buf, ${at})) : ${nul};`, 32];
       case 'dateTimeMicroseconds':
       case 'dateTimeNanoseconds':
-        return [`p = ${len} === 8 ? ${ts}(d, p, J.${o.timestamp === 'unix' ? 'ntpMs' : 'ntpMsText'}(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : ${nul};`, 32];
+        return [`p = ${len} === 8 ? ${ts}(d, dv, p, J.${o.timestamp === 'unix' ? 'ntpMs' : 'ntpMsText'}(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : ${nul};`, 32];
       default:
         return octets;
     }

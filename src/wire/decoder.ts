@@ -4,6 +4,7 @@ import { NETFLOW_EXTRA_PEN, NETFLOW_PEN } from './ie/types.js';
 import { absorbOptions } from './options.js';
 import type { DropEvent, DropReason } from './stats.js';
 import { makeTemplate, splitRecords, VARLEN, type FieldSpec, type Template } from './template.js';
+import { float64s } from './typed-slab.js';
 import { TemplateStore, type DomainState, type SessionState, type TemplateStoreLimits } from './template-store.js';
 import { decodeRecord, ListDecodeError, type FieldValue } from './values.js';
 
@@ -436,7 +437,7 @@ export class FlowDecoder {
 
 function makeBatch(ctx: MessageContext, template: Template, buf: Buffer, starts: Int32Array, lists?: FieldValue[][]): FlowBatch {
   const count = starts.length - 1;
-  return { ctx, template, buf, starts, count, startMs: new Float64Array(count), endMs: new Float64Array(count), lists };
+  return { ctx, template, buf, starts, count, startMs: float64s(count), endMs: float64s(count), lists };
 }
 
 function isZero(buf: Buffer, from: number, to: number): boolean {

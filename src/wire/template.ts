@@ -1,4 +1,5 @@
 import type { InfoElement } from './ie/types.js';
+import { int32s } from './typed-slab.js';
 
 /** Field length meaning "variable length" in a template (RFC 7011 section 7). */
 export const VARLEN = 0xffff;
@@ -97,12 +98,13 @@ export function makeTemplate(
  */
 export function splitRecords(t: Template, buf: Buffer, pos: number, end: number): Int32Array {
   if (t.fixedLength > 0) {
-    const n = Math.floor((end - pos) / t.fixedLength);
-    const starts = new Int32Array(n + 1);
-    for (let i = 0; i <= n; i++) starts[i] = pos + i * t.fixedLength;
+    const len = t.fixedLength;
+    const n = Math.floor((end - pos) / len);
+    const starts = int32s(n + 1);
+    for (let i = 0, at = pos; i <= n; i++, at += len) starts[i] = at;
     return starts;
   }
-  if (t.fixedLength === 0) return new Int32Array(1);
+  if (t.fixedLength === 0) return int32s(1);
   // Variable-length: walk each record once, reading the length prefixes.
   const acc: number[] = [];
   const fields = t.fields;
@@ -128,7 +130,7 @@ export function splitRecords(t: Template, buf: Buffer, pos: number, end: number)
     acc.push(pos);
     pos = p;
   }
-  const starts = new Int32Array(acc.length + 1);
+  const starts = int32s(acc.length + 1);
   for (let i = 0; i < acc.length; i++) starts[i] = acc[i]!;
   starts[acc.length] = pos;
   return starts;
