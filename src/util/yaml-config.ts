@@ -1,4 +1,4 @@
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 
 /**
@@ -36,6 +36,19 @@ function locator(doc: Document, lines: LineCounter, file: string): (path: KeyPat
   };
 }
 
+/** `file:line:column: path.key` of the key `key` of the map at `path`, if it is there. */
+function keyAt(doc: Document, lines: LineCounter, file: string, path: KeyPath, key: string): string | undefined {
+  const map = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  if (!isMap(map)) return undefined;
+  for (const item of map.items) {
+    if (isScalar(item.key) && String(item.key.value) === key && item.key.range) {
+      const p = lines.linePos(item.key.range[0]);
+      return `${file}:${p.line}:${p.col}: ${[...path, key].join('.')}`;
+    }
+  }
+  return undefined;
+}
+
 /** Parses YAML text and validates it; throws ConfigError listing every problem. */
 export function parseYamlConfig<S extends z.ZodType>(text: string, file: string, schema: S): ValidatedYaml<z.output<S>> {
   const lines = new LineCounter();
@@ -53,10 +66,13 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, file: string,
   const raw: unknown = doc.toJS() ?? {};
   const r = schema.safeParse(raw);
   if (!r.success) {
-    const problems = r.error.issues.map((iss) => {
+    const problems = r.error.issues.flatMap((iss) => {
       const path = iss.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-      const extra = iss.code === 'unrecognized_keys' ? ` (${iss.keys.join(', ')})` : '';
-      return `${at(path)}: ${iss.message}${extra}`;
+      if (iss.code === 'unrecognized_keys') {
+        // Point at each unknown key itself, so a typo is found by its own line.
+        return iss.keys.map((k) => `${keyAt(doc, lines, file, path, k) ?? at(path)}: unknown key "${k}"`);
+      }
+      return [`${at(path)}: ${iss.message}`];
     });
     throw new ConfigError(file, problems);
   }
