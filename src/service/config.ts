@@ -92,7 +92,8 @@ const awsProps = z
   })
   .strict();
 
-const connectorSchema = z.discriminatedUnion('type', [
+const connectorSchema = z
+  .discriminatedUnion('type', [
   z.object({ type: z.literal('udp'), properties: udpTcpProps }).strict(),
   z.object({ type: z.literal('tcp'), properties: udpTcpProps }).strict(),
   z.object({ type: z.literal('kafka'), properties: kafkaProps }).strict(),
@@ -107,7 +108,8 @@ const connectorSchema = z.discriminatedUnion('type', [
         message: 'sctp is not available: Node.js has no SCTP sockets on this platform; export over udp or tcp instead',
       });
     }),
-]);
+  ])
+  .meta({ id: 'connector' });
 
 /** A text field reference: a 1-based field number, or the tag of a `tag=value` attribute. */
 export type FieldRef = { readonly kind: 'field'; readonly index: number } | { readonly kind: 'tag'; readonly tag: string };
@@ -195,7 +197,7 @@ const parserSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sflow'), properties: noProps.optional() }).strict(),
   z.object({ type: z.literal('aws'), properties: awsParserProps.optional() }).strict(),
   z.object({ type: z.literal('text'), properties: textProps }).strict(),
-]);
+]).meta({ id: 'parser' });
 
 /** `addr/port[/interval[,ttl]]`, the receiver form of samplicator-style relays. */
 export const RECEIVER_RE = /^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+)\/(\d{1,5})(?:\/(\d+)(?:,(\d{1,3}))?)?$/;
@@ -211,7 +213,8 @@ const consumerSchema = z
   .object({
     name: z.string().min(1),
     parser: parserSchema,
-    connectors: z.union([z.array(connectorSchema).min(1), connectorSchema.transform((c) => [c])]),
+    // A single connector object is taken as a list of one (the guide says "a connector").
+    connectors: z.preprocess((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v), z.array(connectorSchema).min(1)),
     /** sluice: replicate this consumer's raw datagrams to receivers (the relay engine). */
     forward_to: z.array(receiver).optional(),
   })
@@ -222,7 +225,8 @@ const consumerSchema = z
       if (k.type === 'aws' && c.parser.type !== 'aws') ctx.addIssue({ code: 'custom', path: ['connectors', i, 'type'], message: `the aws connector reads VPC flow logs: use parser type aws, not ${c.parser.type}` });
       if (k.type === 'kafka' && binary) ctx.addIssue({ code: 'custom', path: ['connectors', i, 'type'], message: `the kafka connector carries text lines: use parser type text or aws, not ${c.parser.type}` });
     });
-  });
+  })
+  .meta({ id: 'consumer' });
 
 const relaySchema = z
   .object({
@@ -524,7 +528,7 @@ export function loadServiceConfig(file: string): ServiceConfig {
 
 /** The JSON Schema of the whole file, generated from the definitions above. */
 export function serviceJsonSchema(): Record<string, unknown> {
-  const s = z.toJSONSchema(serviceSchema, { io: 'input', unrepresentable: 'any', reused: 'ref' }) as Record<string, unknown>;
+  const s = z.toJSONSchema(serviceSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return {
     $schema: s.$schema,
     $id: 'https://github.com/sluice/sluice/schema/sluice-config.schema.json',
