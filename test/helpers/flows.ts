@@ -110,3 +110,20 @@ export class MemoryLog implements ServiceLog {
     return this.lines.some((l) => (level === undefined || l.level === level) && (typeof msg === 'string' ? l.msg.includes(msg) : msg.test(l.msg)));
   }
 }
+
+/** `n` distinct IPv4 flows (distinct source addresses), for batching tests. */
+export function distinctFlows(n: number, offset = 0, dport = 443): TestFlow[] {
+  const out: TestFlow[] = [];
+  for (let i = offset; i < offset + n; i++) out.push({ src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '192.0.2.200', dport, proto: 6 });
+  return out;
+}
+
+/** The PCE CSV line of a TestFlow (TCP/UDP). */
+export function pceLineOf(f: TestFlow): string {
+  return `${f.src},${f.dst},${f.dport ?? 443},${f.proto ?? 6}`;
+}
+
+/** Pushes flows through IPFIX messages of at most 500 records (datagram-sized), decoded for real. */
+export function feedFlows(dec: Decoded, sink: { push(b: FlowBatch): void }, flows: readonly TestFlow[], receivedMs: number): void {
+  for (let i = 0; i < flows.length; i += 500) for (const b of dec.ipfix(T4, flows.slice(i, i + 500), receivedMs)) sink.push(b);
+}

@@ -53,7 +53,7 @@ export class Uploader {
     return this.opts.target;
   }
   get queued(): number {
-    return this.#queue.filter((e) => !e.gone).length;
+    return this.#queue.filter((e) => !e.gone && !e.rejected).length;
   }
   get inFlight(): number {
     return this.#inFlight;
@@ -82,8 +82,8 @@ export class Uploader {
 
   #next(): SpoolEntry | undefined {
     // Drop what was delivered, pruned or rejected from the head; the rest stays in order.
-    while (this.#queue.length > 0 && this.#queue[0]!.gone) this.#queue.shift();
-    for (const e of this.#queue) if (!e.gone && !e.inFlight) return e;
+    while (this.#queue.length > 0 && (this.#queue[0]!.gone || this.#queue[0]!.rejected)) this.#queue.shift();
+    for (const e of this.#queue) if (!e.gone && !e.rejected && !e.inFlight) return e;
     return undefined;
   }
 
