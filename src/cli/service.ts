@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import pino from 'pino';
+import { createDeliveryPipeline } from '../pipeline/delivery.js';
 import { ConfigError, loadServiceConfig, type ServiceConfig } from '../service/config.js';
 import { alive, instances, pidFile, register, runningPid, runtimeDir, unregister, type Instance } from '../service/daemon.js';
 import { createLineSource } from '../service/line-sources.js';
@@ -47,21 +48,13 @@ export function describeConfig(cfg: ServiceConfig): string[] {
   return lines;
 }
 
-/** The delivery side (src/pipeline/delivery.ts), loaded when the file needs it: a PCE or http output. */
-async function deliveryFactory(cfg: ServiceConfig): Promise<CreateDeliveryPipeline> {
+/** The delivery side (src/pipeline/delivery.ts): aggregation, PCE/http upload and spool. */
+function deliveryFactory(cfg: ServiceConfig): CreateDeliveryPipeline {
   if (cfg.pce === undefined && cfg.http.length === 0) {
     // Only the raw JSON outputs: nothing to aggregate or upload.
     return (): DeliveryPipeline => ({ push() {}, async start() {}, async stop() {} });
   }
-  const p = '../pipeline/delivery.js';
-  let mod: { createDeliveryPipeline?: CreateDeliveryPipeline };
-  try {
-    mod = (await import(p)) as typeof mod;
-  } catch (err) {
-    throw new Error(`the PCE/http delivery (aggregation, upload, spool) is not available in this build (${(err as Error).message})`);
-  }
-  if (typeof mod.createDeliveryPipeline !== 'function') throw new Error('the PCE/http delivery is not available in this build (no createDeliveryPipeline)');
-  return mod.createDeliveryPipeline;
+  return createDeliveryPipeline;
 }
 
 interface RunOptions {
@@ -86,7 +79,7 @@ export async function runService(o: RunOptions): Promise<number> {
   }
   let rt: ServiceRuntime;
   try {
-    rt = new ServiceRuntime(cfg, { createDelivery: await deliveryFactory(cfg), log, debug: o.debug, lineSource: createLineSource });
+    rt = new ServiceRuntime(cfg, { createDelivery: deliveryFactory(cfg), log, debug: o.debug, lineSource: createLineSource });
     await rt.start();
   } catch (err) {
     log.error({}, `not started: ${(err as Error).message}`);
