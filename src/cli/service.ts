@@ -15,12 +15,12 @@ import { createLineSource } from '../service/line-sources.js';
 import { ServiceRuntime } from '../service/runtime.js';
 import type { CreateDeliveryPipeline, DeliveryPipeline } from '../service/seams.js';
 
-function loadOrReport(file: string): ServiceConfig | undefined {
+function loadOrReport(file: string, after = 'nothing was started.'): ServiceConfig | undefined {
   try {
     return loadServiceConfig(file);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\nnothing was started.\n`);
+      process.stderr.write(`${err.message}\n${after}\n`);
       return undefined;
     }
     throw err;
@@ -244,7 +244,7 @@ export function addServiceCommands(program: Command): void {
     .description('validate a service configuration file and print what it would run (never a secret)')
     .argument('<file>', 'service configuration (YAML)')
     .action((file: string) => {
-      const cfg = loadOrReport(file);
+      const cfg = loadOrReport(file, `${file}: ${'configuration has errors'}`);
       if (cfg === undefined) {
         process.exitCode = 1;
         return;
