@@ -120,7 +120,8 @@ test('text parser: attribute tags, names or numbers for the protocol, ICMP, time
 test('text parser: field numbers from 1, syslog timestamps over several fields, no timestamp -> receive time', () => {
   const out: FlowBatch[] = [];
   const tp = new TextParser(IeRegistry.builtin(), textProps('{ src_ip: 4, dst_ip: 5, dst_port: 6, protocol: 7, timestamp: "1, 2, 3", timestamp_format: "mmm _d HH:MM:SS" }'), { onBatch: (b) => out.push(b) });
-  tp.parseLines(['Dec  1 19:07:59 10.0.0.1 10.0.0.2 443 6', 'Nov 30 23:59:59 10.0.0.3 10.0.0.4 80 tcp'], session, NOW);
+  // The second line as it arrives over the network: a syslog PRI in front, not counted as a field.
+  tp.parseLines(['Dec  1 19:07:59 10.0.0.1 10.0.0.2 443 6', '<134>Nov 30 23:59:59 10.0.0.3 10.0.0.4 80 tcp'], session, NOW);
   const r = records(out);
   assert.deepEqual(r.map((x) => [x['iana:sourceIPv4Address'], x['iana:destinationTransportPort'], x['iana:protocolIdentifier'], x['iana:flowStartMilliseconds']]), [
     ['10.0.0.1', 443, 'TCP', '2026-12-01T19:07:59.000Z'],

@@ -119,6 +119,7 @@ test('runtime: allowlists drop and count outsiders; binary and text consumers fe
     },
     log,
     debug: true,
+    metricsPrintMs: 200,
   });
   await rt.start();
   t.after(() => rt.stop());
@@ -158,6 +159,7 @@ test('runtime: allowlists drop and count outsiders; binary and text consumers fe
   assert.deepEqual(rec?.obj, { consumer: 'nf', exporter: '127.0.0.2', src: '10.1.1.1', dst: '10.2.2.2', srcPort: 1234, dstPort: 443, protocol: 'TCP' });
   assert.ok(!story.includes('secret1'), 'the secret is never logged');
   assert.match(await rt.metricsSummary(), /sluice_received_total\{consumer=nf,connector=udp\}=1/);
+  await until('a periodic metrics line', () => log.lines.some((l) => l.level === 'info' && /^metrics: .*sluice_records_total\{consumer=syslog,protocol=text\}=3/.test(l.msg)));
 
   await rt.stop();
   assert.deepEqual(delivery.events, ['start', 'stop after 4 records']);

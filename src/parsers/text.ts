@@ -4,7 +4,8 @@
  * number starting at 1 (fields separated by blanks, or by `delimiter`). src_ip, dst_ip, dst_port
  * and protocol (names or numbers) are needed; icmp_type/icmp_code, packets, bytes and a timestamp
  * (one or several fields joined by a space, read by timestamp_format) are optional. Without a
- * timestamp the receive time stands for the flow time, as for sFlow. A line that does not parse is
+ * timestamp the receive time stands for the flow time, as for sFlow. A leading syslog PRI (`<134>`)
+ * is not counted as a field. A line that does not parse is
  * counted by reason and handed to onBad; it never stops the parser.
  */
 import type { TextParserProps, FieldRef } from '../service/config.js';
@@ -32,6 +33,7 @@ const SLOTS: readonly SlotDef[] = [
 ];
 
 const PROTOCOLS = protocolNumbers(protocolKeyword);
+const PRI_RE = /^<\d{1,3}>/;
 const TAG_RE = /([^\s=,;"]+)=("([^"]*)"|'([^']*)'|[^\s,;]*)/g;
 
 export class TextParser implements LineParser {
@@ -70,7 +72,10 @@ export class TextParser implements LineParser {
   }
 
   /** Returns the reason the line did not parse, or undefined when a record was committed. */
-  private parseLine(line: string, nowMs: number): string | undefined {
+  private parseLine(raw: string, nowMs: number): string | undefined {
+    // A syslog PRI (<134>) is framing, not content: field numbers count from what follows it, as
+    // in the log files syslog daemons write.
+    const line = raw.charCodeAt(0) === 60 ? raw.replace(PRI_RE, '') : raw;
     const fields = this.usesFields ? this.split(line) : [];
     let tags: Map<string, string> | undefined;
     if (this.usesTags) {

@@ -46,6 +46,8 @@ export interface RuntimeDeps {
   /** Kafka and aws connectors (loaded only when configured). */
   readonly lineSource?: LineSourceFactory;
   readonly now?: () => number;
+  /** Tests: the metrics print interval in ms (default metrics_print_seconds). */
+  readonly metricsPrintMs?: number;
 }
 
 export interface Listening {
@@ -138,7 +140,7 @@ export class ServiceRuntime implements ServicePart {
     }
     const pce = cfg.pce ? `PCE ${cfg.pce.url} org ${cfg.pce.orgId}` : 'no PCE';
     log.info({ aggregationMinutes: cfg.aggregationMinutes, metricsPrintSeconds: cfg.metricsPrintSeconds }, `reporting interval: flows aggregated every ${cfg.aggregationMinutes} min to ${pce}${cfg.http.length ? ` and ${cfg.http.length} http output(s)` : ''}; metrics printed every ${cfg.metricsPrintSeconds} s`);
-    const t = setInterval(() => void this.printMetrics(), cfg.metricsPrintSeconds * 1000);
+    const t = setInterval(() => void this.printMetrics(), deps.metricsPrintMs ?? cfg.metricsPrintSeconds * 1000);
     t.unref();
     this.timers.push(t);
     const tick = setInterval(() => {
