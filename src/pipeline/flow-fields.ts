@@ -37,10 +37,17 @@ const SCALED_OCTETS = 2;
 export const PROTO_ICMP = 1;
 export const PROTO_ICMPV6 = 58;
 
-/** One record's facts, written into a reused object by FlowReader.read(). */
+/**
+ * One record's facts, written into a reused object by FlowReader.read(). Addresses are left in the
+ * record's bytes (offset and length 4 or 16; IPv4-mapped IPv6 points at its IPv4 part), so a flow
+ * that joins an existing aggregate costs no string formatting: see addressKey() / addressText().
+ */
 export interface FlowFields {
-  srcIp: string;
-  dstIp: string;
+  buf: Buffer;
+  srcOff: number;
+  srcLen: 4 | 16;
+  dstOff: number;
+  dstLen: 4 | 16;
   dstPort: number;
   proto: number;
   /** -1 when the flow is not ICMP / ICMPv6. */
@@ -53,7 +60,25 @@ export interface FlowFields {
 }
 
 export function newFlowFields(): FlowFields {
-  return { srcIp: '', dstIp: '', dstPort: 0, proto: 0, icmpType: -1, icmpCode: -1, packets: 0, bytes: 0, multicast: false };
+  return { buf: Buffer.alloc(0), srcOff: 0, srcLen: 4, dstOff: 0, dstLen: 4, dstPort: 0, proto: 0, icmpType: -1, icmpCode: -1, packets: 0, bytes: 0, multicast: false };
+}
+
+/** The address as text (dotted quad, or RFC 5952). */
+export function addressText(buf: Buffer, off: number, len: 4 | 16): string {
+  return len === 4 ? ipv4ToString(buf, off) : ipv6ToString(buf, off);
+}
+
+/**
+ * The aggregation key of a record: family marks, the raw address bytes as latin1, port, protocol
+ * and ICMP type/code. Equal keys mean equal (src, dst, dst_port, proto[, type, code]).
+ */
+export function flowKey(f: FlowFields): string {
+  const fam = f.srcLen === 4 ? (f.dstLen === 4 ? '44' : '46') : f.dstLen === 4 ? '64' : '66';
+  const addr = f.buf.toString('latin1', f.srcOff, f.srcOff + f.srcLen) + f.buf.toString('latin1', f.dstOff, f.dstOff + f.dstLen);
+  // Port (16 bits), protocol and ICMP type/code (8 bits each) as one UTF-16 unit each: no number formatting.
+  return f.icmpType < 0
+    ? fam + addr + String.fromCharCode(f.dstPort, f.proto)
+    : fam + addr + String.fromCharCode(f.dstPort, f.proto, 0x100 | f.icmpType, f.icmpCode);
 }
 
 /** Where one element sits: field index, and its constant offset in fixed-length records (else -1). */
@@ -195,15 +220,18 @@ export class FlowReader {
     const s6 = plan.src6;
     if (s4 !== undefined && (s6 === undefined || !isZero(buf, at(s4, sl, start), 4))) {
       const o = at(s4, sl, start);
-      out.srcIp = ipv4ToString(buf, o);
+      out.srcOff = o;
+      out.srcLen = 4;
       if ((buf[o]! & 0xf0) === 0xe0) multicast = true;
     } else if (s6 !== undefined) {
       const o = at(s6, sl, start);
       if (isMapped(buf, o)) {
-        out.srcIp = ipv4ToString(buf, o + 12);
+        out.srcOff = o + 12;
+        out.srcLen = 4;
         if ((buf[o + 12]! & 0xf0) === 0xe0) multicast = true;
       } else {
-        out.srcIp = ipv6ToString(buf, o);
+        out.srcOff = o;
+        out.srcLen = 16;
         if (buf[o] === 0xff) multicast = true;
       }
     } else return false;
@@ -211,18 +239,22 @@ export class FlowReader {
     const d6 = plan.dst6;
     if (d4 !== undefined && (d6 === undefined || !isZero(buf, at(d4, sl, start), 4))) {
       const o = at(d4, sl, start);
-      out.dstIp = ipv4ToString(buf, o);
+      out.dstOff = o;
+      out.dstLen = 4;
       if ((buf[o]! & 0xf0) === 0xe0) multicast = true;
     } else if (d6 !== undefined) {
       const o = at(d6, sl, start);
       if (isMapped(buf, o)) {
-        out.dstIp = ipv4ToString(buf, o + 12);
+        out.dstOff = o + 12;
+        out.dstLen = 4;
         if ((buf[o + 12]! & 0xf0) === 0xe0) multicast = true;
       } else {
-        out.dstIp = ipv6ToString(buf, o);
+        out.dstOff = o;
+        out.dstLen = 16;
         if (buf[o] === 0xff) multicast = true;
       }
     } else return false;
+    out.buf = buf;
     out.multicast = multicast;
 
     const proto = plan.proto === undefined ? 0 : buf[at(plan.proto, sl, start)]!;
