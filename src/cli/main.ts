@@ -4,6 +4,7 @@ import { runCollect } from './collect.js';
 import { loadCollectConfig } from './config.js';
 import { collectList } from './common.js';
 import { runDecode } from './decode.js';
+import { addServiceCommands } from './service.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -97,6 +98,7 @@ Examples:
       });
     });
 
+  addServiceCommands(program);
   return program;
 }
 
