@@ -120,6 +120,11 @@ async function main(): Promise<void> {
     console.log(sflow.formatSflowBench(await sflow.runSflowBench(quick ? { seconds: 1, sfcapdDatagrams: 20_000 } : {})));
   }
 
+  if (!args.has('--no-aggregate') && existsSync(fileURLToPath(new URL('./aggregate.ts', import.meta.url)))) {
+    const aggregate = await import('./aggregate.js');
+    console.log(aggregate.formatAggregateBench(await aggregate.runAggregateBench({ quick })));
+  }
+
   if (!args.has('--no-outputs')) {
     console.log('');
     const t0 = Date.now();

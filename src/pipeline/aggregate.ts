@@ -9,7 +9,7 @@
  * counted in exactly one window.
  */
 import type { FlowBatch } from '../wire/batch.js';
-import { FlowReader, newFlowFields, planFor, type FlowFields } from './flow-fields.js';
+import { addressText, flowKey, FlowReader, newFlowFields, planFor, type FlowFields } from './flow-fields.js';
 
 export interface AggregatedFlow {
   readonly srcIp: string;
@@ -120,15 +120,12 @@ export class WindowAggregator {
       let last = b.endMs[i]!;
       if (Number.isNaN(first)) first = Number.isNaN(last) ? fallback : last;
       if (Number.isNaN(last)) last = first;
-      const key =
-        f.icmpType < 0
-          ? f.srcIp + ' ' + f.dstIp + ' ' + f.dstPort + ' ' + f.proto
-          : f.srcIp + ' ' + f.dstIp + ' ' + f.dstPort + ' ' + f.proto + ' ' + f.icmpType + ' ' + f.icmpCode;
+      const key = flowKey(f);
       const a = map.get(key);
       if (a === undefined) {
         map.set(key, {
-          srcIp: f.srcIp,
-          dstIp: f.dstIp,
+          srcIp: addressText(f.buf, f.srcOff, f.srcLen),
+          dstIp: addressText(f.buf, f.dstOff, f.dstLen),
           dstPort: f.dstPort,
           proto: f.proto,
           icmpType: f.icmpType,

@@ -258,7 +258,7 @@ export class Delivery implements DeliveryPipeline {
     if (pruned.length === 0) return;
     const by = new Map<string, { batches: number; flows: number }>();
     for (const p of pruned) {
-      const k = `${p.reason}|${p.entry.target}|${p.entry.rejected ? 'rejected' : 'spool'}`;
+      const k = `${p.reason}|${p.entry.target}|${p.entry.rejected ? 'rejected' : p.entry.onDisk ? 'spool' : 'memory'}`;
       const s = by.get(k) ?? { batches: 0, flows: 0 };
       s.batches++;
       s.flows += p.entry.flows;

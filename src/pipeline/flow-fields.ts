@@ -37,10 +37,17 @@ const SCALED_OCTETS = 2;
 export const PROTO_ICMP = 1;
 export const PROTO_ICMPV6 = 58;
 
-/** One record's facts, written into a reused object by FlowReader.read(). */
+/**
+ * One record's facts, written into a reused object by FlowReader.read(). Addresses are left in the
+ * record's bytes (offset and length 4 or 16; IPv4-mapped IPv6 points at its IPv4 part), so a flow
+ * that joins an existing aggregate costs no string formatting: see addressKey() / addressText().
+ */
 export interface FlowFields {
-  srcIp: string;
-  dstIp: string;
+  buf: Buffer;
+  srcOff: number;
+  srcLen: 4 | 16;
+  dstOff: number;
+  dstLen: 4 | 16;
   dstPort: number;
   proto: number;
   /** -1 when the flow is not ICMP / ICMPv6. */
@@ -53,7 +60,25 @@ export interface FlowFields {
 }
 
 export function newFlowFields(): FlowFields {
-  return { srcIp: '', dstIp: '', dstPort: 0, proto: 0, icmpType: -1, icmpCode: -1, packets: 0, bytes: 0, multicast: false };
+  return { buf: Buffer.alloc(0), srcOff: 0, srcLen: 4, dstOff: 0, dstLen: 4, dstPort: 0, proto: 0, icmpType: -1, icmpCode: -1, packets: 0, bytes: 0, multicast: false };
+}
+
+/** The address as text (dotted quad, or RFC 5952). */
+export function addressText(buf: Buffer, off: number, len: 4 | 16): string {
+  return len === 4 ? ipv4ToString(buf, off) : ipv6ToString(buf, off);
+}
+
+/**
+ * The aggregation key of a record: family marks, the raw address bytes as latin1, port, protocol
+ * and ICMP type/code. Equal keys mean equal (src, dst, dst_port, proto[, type, code]).
+ */
+export function flowKey(f: FlowFields): string {
+  const fam = f.srcLen === 4 ? (f.dstLen === 4 ? '44' : '46') : f.dstLen === 4 ? '64' : '66';
+  const addr = f.buf.toString('latin1', f.srcOff, f.srcOff + f.srcLen) + f.buf.toString('latin1', f.dstOff, f.dstOff + f.dstLen);
+  // Port (16 bits), protocol and ICMP type/code (8 bits each) as one UTF-16 unit each: no number formatting.
+  return f.icmpType < 0
+    ? fam + addr + String.fromCharCode(f.dstPort, f.proto)
+    : fam + addr + String.fromCharCode(f.dstPort, f.proto, 0x100 | f.icmpType, f.icmpCode);
 }
 
 /** Where one element sits: field index, and its constant offset in fixed-length records (else -1). */
@@ -151,6 +176,11 @@ function uint(buf: Buffer, off: number, len: number): number {
   return buf.readUIntBE(off, hiLen) * 4294967296 + buf.readUInt32BE(off + hiLen);
 }
 
+/** Where a slot's value starts in the record at `start` (slices for variable-length templates). */
+function at(s: Slot, sl: Int32Array | undefined, start: number): number {
+  return sl === undefined ? start + s.offset : sl[2 * s.index]!;
+}
+
 function isZero(buf: Buffer, off: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
   return true;
@@ -176,60 +206,67 @@ export class FlowReader {
   read(b: FlowBatch, plan: RecordPlan, i: number, out: FlowFields): boolean {
     const buf = b.buf;
     const start = b.starts[i]!;
+    // Offsets: constants for fixed-length templates, else from one slicing pass. No closures here:
+    // this runs per record.
     let sl: Int32Array | undefined;
     if (!plan.fixed) {
       if (this.#slices.length < plan.fieldCount * 2) this.#slices = new Int32Array(plan.fieldCount * 2);
       sl = this.#slices;
       if (!fieldSlices(b.template, buf, start, b.starts[i + 1]!, sl)) return false;
     }
-    const at = (s: Slot): number => (sl === undefined ? start + s.offset : sl[2 * s.index]!);
-    const lenOf = (s: Slot): number => (sl === undefined ? s.length : sl[2 * s.index + 1]!);
-
     let multicast = false;
     // Source: IPv4 when the template has it and it is set, else IPv6 (dual-stack templates leave one zero).
     const s4 = plan.src4;
     const s6 = plan.src6;
-    if (s4 !== undefined && lenOf(s4) === 4 && (s6 === undefined || !isZero(buf, at(s4), 4))) {
-      const o = at(s4);
-      out.srcIp = ipv4ToString(buf, o);
+    if (s4 !== undefined && (s6 === undefined || !isZero(buf, at(s4, sl, start), 4))) {
+      const o = at(s4, sl, start);
+      out.srcOff = o;
+      out.srcLen = 4;
       if ((buf[o]! & 0xf0) === 0xe0) multicast = true;
-    } else if (s6 !== undefined && lenOf(s6) === 16) {
-      const o = at(s6);
+    } else if (s6 !== undefined) {
+      const o = at(s6, sl, start);
       if (isMapped(buf, o)) {
-        out.srcIp = ipv4ToString(buf, o + 12);
+        out.srcOff = o + 12;
+        out.srcLen = 4;
         if ((buf[o + 12]! & 0xf0) === 0xe0) multicast = true;
       } else {
-        out.srcIp = ipv6ToString(buf, o);
+        out.srcOff = o;
+        out.srcLen = 16;
         if (buf[o] === 0xff) multicast = true;
       }
     } else return false;
     const d4 = plan.dst4;
     const d6 = plan.dst6;
-    if (d4 !== undefined && lenOf(d4) === 4 && (d6 === undefined || !isZero(buf, at(d4), 4))) {
-      const o = at(d4);
-      out.dstIp = ipv4ToString(buf, o);
+    if (d4 !== undefined && (d6 === undefined || !isZero(buf, at(d4, sl, start), 4))) {
+      const o = at(d4, sl, start);
+      out.dstOff = o;
+      out.dstLen = 4;
       if ((buf[o]! & 0xf0) === 0xe0) multicast = true;
-    } else if (d6 !== undefined && lenOf(d6) === 16) {
-      const o = at(d6);
+    } else if (d6 !== undefined) {
+      const o = at(d6, sl, start);
       if (isMapped(buf, o)) {
-        out.dstIp = ipv4ToString(buf, o + 12);
+        out.dstOff = o + 12;
+        out.dstLen = 4;
         if ((buf[o + 12]! & 0xf0) === 0xe0) multicast = true;
       } else {
-        out.dstIp = ipv6ToString(buf, o);
+        out.dstOff = o;
+        out.dstLen = 16;
         if (buf[o] === 0xff) multicast = true;
       }
     } else return false;
+    out.buf = buf;
     out.multicast = multicast;
 
-    const proto = plan.proto === undefined ? 0 : buf[at(plan.proto)]!;
+    const proto = plan.proto === undefined ? 0 : buf[at(plan.proto, sl, start)]!;
     out.proto = proto;
-    let port = plan.dstPort === undefined ? 0 : buf.readUIntBE(at(plan.dstPort), lenOf(plan.dstPort));
+    const dp = plan.dstPort;
+    let port = dp === undefined ? 0 : dp.length === 2 ? buf.readUInt16BE(at(dp, sl, start)) : buf[at(dp, sl, start)]!;
     if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) {
       // Type and code from the ICMP elements; failing those, from the destination port, where
       // NetFlow v5 and many v9/IPFIX exporters put type * 256 + code.
       let tc = port;
-      if (plan.icmpTypeCode !== undefined) tc = buf.readUInt16BE(at(plan.icmpTypeCode));
-      else if (plan.icmpType !== undefined) tc = (buf[at(plan.icmpType)]! << 8) | (plan.icmpCode === undefined ? 0 : buf[at(plan.icmpCode)]!);
+      if (plan.icmpTypeCode !== undefined) tc = buf.readUInt16BE(at(plan.icmpTypeCode, sl, start));
+      else if (plan.icmpType !== undefined) tc = (buf[at(plan.icmpType, sl, start)]! << 8) | (plan.icmpCode === undefined ? 0 : buf[at(plan.icmpCode, sl, start)]!);
       out.icmpType = tc >>> 8;
       out.icmpCode = tc & 0xff;
       port = 0; // ICMP has no ports
@@ -238,8 +275,8 @@ export class FlowReader {
       out.icmpCode = -1;
     }
     out.dstPort = port;
-    out.packets = plan.packets === undefined ? 0 : uint(buf, at(plan.packets), lenOf(plan.packets));
-    out.bytes = plan.bytes === undefined ? 0 : uint(buf, at(plan.bytes), lenOf(plan.bytes));
+    out.packets = plan.packets === undefined ? 0 : uint(buf, at(plan.packets, sl, start), plan.packets.length);
+    out.bytes = plan.bytes === undefined ? 0 : uint(buf, at(plan.bytes, sl, start), plan.bytes.length);
     return true;
   }
 }

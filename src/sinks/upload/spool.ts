@@ -135,6 +135,9 @@ export class Spool {
   readonly #entries = new Set<SpoolEntry>();
   #diskBytes = 0;
   #memoryBytes = 0;
+  /** Kept up to date on every change, so gauges cost nothing per send even with a long spool. */
+  readonly #waiting = new Map<string, { batches: number; flows: number }>();
+  readonly #held = { batches: 0, flows: 0 };
 
   constructor(
     readonly dir: string,
@@ -159,14 +162,22 @@ export class Spool {
 
   /** Batches (and their flows) held only in memory because the disk refused them. */
   memoryHeld(): { batches: number; flows: number } {
-    let batches = 0;
-    let flows = 0;
-    for (const e of this.#entries) {
-      if (e.onDisk || e.gone) continue;
-      batches++;
-      flows += e.flows;
+    return { ...this.#held };
+  }
+
+  /** Adds (+1) or takes away (-1) an entry's share of the totals, by its flags at the time. */
+  #track(e: SpoolEntry, sign: 1 | -1): void {
+    if (e.gone) return;
+    if (!e.rejected) {
+      let w = this.#waiting.get(e.target);
+      if (w === undefined) this.#waiting.set(e.target, (w = { batches: 0, flows: 0 }));
+      w.batches += sign;
+      w.flows += sign * e.flows;
     }
-    return { batches, flows };
+    if (!e.onDisk) {
+      this.#held.batches += sign;
+      this.#held.flows += sign * e.flows;
+    }
   }
 
   /**
@@ -192,6 +203,7 @@ export class Spool {
           const size = await this.io.size(join(base, target, name));
           const e: SpoolEntry = { target, name, createdMs: p.createdMs, seq: p.seq, flows: p.flows, size, onDisk: true, body: undefined, inFlight: false, gone: false, rejected };
           this.#entries.add(e);
+          this.#track(e, 1);
           this.#diskBytes += size;
           if (p.seq >= this.#seq) this.#seq = p.seq + 1;
           list.push(e);
@@ -216,6 +228,7 @@ export class Spool {
     const name = entryName(createdMs, this.#seq++, flows, format);
     const e: SpoolEntry = { target, name, createdMs, seq: this.#seq - 1, flows, size: gz.length, onDisk: false, body: gz, inFlight: false, gone: false, rejected: false };
     this.#entries.add(e);
+    this.#track(e, 1);
     this.#memoryBytes += gz.length;
     const error = await this.persist(e);
     return error === undefined ? { entry: e } : { entry: e, error };
@@ -235,7 +248,9 @@ export class Spool {
       await this.io.unlink(tmp).catch(() => undefined);
       return err as NodeJS.ErrnoException;
     }
+    this.#track(e, -1);
     e.onDisk = true;
+    this.#track(e, 1);
     this.#memoryBytes -= e.body.length;
     this.#diskBytes += e.size;
     return undefined;
@@ -259,6 +274,7 @@ export class Spool {
   /** Deletes a delivered batch. */
   async remove(e: SpoolEntry): Promise<void> {
     if (!this.#entries.delete(e)) return;
+    this.#track(e, -1);
     e.gone = true;
     if (e.onDisk) {
       this.#diskBytes -= e.size;
@@ -276,19 +292,24 @@ export class Spool {
     const note = `status ${status}\n${reply}\n`;
     if (e.onDisk) {
       await this.io.rename(this.#path(e), join(dir, e.name));
+      this.#track(e, -1);
+      e.rejected = true;
+      this.#track(e, 1);
     } else if (e.body !== undefined) {
       try {
         await this.io.writeDurable(join(dir, e.name), e.body);
-        this.#memoryBytes -= e.body.length;
-        this.#diskBytes += e.size;
-        e.onDisk = true;
       } catch {
-        // Cannot keep it on disk either: it stays counted as rejected, and is gone.
+        // Cannot keep it on disk either: the rejection is logged and counted; the batch is gone.
         await this.remove(e);
         return;
       }
+      this.#track(e, -1);
+      this.#memoryBytes -= e.body.length;
+      this.#diskBytes += e.size;
+      e.onDisk = true;
+      e.rejected = true;
+      this.#track(e, 1);
     }
-    e.rejected = true;
     e.body = undefined;
     try {
       await this.io.writeDurable(join(dir, `${e.name}.reply.txt`), note);
@@ -342,14 +363,6 @@ export class Spool {
 
   /** Per-target totals of what waits in spool/ (and memory), for the gauges. */
   totals(): Map<string, { batches: number; flows: number }> {
-    const m = new Map<string, { batches: number; flows: number }>();
-    for (const e of this.#entries) {
-      if (e.gone || e.rejected) continue;
-      const t = m.get(e.target) ?? { batches: 0, flows: 0 };
-      t.batches++;
-      t.flows += e.flows;
-      m.set(e.target, t);
-    }
-    return m;
+    return new Map([...this.#waiting].map(([k, v]) => [k, { ...v }]));
   }
 }

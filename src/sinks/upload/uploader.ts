@@ -178,6 +178,20 @@ export class Uploader {
     }
   }
 
+  /** Tries again to write batches held in memory (the disk was full) before a retry round. */
+  async #persistHeld(): Promise<void> {
+    for (const e of this.#queue) {
+      if (e.onDisk || e.gone || e.rejected || e.inFlight) continue;
+      const err = await this.spool.persist(e);
+      if (err !== undefined) {
+        this.metrics.spoolWriteErrors.inc({ reason: err.code ?? 'unknown' });
+        return; // still full: try again next round
+      }
+      this.log.info({ target: this.target, batch: e.name, flows: e.flows }, 'batch held in memory written to the spool');
+    }
+    this.onChange();
+  }
+
   #scheduleRetry(): void {
     if (this.#closed || this.#retryTimer !== undefined) return;
     this.#failures++;
@@ -185,9 +199,11 @@ export class Uploader {
     const delay = this.opts.retryMs * Math.min(2 ** (this.#failures - 1), 4);
     this.log.info({ target: this.target, waiting: this.queued, retry_in_s: Math.round(delay / 100) / 10 }, 'retrying later');
     this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.metrics.retries.inc({ target: this.target });
-      this.pump();
+      void this.#persistHeld().then(() => {
+        this.#retryTimer = undefined;
+        this.metrics.retries.inc({ target: this.target });
+        this.pump();
+      });
     }, delay);
     this.#retryTimer.unref();
     this.#checkIdle();
