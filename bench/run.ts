@@ -134,6 +134,11 @@ async function main(): Promise<void> {
     console.log(probe.formatProbeBench(await probe.runProbeBench(quick ? { copies: 1, runs: 3 } : {})));
   }
 
+  if (!args.has('--no-aggregate') && existsSync(fileURLToPath(new URL('./aggregate.ts', import.meta.url)))) {
+    const aggregate = await import('./aggregate.js');
+    console.log(aggregate.formatAggregateBench(await aggregate.runAggregateBench({ quick })));
+  }
+
   if (!args.has('--no-outputs')) {
     console.log('');
     const t0 = Date.now();

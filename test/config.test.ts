@@ -57,7 +57,8 @@ test('config: listeners, command-wide format and outputs with their defaults', (
 
 test('config errors name the key path and its line:column; every problem is listed', () => {
   const p = problems(['outputs:', '  - type: file', '    paht: /tmp', '  - type: send', '    host: h', '    port: 99999', 'formt: {}', ''].join('\n'));
-  assert.ok(p.some((x) => x.startsWith('c.yaml:2:5: outputs.0') && x.includes('paht')), p.join('\n'));
+  // An unknown key is reported at the key itself (its own line), not at the enclosing map.
+  assert.ok(p.some((x) => x.startsWith('c.yaml:3:5: outputs.0.paht') && x.includes('unknown key')), p.join('\n'));
   assert.ok(p.some((x) => x.startsWith('c.yaml:6:11: outputs.1.port')), p.join('\n'));
   assert.ok(p.some((x) => x.includes('formt')), p.join('\n'));
   const bad = problems('listen: [udp://:2055, "http://x:1"]\n');

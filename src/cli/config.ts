@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
 import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import type { OutputSpec } from '../sinks/output.js';
 import { parseListenUri } from '../sources/listen-uri.js';
+import { ConfigError, parseYamlConfig } from '../util/yaml-config.js';
+
+export { ConfigError };
 
 /**
  * The collector's YAML configuration: listeners, the command-wide JSON options, and any number of
@@ -21,7 +23,7 @@ import { parseListenUri } from '../sources/listen-uri.js';
  */
 const bool = z.union([z.boolean(), z.enum(['yes', 'no', 'true', 'false']).transform((v) => v === 'yes' || v === 'true')]);
 
-const formatSchema = z
+export const formatSchema = z
   .object({
     tcpFlags: z.enum(['formatted', 'raw']),
     timestamp: z.enum(['formatted', 'unix']),
@@ -41,7 +43,8 @@ const formatSchema = z
 const port = z.number().int().min(1).max(65535);
 const common = { name: z.string().optional(), format: formatSchema.optional() };
 
-const outputSchema = z.discriminatedUnion('type', [
+/** One output of `outputs:` (also used by the service file). */
+export const outputSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('print'), ...common }).strict(),
   z
     .object({
@@ -99,74 +102,44 @@ export interface CollectConfig {
   readonly outputs?: OutputSpec[];
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`${file}: invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-}
-
 /** Parses and validates a configuration text; throws ConfigError listing every problem with line:column. */
 export function parseCollectConfig(text: string, file: string): CollectConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const where = (offset: number) => {
-    const p = lines.linePos(offset);
-    return `${file}:${p.line}:${p.col}`;
-  };
-  if (doc.errors.length > 0) throw new ConfigError(file, doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`));
-  const raw: unknown = doc.toJS() ?? {};
-  const r = configSchema.safeParse(raw);
-  if (!r.success) {
-    const problems = r.error.issues.map((iss) => {
-      const path = iss.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-      // Point at the deepest node that exists: a missing key is reported at its parent.
-      let node: unknown;
-      for (let n = path.length; n >= 0 && !isNode(node); n--) node = doc.getIn(path.slice(0, n), true);
-      const range = isNode(node) ? node.range : undefined;
-      const at = range ? where(range[0]) : file;
-      const key = path.length > 0 ? path.join('.') : '(top level)';
-      const extra = iss.code === 'unrecognized_keys' ? ` (${iss.keys.join(', ')})` : '';
-      return `${at}: ${key}: ${iss.message}${extra}`;
-    });
-    throw new ConfigError(file, problems);
-  }
-  const c = r.data;
+  const c = parseYamlConfig(text, file, configSchema).data;
   return {
     listen: c.listen,
     format: c.format,
     ieFiles: c.ieFiles,
-    outputs: c.outputs?.map((o, i): OutputSpec => {
-      const name = o.name ?? `outputs[${i}] (${o.type})`;
-      const format = o.format;
-      switch (o.type) {
-        case 'print':
-          return { kind: 'print', name, format };
-        case 'file':
-          return { kind: 'file', name, format, path: o.path, prefix: o.prefix, timeWindow: o.timeWindow, timeAlignment: o.timeAlignment, compression: o.compression };
-        case 'server':
-          return { kind: 'server', name, format, host: o.host, port: o.port, blocking: o.blocking };
-        case 'send':
-          return { kind: 'send', name, format, host: o.host, port: o.port, protocol: o.protocol, blocking: o.blocking };
-        case 'kafka':
-          return {
-            kind: 'kafka',
-            name,
-            format,
-            kafka: {
-              brokers: o.brokers,
-              topic: o.topic,
-              partition: o.partition === 'unassigned' ? undefined : o.partition,
-              recordsPerMessage: o.recordsPerMessage,
-              blocking: o.blocking,
-              properties: Object.fromEntries(Object.entries(o.properties).map(([k, v]) => [k, String(v)])),
-            },
-          };
-      }
-    }),
+    outputs: c.outputs?.map((o, i) => toOutputSpec(o, o.name ?? `outputs[${i}] (${o.type})`)),
   };
+}
+
+/** A validated `outputs:` entry as the OutputSpec the sinks take. */
+export function toOutputSpec(o: z.output<typeof outputSchema>, name: string): OutputSpec {
+  const format = o.format;
+  switch (o.type) {
+    case 'print':
+      return { kind: 'print', name, format };
+    case 'file':
+      return { kind: 'file', name, format, path: o.path, prefix: o.prefix, timeWindow: o.timeWindow, timeAlignment: o.timeAlignment, compression: o.compression };
+    case 'server':
+      return { kind: 'server', name, format, host: o.host, port: o.port, blocking: o.blocking };
+    case 'send':
+      return { kind: 'send', name, format, host: o.host, port: o.port, protocol: o.protocol, blocking: o.blocking };
+    case 'kafka':
+      return {
+        kind: 'kafka',
+        name,
+        format,
+        kafka: {
+          brokers: o.brokers,
+          topic: o.topic,
+          partition: o.partition === 'unassigned' ? undefined : o.partition,
+          recordsPerMessage: o.recordsPerMessage,
+          blocking: o.blocking,
+          properties: Object.fromEntries(Object.entries(o.properties).map(([k, v]) => [k, String(v)])),
+        },
+      };
+  }
 }
 
 export function loadCollectConfig(file: string): CollectConfig {

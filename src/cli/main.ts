@@ -6,6 +6,7 @@ import { collectList } from './common.js';
 import { runDecode } from './decode.js';
 import { relayCommand } from './relay.js';
 import { buildProbeCommand } from './probe.js';
+import { addServiceCommands } from './service.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -104,6 +105,7 @@ Examples:
   program.addCommand(relayCommand());
   program.addCommand(buildProbeCommand());
 
+  addServiceCommands(program);
   return program;
 }
 

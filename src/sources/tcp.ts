@@ -8,6 +8,16 @@ export interface TcpSourceHooks {
   /** The connection ended: its templates end with it (RFC 7011 8.1). */
   readonly onClose?: (session: TransportSession) => void;
   readonly onWarning?: (msg: string) => void;
+  /** Decides per connection whether to take it (remote_addrs); a refused connection is closed at once. */
+  readonly accept?: (address: string) => boolean;
+  /** Splits the byte stream into messages; default: IPFIX messages (RFC 7011 10.4). */
+  readonly framer?: () => StreamFramer;
+}
+
+export interface StreamFramer {
+  push(chunk: Buffer): { messages: Buffer[]; error?: string };
+  /** Messages left when the peer ends the stream (a last line without a newline). */
+  end?(): Buffer[];
 }
 
 /** IPFIX over TCP (RFC 7011 10.4): each connection is a transport session of framed messages. */
@@ -39,9 +49,14 @@ export class TcpSource {
   }
 
   private accept(sock: net.Socket): void {
+    const address = plainAddress(sock.remoteAddress ?? '?');
+    if (this.hooks.accept && !this.hooks.accept(address)) {
+      sock.destroy();
+      return;
+    }
     this.sockets.add(sock);
-    const session = makeSession('tcp', plainAddress(sock.remoteAddress ?? '?'), sock.remotePort ?? 0, this.boundPort);
-    const framer = new IpfixStreamFramer();
+    const session = makeSession('tcp', address, sock.remotePort ?? 0, this.boundPort);
+    const framer: StreamFramer = this.hooks.framer ? this.hooks.framer() : new IpfixStreamFramer();
     sock.on('data', (chunk: Buffer) => {
       const { messages, error } = framer.push(chunk);
       const now = Date.now();
@@ -52,6 +67,11 @@ export class TcpSource {
       }
     });
     sock.on('error', (err) => this.hooks.onWarning?.(`tcp ${session.address}:${session.port}: ${err.message}`));
+    sock.on('end', () => {
+      const rest = framer.end?.() ?? [];
+      const now = Date.now();
+      for (const m of rest) this.handler(m, session, now);
+    });
     sock.on('close', () => {
       this.sockets.delete(sock);
       this.hooks.onClose?.(session);

@@ -1,8 +1,9 @@
 import type { Template } from './template.js';
 import type { DomainInfo } from './template-store.js';
 
-export type FlowProtocol = 'netflow5' | 'netflow7' | 'netflow9' | 'ipfix' | 'sflow5';
-export type Transport = 'udp' | 'tcp' | 'file';
+/** `aws` and `text`: records parsed from AWS VPC flow log lines and text/syslog lines (src/parsers). */
+export type FlowProtocol = 'netflow5' | 'netflow7' | 'netflow9' | 'ipfix' | 'sflow5' | 'aws' | 'text';
+export type Transport = 'udp' | 'tcp' | 'file' | 'kafka' | 'aws';
 
 /**
  * A transport session (RFC 7011 section 3): who sent the datagram and where it arrived.

@@ -16,7 +16,7 @@ export interface FieldSpec {
   readonly ie: InfoElement | undefined;
 }
 
-export type TemplateOrigin = 'netflow5' | 'netflow7' | 'netflow9' | 'ipfix' | 'sflow5';
+export type TemplateOrigin = 'netflow5' | 'netflow7' | 'netflow9' | 'ipfix' | 'sflow5' | 'aws' | 'text';
 
 /** A (options) template. Immutable: a redefinition creates a new Template object. */
 export interface Template {

@@ -1,0 +1,375 @@
+/**
+ * The running service of `sluice run`: consumers (connectors + parsers) feeding the delivery
+ * pipeline (class D filter, aggregation, PCE/HTTP upload with its spool: src/pipeline, built by the
+ * delivery side behind the seam in ./seams.ts) and, optionally, the collect outputs with raw JSON
+ * records. Metrics are prom-client counters in one registry, printed every metrics_print_seconds
+ * and served on /metrics when configured.
+ *
+ * Stop order matters for "lose nothing that was accepted": sockets and consumers close first
+ * (nothing new comes in), parsers and the decoder flush what they hold, then the delivery side
+ * flushes the open window and sends or spools it, then the outputs finish their files.
+ */
+import http from 'node:http';
+import { Counter, Registry } from 'prom-client';
+import { ByteOutput } from '../format/byte-output.js';
+import { dropLogger, loadRegistry, makeFormatter } from '../cli/common.js';
+import { formatGroups, type FormatGroup } from '../cli/collect.js';
+import { DecodePipeline } from '../model/decode-pipeline.js';
+import { AwsVpcParser } from '../parsers/aws-vpc.js';
+import type { LineParser } from '../parsers/line-parser.js';
+import { TextParser } from '../parsers/text.js';
+import { createOutput } from '../sinks/create-output.js';
+import { formatCounters, type Output } from '../sinks/output.js';
+import { Allowlist } from '../sources/allowlist.js';
+import { datagramLines, LineFramer } from '../sources/line-framer.js';
+import { TcpSource } from '../sources/tcp.js';
+import { UdpSource } from '../sources/udp.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
+import type { FlowBatch, TransportSession } from '../wire/batch.js';
+import type { IeRegistry } from '../wire/ie/registry.js';
+import { protocolKeyword } from '../wire/ie/registry.js';
+import type { ConnectorSpec, ConsumerSpec, ServiceConfig } from './config.js';
+import { flowKeys } from './flow-keys.js';
+import type { CreateDeliveryPipeline, DeliveryPipeline, ServiceLog, ServicePart } from './seams.js';
+
+/** A connector that is not a socket of ours (Kafka, CloudWatch Logs): lines in through a callback. */
+export interface LineSource extends ServicePart {
+  readonly description: string;
+}
+export type LineSink = (lines: readonly string[], session: TransportSession, nowMs: number) => void;
+export type LineSourceFactory = (c: Exclude<ConnectorSpec, { type: 'udp' | 'tcp' }>, consumer: string, sink: LineSink, deps: { log: ServiceLog; dataDirectory: string }) => Promise<LineSource>;
+
+export interface RuntimeDeps {
+  readonly createDelivery: CreateDeliveryPipeline;
+  readonly log: ServiceLog;
+  readonly debug?: boolean;
+  /** Kafka and aws connectors (loaded only when configured). */
+  readonly lineSource?: LineSourceFactory;
+  readonly now?: () => number;
+  /** Tests: the metrics print interval in ms (default metrics_print_seconds). */
+  readonly metricsPrintMs?: number;
+}
+
+export interface Listening {
+  readonly consumer: string;
+  readonly transport: 'udp' | 'tcp';
+  readonly port: number;
+}
+
+interface Metrics {
+  received: Counter<'consumer' | 'connector'>;
+  records: Counter<'consumer' | 'protocol'>;
+  dropped: Counter<'consumer' | 'reason'>;
+  lines: Counter<'consumer'>;
+}
+
+export class ServiceRuntime implements ServicePart {
+  readonly metrics = new Registry();
+  readonly listening: Listening[] = [];
+  private readonly m: Metrics;
+  private readonly registry: IeRegistry;
+  private delivery: DeliveryPipeline | undefined;
+  private readonly sockets: Array<UdpSource | TcpSource> = [];
+  private readonly lineSources: LineSource[] = [];
+  private readonly pipelines: DecodePipeline[] = [];
+  private readonly flushers: Array<() => void> = [];
+  private readonly outputs: Output[] = [];
+  private groups: Array<{ g: FormatGroup; f: ReturnType<typeof makeFormatter>; out: ByteOutput }> = [];
+  private outFlushScheduled = false;
+  private timers: NodeJS.Timeout[] = [];
+  private metricsServer: http.Server | undefined;
+  private readonly badLines = new RateLimitedLog((msg, suppressed) => this.deps.log.debug({ suppressed }, msg), 10_000);
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  metricsUrl: string | undefined;
+
+  constructor(
+    readonly cfg: ServiceConfig,
+    private readonly deps: RuntimeDeps,
+  ) {
+    this.registry = loadRegistry([]);
+    const registers = [this.metrics];
+    this.m = {
+      received: new Counter({ name: 'sluice_received_total', help: 'datagrams, stream messages, Kafka messages or log events received, per consumer and connector', labelNames: ['consumer', 'connector'], registers }),
+      records: new Counter({ name: 'sluice_records_total', help: 'flow records decoded or parsed, per consumer and protocol', labelNames: ['consumer', 'protocol'], registers }),
+      dropped: new Counter({ name: 'sluice_input_dropped_total', help: 'input dropped before delivery, per consumer and reason (not-allowed: outside remote_addrs; decode and parse reasons)', labelNames: ['consumer', 'reason'], registers }),
+      lines: new Counter({ name: 'sluice_lines_total', help: 'text lines read by the text and aws parsers', labelNames: ['consumer'], registers }),
+    };
+  }
+
+  /** Opens everything; on any failure closes what was opened and rethrows (nothing keeps running). */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('already started');
+    this.started = true;
+    const { cfg, deps } = this;
+    const log = deps.log;
+    const forwarding = cfg.consumers.filter((c) => c.forwardTo.length > 0);
+    if (cfg.relays.length > 0 || forwarding.length > 0) {
+      const what = [...cfg.relays.map((r) => `relays: ${r.name}`), ...forwarding.map((c) => `forward_to of consumer ${c.name}`)].join(', ');
+      throw new Error(`${what}: raw replication (the relay engine) is not available in this build; remove these keys to run`);
+    }
+    try {
+      await this.openOutputs();
+      this.delivery = deps.createDelivery({
+        dataDirectory: cfg.dataDirectory,
+        aggregationMinutes: cfg.aggregationMinutes,
+        dataDirectorySizeMb: cfg.dataDirectorySizeMb,
+        fileRetentionHours: cfg.fileRetentionHours,
+        pce: cfg.pce,
+        http: cfg.http,
+        debug: deps.debug ?? false,
+        log,
+        metrics: this.metrics,
+        now: deps.now,
+      });
+      await this.delivery.start();
+      const consumers: ConsumerSpec[] = [...cfg.consumers];
+      if (cfg.listeners.length > 0) {
+        consumers.push({
+          name: 'listeners',
+          parser: { type: 'netflow' },
+          forwardTo: [],
+          connectors: cfg.listeners.map((l) => ({ type: l.transport, ports: [l.port], host: l.host })),
+        });
+      }
+      for (const c of consumers) await this.startConsumer(c);
+      await this.startMetricsServer();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const pce = cfg.pce ? `PCE ${cfg.pce.url} org ${cfg.pce.orgId}` : 'no PCE';
+    log.info({ aggregationMinutes: cfg.aggregationMinutes, metricsPrintSeconds: cfg.metricsPrintSeconds }, `reporting interval: flows aggregated every ${cfg.aggregationMinutes} min to ${pce}${cfg.http.length ? ` and ${cfg.http.length} http output(s)` : ''}; metrics printed every ${cfg.metricsPrintSeconds} s`);
+    const t = setInterval(() => void this.printMetrics(), deps.metricsPrintMs ?? cfg.metricsPrintSeconds * 1000);
+    t.unref();
+    this.timers.push(t);
+    const tick = setInterval(() => {
+      for (const p of this.pipelines) p.decoder.tick(Date.now());
+    }, 5000);
+    tick.unref();
+    this.timers.push(tick);
+  }
+
+  private async openOutputs(): Promise<void> {
+    if (this.cfg.outputs.length === 0) return;
+    const groups = formatGroups(this.cfg.outputs, this.cfg.format ?? {});
+    const outLog = (level: 'info' | 'warn' | 'error', msg: string) => this.deps.log[level]({}, msg);
+    for (const g of groups) {
+      for (const spec of g.specs) {
+        const o = await createOutput(spec, outLog);
+        g.outputs.push(o);
+        this.outputs.push(o);
+      }
+      this.groups.push({ g, f: makeFormatter(g.options), out: new ByteOutput(256 * 1024) });
+    }
+    this.deps.log.info({}, `outputs: ${this.outputs.map((o) => o.name).join(', ')}`);
+  }
+
+  /** Every batch of every consumer goes through here. */
+  private deliver(consumer: string, b: FlowBatch): void {
+    this.m.records.inc({ consumer, protocol: b.ctx.protocol }, b.count);
+    if (this.deps.debug) {
+      for (const k of flowKeys(b)) {
+        this.deps.log.debug(
+          { consumer, exporter: b.ctx.session.address, src: k.src, dst: k.dst, srcPort: k.srcPort, dstPort: k.dstPort, protocol: k.protocol === undefined ? undefined : (protocolKeyword(k.protocol) ?? k.protocol) },
+          'record',
+        );
+      }
+    }
+    // The aggregation takes flow records; options data and sFlow counter samples are not flows.
+    if (!b.template.isOptions && b.template.recordType === undefined) this.delivery?.push(b);
+    if (this.groups.length > 0) {
+      for (const l of this.groups) l.f.formatBatchInto(b, l.out);
+      if (!this.outFlushScheduled) {
+        this.outFlushScheduled = true;
+        setImmediate(() => this.flushOutputs());
+      }
+    }
+  }
+
+  private flushOutputs(): void {
+    this.outFlushScheduled = false;
+    for (const l of this.groups) {
+      if (l.out.len === 0) continue;
+      const bytes = l.out.take();
+      for (const o of l.g.outputs) o.write(bytes);
+    }
+  }
+
+  private async startConsumer(c: ConsumerSpec): Promise<void> {
+    const log = this.deps.log;
+    const name = c.name;
+    const binary = c.parser.type === 'netflow' || c.parser.type === 'ipfix' || c.parser.type === 'sflow';
+    let onDatagram: (buf: Buffer, s: TransportSession, now: number) => void;
+    let onLines: LineSink | undefined;
+    let onClose: ((s: TransportSession) => void) | undefined;
+    if (binary) {
+      const logDrop = dropLogger((line) => log.warn({ consumer: name }, line));
+      const p = new DecodePipeline({
+        registry: this.registry,
+        onBatch: (b) => this.deliver(name, b),
+        onDrop: (ev) => {
+          this.m.dropped.inc({ consumer: name, reason: ev.reason }, ev.count);
+          logDrop(ev);
+        },
+      });
+      this.pipelines.push(p);
+      this.flushers.push(() => p.decoder.flush());
+      onDatagram = (buf, s, now) => p.handle(buf, s, now);
+      onClose = (s) => p.decoder.closeSession(s);
+    } else {
+      const hooks = {
+        onBatch: (b: FlowBatch) => this.deliver(name, b),
+        onBad: (reason: string, line: string, s: TransportSession) => {
+          this.m.dropped.inc({ consumer: name, reason: `unparsed-${reason}` });
+          this.badLines.log(`${name}|${reason}`, `consumer ${name}: line from ${s.address} not parsed (${reason}): ${line.length > 300 ? `${line.slice(0, 300)}...` : line}`);
+        },
+      };
+      const parser: LineParser = c.parser.type === 'text' ? new TextParser(this.registry, c.parser.props, hooks) : new AwsVpcParser(this.registry, c.parser.type === 'aws' ? c.parser.fields : undefined, hooks);
+      const sink: LineSink = (lines, s, now) => {
+        this.m.lines.inc({ consumer: name }, lines.length);
+        parser.parseLines(lines, s, now);
+      };
+      onLines = sink;
+      // Stream lines are gathered per event-loop turn, so a burst becomes one parse and one flush.
+      const pending = new Map<TransportSession, string[]>();
+      let scheduled = false;
+      const drain = () => {
+        scheduled = false;
+        const now = Date.now();
+        for (const [s, lines] of pending) sink(lines, s, now);
+        pending.clear();
+      };
+      this.flushers.push(drain);
+      onDatagram = (buf, s, now) => {
+        if (s.transport === 'udp') return sink(datagramLines(buf), s, now);
+        let l = pending.get(s);
+        if (l === undefined) pending.set(s, (l = []));
+        l.push(buf.toString('utf8'));
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(drain);
+        }
+      };
+    }
+    log.info({ consumer: name, parser: c.parser.type }, `consumer ${name} started: ${c.parser.type} parser, ${c.connectors.length} connector(s)`);
+    for (const [i, k] of c.connectors.entries()) {
+      const label = `${k.type}${c.connectors.length > 1 ? `#${i}` : ''}`;
+      if (k.type === 'udp' || k.type === 'tcp') {
+        const allow = k.remoteAddrs ? new Allowlist(k.remoteAddrs) : undefined;
+        const refused = new RateLimitedLog((msg, n) => log.warn({ consumer: name, suppressed: n }, msg), 60_000);
+        const refuse = (addr: string) => {
+          this.m.dropped.inc({ consumer: name, reason: 'not-allowed' });
+          refused.log(addr, `consumer ${name}: ${k.type} from ${addr} dropped: not in remote_addrs`);
+        };
+        for (const port of k.ports) {
+          const spec = { transport: k.type, host: k.host, port, text: `${k.type}://${k.host.includes(':') ? `[${k.host}]` : k.host}:${port}` };
+          const handler = (buf: Buffer, s: TransportSession, now: number) => {
+            if (allow && !allow.allows(s.address)) return refuse(s.address);
+            this.m.received.inc({ consumer: name, connector: label });
+            onDatagram(buf, s, now);
+          };
+          const warn = (msg: string) => log.warn({ consumer: name }, msg);
+          const src =
+            k.type === 'udp'
+              ? new UdpSource(spec, handler, { onWarning: warn })
+              : new TcpSource(spec, handler, {
+                  onClose,
+                  onWarning: warn,
+                  accept: allow
+                    ? (a) => {
+                        if (allow.allows(a)) return true;
+                        refuse(a);
+                        return false;
+                      }
+                    : undefined,
+                  framer: binary ? undefined : () => new LineFramer(),
+                });
+          try {
+            await src.start();
+          } catch (err) {
+            throw new Error(`consumer ${name}: cannot listen on ${spec.text}: ${(err as Error).message}`);
+          }
+          this.sockets.push(src);
+          this.listening.push({ consumer: name, transport: k.type, port: src.boundPort });
+          log.info({ consumer: name, transport: k.type, port: src.boundPort, allowlist: allow?.size }, `consumer ${name}: listening on ${k.type} port ${src.boundPort}${allow ? ` (remote_addrs: ${allow.size} entries)` : ''}`);
+        }
+      } else if (k.type === 'kafka' || k.type === 'aws') {
+        if (this.deps.lineSource === undefined || onLines === undefined) throw new Error(`consumer ${name}: the ${k.type} connector is not available in this build`);
+        const sink = onLines;
+        const src = await this.deps.lineSource(k, name, (lines, s, now) => {
+          this.m.received.inc({ consumer: name, connector: label }, lines.length);
+          sink(lines, s, now);
+        }, { log, dataDirectory: this.cfg.dataDirectory });
+        await src.start();
+        this.lineSources.push(src);
+        log.info({ consumer: name, connector: k.type }, `consumer ${name}: ${src.description}`);
+      }
+    }
+  }
+
+  private async startMetricsServer(): Promise<void> {
+    const l = this.cfg.metricsListen;
+    if (l === undefined) return;
+    const server = http.createServer((req, res) => {
+      if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+        this.metrics.metrics().then(
+          (text) => res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(text),
+          (err: Error) => res.writeHead(500).end(err.message),
+        );
+      } else res.writeHead(404).end('see /metrics\n');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(l.port, l.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.metricsServer = server;
+    const a = server.address();
+    const port = typeof a === 'object' && a !== null ? a.port : l.port;
+    this.metricsUrl = `http://${l.host.includes(':') ? `[${l.host}]` : l.host}:${port}/metrics`;
+    this.deps.log.info({ url: this.metricsUrl }, `metrics served on ${this.metricsUrl}`);
+  }
+
+  /** One log line with every non-zero counter and gauge of the registry (both sides). */
+  async metricsSummary(): Promise<string> {
+    const parts: string[] = [];
+    for (const m of await this.metrics.getMetricsAsJSON()) {
+      for (const v of m.values) {
+        if (!v.value) continue;
+        const labels = Object.entries(v.labels ?? {}).map(([k, x]) => `${k}=${String(x)}`).join(',');
+        parts.push(`${m.name}${labels ? `{${labels}}` : ''}=${v.value}`);
+      }
+    }
+    return parts.length > 0 ? parts.join(' ') : 'nothing received yet';
+  }
+
+  private async printMetrics(): Promise<void> {
+    this.deps.log.info({}, `metrics: ${await this.metricsSummary()}`);
+  }
+
+  /** Drains and releases everything; safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all(this.sockets.map((s) => s.close()));
+    await Promise.all(this.lineSources.map((s) => s.stop()));
+    for (const f of this.flushers) f();
+    this.flushOutputs();
+    try {
+      await this.delivery?.stop();
+    } finally {
+      this.flushOutputs();
+      await Promise.all(this.outputs.map((o) => o.close()));
+      if (this.metricsServer) await new Promise<void>((r) => this.metricsServer!.close(() => r()));
+      if (this.outputs.length > 0) this.deps.log.info({}, `outputs: ${this.outputs.map((o) => `${o.name}: ${formatCounters(o.counters)}`).join('; ')}`);
+      this.deps.log.info({}, `stopped; ${await this.metricsSummary()}`);
+    }
+  }
+}
