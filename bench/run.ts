@@ -138,6 +138,10 @@ async function main(): Promise<void> {
     const aggregate = await import('./aggregate.js');
     console.log(aggregate.formatAggregateBench(await aggregate.runAggregateBench({ quick })));
   }
+  if (!args.has('--no-upload') && existsSync(fileURLToPath(new URL('./upload.ts', import.meta.url)))) {
+    const upload = await import('./upload.js');
+    console.log(upload.formatUploadBench(await upload.runUploadBench({ quick })));
+  }
 
   if (!args.has('--no-outputs')) {
     console.log('');

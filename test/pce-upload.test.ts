@@ -151,6 +151,24 @@ for (const outage of [
   });
 }
 
+test('429 with Retry-After: the next round waits at least that long', async (t) => {
+  const pce = await startPce(t);
+  const { delivery, log } = makeDelivery(t, { dir: tempDir(t), pce: pceTarget(pce, { retryMinutes: 0.002 }) });
+  await delivery.start();
+  await pce.setMode({ kind: 'status', status: 429, headers: { 'Retry-After': '2' } });
+  feedFlows(new Decoded(), delivery, distinctFlows(5), Date.now());
+  await delivery.flushNow('window_end');
+  await pce.waitFor(() => pce.requests.length === 1);
+  const t0 = Date.now();
+  await delivery.whenIdle();
+  const l = log.lines.find((x) => x.msg === 'retrying later');
+  assert.ok(Number(l?.obj['retry_in_s']) >= 1.9, `retry in ${String(l?.obj['retry_in_s'])} s, not the 0.12 s of retryMinutes`);
+  await pce.setMode({ kind: 'ok' });
+  await pce.waitFor(() => pce.accepted.length === 1, 10_000);
+  assert.ok(Date.now() - t0 >= 1500, 'not retried before Retry-After');
+  assert.equal(pce.requests.length, 2);
+});
+
 test('oldest batches are sent first after an outage', async (t) => {
   const pce = await startPce(t);
   const { delivery } = makeDelivery(t, { dir: tempDir(t), pce: pceTarget(pce, { maxLinesPerPost: 50, maxInFlight: 1, retryMinutes: 0.004 }) });

@@ -17,7 +17,7 @@ export const TEST_PCE_KEY = fileURLToPath(new URL('../fixtures/tls/test-pce.key'
 export type PceMode =
   | { readonly kind: 'ok' }
   /** Answer every request with this status (and body). */
-  | { readonly kind: 'status'; readonly status: number; readonly body?: string }
+  | { readonly kind: 'status'; readonly status: number; readonly body?: string; readonly headers?: Readonly<Record<string, string>> }
   /** Read the request, never answer. */
   | { readonly kind: 'hang' }
   /** Stop listening: connections are refused. */
@@ -152,17 +152,17 @@ export class TestPce {
       };
       this.requests.push(rec);
       this.#notify();
-      const reply = (status: number, obj: unknown): void => {
+      const reply = (status: number, obj: unknown, headers: Readonly<Record<string, string>> = {}): void => {
         rec.status = status;
         const text = typeof obj === 'string' ? obj : JSON.stringify(obj);
-        res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+        res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
         res.end(text);
         this.#notify();
       };
       const mode = this.mode;
       if (mode.kind === 'hang') return; // the socket is destroyed by close() or by the client
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
-      if (mode.kind === 'status') return reply(mode.status, mode.body ?? { error: `test PCE answers ${mode.status}` });
+      if (mode.kind === 'status') return reply(mode.status, mode.body ?? { error: `test PCE answers ${mode.status}` }, mode.headers);
       if (rec.method !== 'POST') return reply(405, { error: 'method not allowed' });
       if (rec.path !== this.path) return reply(404, { error: `no such resource ${rec.path}` });
       if (user !== this.#opts.keyId || password !== this.#opts.secret) return reply(401, { error: 'authentication required' });

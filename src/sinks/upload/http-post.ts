@@ -13,6 +13,17 @@ export interface PostResult {
   readonly body: string;
   /** Error code when status is 0: ECONNREFUSED, ECONNRESET, ETIMEDOUT, a TLS code, … */
   readonly error?: string;
+  /** The reply's Retry-After in ms (RFC 9110 10.2.3: seconds or an HTTP date), when it had one. */
+  readonly retryAfterMs?: number;
+}
+
+/** Retry-After as ms from now, or undefined when absent or unreadable. */
+export function parseRetryAfter(v: string | undefined, nowMs: number): number | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  const d = Date.parse(t);
+  return Number.isNaN(d) ? undefined : Math.max(0, d - nowMs);
 }
 
 export interface ClientOptions {
@@ -75,7 +86,11 @@ export class HttpClient {
           if (size < MAX_REPLY) chunks.push(c);
           size += c.length;
         });
-        res.on('end', () => finish({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, MAX_REPLY).toString('utf8') }));
+        res.on('end', () => {
+          const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+          const r = { status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, MAX_REPLY).toString('utf8') };
+          finish(retryAfterMs === undefined ? r : { ...r, retryAfterMs });
+        });
         res.on('error', (e: NodeJS.ErrnoException) => finish({ status: 0, body: e.message, error: e.code ?? 'ERESPONSE' }));
       });
       req.on('error', (e: NodeJS.ErrnoException) => finish({ status: 0, body: e.message, error: e.code ?? 'EREQUEST' }));

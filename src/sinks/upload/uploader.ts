@@ -32,6 +32,9 @@ export interface UploaderOptions {
 
 export type Outcome = 'sent' | 'retry' | 'rejected';
 
+/** The longest wait a Retry-After header can impose (a bad header must not park the spool for days). */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
 export class Uploader {
   readonly #queue: SpoolEntry[] = [];
   #inFlight = 0;
@@ -40,6 +43,8 @@ export class Uploader {
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
+  /** The target asked (Retry-After) not to be called again before this time. */
+  #notBefore = 0;
 
   constructor(
     readonly opts: UploaderOptions,
@@ -145,6 +150,7 @@ export class Uploader {
     }
     this.spool.release(e);
     if (r.status === 0 || r.status === 429 || r.status >= 500) {
+      if (r.retryAfterMs !== undefined) this.#notBefore = Math.max(this.#notBefore, Date.now() + Math.min(r.retryAfterMs, MAX_RETRY_AFTER_MS));
       if (this.#retryTimer === undefined && !this.#closed) {
         this.log.warn(
           { target: this.target, status, reply: r.body.slice(0, 300), batch: e.name, flows: e.flows },
@@ -196,7 +202,8 @@ export class Uploader {
     if (this.#closed || this.#retryTimer !== undefined) return;
     this.#failures++;
     this.#probing = true;
-    const delay = this.opts.retryMs * Math.min(2 ** (this.#failures - 1), 4);
+    // The backoff, or longer when the target said so (Retry-After on a 429 or 503).
+    const delay = Math.max(this.opts.retryMs * Math.min(2 ** (this.#failures - 1), 4), this.#notBefore - Date.now());
     this.log.info({ target: this.target, waiting: this.queued, retry_in_s: Math.round(delay / 100) / 10 }, 'retrying later');
     this.#retryTimer = setTimeout(() => {
       void this.#persistHeld().then(() => {
