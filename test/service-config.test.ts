@@ -145,7 +145,9 @@ test('service config: defaults and the rules of each key', (t) => {
   assert.ok(awsFmt.some((x) => /"dstadr" is not an AWS VPC flow log field/.test(x)), awsFmt.join('\n'));
   // sluice additions: relays and forward_to receivers
   const relay = problems(base(home, 'relays: [{ listen: ["udp://:2055"], receivers: ["192.0.2.1/2055/10,64", "192.0.2.2:2055"] }]'));
-  assert.ok(relay.some((x) => /relays\.0\.receivers\.1: "192\.0\.2\.2:2055": expected addr\/port\[\/interval\[,ttl\]\]/.test(x)), relay.join('\n'));
+  assert.ok(relay.some((x) => /relays\.0\.receivers\.1: "192\.0\.2\.2:2055": .*\(column 1 of the receiver\); expected addr\/port\[\/interval\[,ttl\]\]\[\/S\|\/P\]/.test(x)), relay.join('\n'));
+  const tcpRelay = problems(base(home, 'relays: [{ listen: ["tcp://:2055"], receivers: ["192.0.2.1/2055/S"] }]'));
+  assert.ok(tcpRelay.some((x) => /relays\.0\.listen\.0: "tcp:\/\/:2055": a relay listens on UDP/.test(x)), tcpRelay.join('\n'));
   assert.deepEqual(problems(base(home, 'metrics: { listen: 9464 }'), home), []);
   assert.deepEqual(parseServiceConfig(base(home, 'metrics: { listen: 9464 }'), 'c.yaml').metricsListen, { host: '127.0.0.1', port: 9464 });
 });

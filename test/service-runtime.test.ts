@@ -1,13 +1,13 @@
 /**
  * The service runtime with a recording DeliveryPipeline (the delivery side is built separately):
  * udp/tcp connectors on loopback with remote_addrs allowlists, binary and text parsers, --debug
- * record lines, metrics on /metrics, the stop order, and the refusal of relays.
+ * record lines, metrics on /metrics, the stop order, and raw replication (forward_to, relays).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseServiceConfig } from '../src/service/config.js';
@@ -16,6 +16,7 @@ import { flowKeys } from '../src/service/flow-keys.js';
 import type { DeliveryOptions, DeliveryPipeline, ServiceLog } from '../src/service/seams.js';
 import type { FlowBatch } from '../src/wire/batch.js';
 import { encodeNetflow5 } from '../src/wire/encode/ipfix.js';
+import { runSluice } from './helpers/cli.js';
 
 class RecordingDelivery implements DeliveryPipeline {
   readonly batches: FlowBatch[] = [];
@@ -167,19 +168,63 @@ test('runtime: allowlists drop and count outsiders; binary and text consumers fe
   await assert.rejects(fetch(rt.metricsUrl!), 'the metrics server is closed');
 });
 
-test('runtime: relays and forward_to are refused, nothing is opened', async (t) => {
+/** A UDP receiver on loopback that keeps every datagram it gets, with its source. */
+async function receiver(t: { after(fn: () => unknown): void }): Promise<{ port: number; got: Array<{ data: Buffer; from: string }> }> {
+  const sock = dgram.createSocket('udp4');
+  const got: Array<{ data: Buffer; from: string }> = [];
+  sock.on('message', (data, r) => got.push({ data, from: r.address }));
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  t.after(() => sock.close());
+  return { port: (sock.address() as { port: number }).port, got };
+}
+
+test('runtime: forward_to replicates what a consumer accepts, relays replicate without decoding; counters on /metrics', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-rt-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const cfg = parseServiceConfig(config(dir, 'relays: [{ listen: ["udp://127.0.0.1:0"], receivers: ["127.0.0.1/9"] }]'), 'c.yaml');
-  let created = false;
-  const rt = new ServiceRuntime(cfg, {
-    createDelivery: () => {
-      created = true;
-      return new RecordingDelivery();
-    },
-    log: new MemoryLog(),
-  });
-  await assert.rejects(rt.start(), /relays: relays\[0\]: raw replication \(the relay engine\) is not available in this build/);
-  assert.equal(created, false);
-  assert.deepEqual(rt.listening, []);
+  const [a, b, c] = [await receiver(t), await receiver(t), await receiver(t)];
+  const text = config(dir, `relays: [{ name: mirror, listen: ["udp://127.0.0.1:0"], receivers: ["127.0.0.1/${c.port}"] }]`).replace(
+    "  - name: nf\n    parser: { type: netflow }\n",
+    `  - name: nf\n    parser: { type: netflow }\n    forward_to: ["127.0.0.1/${a.port}", "127.0.0.1/${b.port}/2"]\n`,
+  );
+  assert.match(text, /forward_to/);
+  const cfg = parseServiceConfig(text, 'c.yaml');
+  const delivery = new RecordingDelivery();
+  const log = new MemoryLog();
+  const rt = new ServiceRuntime(cfg, { createDelivery: () => delivery, log });
+  await rt.start();
+  t.after(() => rt.stop());
+  const nf = rt.listening.find((l) => l.consumer === 'nf')!.port;
+  const mirror = rt.listening.find((l) => l.consumer === 'relay mirror')!.port;
+  const sent: Buffer[] = [];
+  for (let i = 0; i < 10; i++) {
+    const d = v5(`10.1.1.${i + 1}`, 443);
+    sent.push(d);
+    await sendUdp('127.0.0.2', nf, d);
+  }
+  await sendUdp('127.0.0.1', nf, v5('10.9.9.9', 1)); // outside remote_addrs: neither decoded nor forwarded
+  for (let i = 0; i < 4; i++) await sendUdp('127.0.0.1', mirror, `not a flow ${i}`);
+  await until('copies', () => a.got.length >= 10 && b.got.length >= 5 && c.got.length >= 4 && delivery.records() >= 10);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(a.got.map((g) => g.data), sent, 'every accepted datagram, byte-identical, in order');
+  assert.deepEqual(b.got.map((g) => g.data), sent.filter((_, i) => i % 2 === 0), 'interval 2: every second datagram');
+  assert.deepEqual(c.got.map((g) => g.data.toString()), ['not a flow 0', 'not a flow 1', 'not a flow 2', 'not a flow 3']);
+  assert.equal(delivery.records(), 10, 'forwarding does not take anything from decoding');
+  const metrics = await (await fetch(rt.metricsUrl!)).text();
+  assert.match(metrics, new RegExp(`sluice_relay_sent_datagrams\\{relay="forward_to of consumer nf",receiver="127.0.0.1/${a.port}"\\} 10`));
+  assert.match(metrics, new RegExp(`sluice_relay_sent_datagrams\\{relay="forward_to of consumer nf",receiver="127.0.0.1/${b.port}/2"\\} 5`));
+  assert.match(metrics, new RegExp(`sluice_relay_sent_datagrams\\{relay="relay mirror",receiver="127.0.0.1/${c.port}"\\} 4`));
+  await rt.stop();
+  assert.match(log.text(), new RegExp(`relay mirror: .*127.0.0.1/${c.port}`));
+});
+
+test('sluice run: a spoofing receiver without the addon stops the start with what is missing; nothing listens', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-rt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'c.yaml');
+  writeFileSync(file, config(dir, 'relays: [{ listen: ["udp://127.0.0.1:0"], receivers: ["127.0.0.1/9/S"] }]').replace('metrics: { listen: "127.0.0.1:0" }', ''));
+  // The addon path is overridable, so "not built" can be shown even where it is built and we are root.
+  const r = await runSluice(['run', '--config', file], 60_000, { ...process.env, SLUICE_NATIVE_ADDON: path.join(dir, 'missing.node') });
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr + r.stdout, /relay relays\[0\]: .*addon/i);
+  assert.doesNotMatch(r.stderr + r.stdout, /listening on udp port/);
 });

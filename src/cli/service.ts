@@ -43,8 +43,8 @@ export function describeConfig(cfg: ServiceConfig): string[] {
   for (const h of cfg.http) lines.push(`http output ${h.name}: ${h.format}${h.gzip ? '+gzip' : ''} to ${h.url}`);
   for (const o of cfg.outputs) lines.push(`output ${o.name}`);
   lines.push(`aggregation every ${cfg.aggregationMinutes} min; data_directory ${cfg.dataDirectory} (at most ${cfg.dataDirectorySizeMb} MB, ${cfg.fileRetentionHours} h); metrics printed every ${cfg.metricsPrintSeconds} s${cfg.metricsListen ? `, served on ${cfg.metricsListen.host}:${cfg.metricsListen.port}` : ''}`);
-  const fwd = cfg.consumers.filter((c) => c.forwardTo.length > 0).length;
-  if (cfg.relays.length > 0 || fwd > 0) lines.push(`note: relays/forward_to are valid but raw replication is not available in this build: run and start refuse them`);
+  for (const c of cfg.consumers) if (c.forwardTo.length > 0) lines.push(`consumer ${c.name}: forwards its UDP datagrams to ${c.forwardTo.join(', ')}`);
+  for (const r of cfg.relays) lines.push(`relay ${r.name}: ${r.listen.join(', ')} -> ${r.receivers.join(', ')}${r.spoof ? ' (spoofing by default)' : ''}`);
   return lines;
 }
 

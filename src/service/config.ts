@@ -15,6 +15,7 @@ import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import { formatSchema, outputSchema, toOutputSpec } from '../cli/config.js';
 import { AWS_KNOWN_FIELDS, splitAwsFormat } from '../parsers/aws-fields.js';
 import { compileTimestampFormat } from '../parsers/timestamp-format.js';
+import { parseReceiver, ReceiverSyntaxError } from '../relay/receiver.js';
 import type { OutputSpec } from '../sinks/output.js';
 import { parseListenUri, type ListenSpec } from '../sources/listen-uri.js';
 import { ConfigError, parseYamlConfig, type KeyPath } from '../util/yaml-config.js';
@@ -199,13 +200,13 @@ const parserSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text'), properties: textProps }).strict(),
 ]).meta({ id: 'parser' });
 
-/** `addr/port[/interval[,ttl]]`, the receiver form of samplicator-style relays. */
-export const RECEIVER_RE = /^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+)\/(\d{1,5})(?:\/(\d+)(?:,(\d{1,3}))?)?$/;
+/** A receiver as `sluice relay` takes it (samplicator's `addr/port[/interval[,ttl]]`, plus `/S` spoof or `/P` plain). */
 const receiver = z.string().superRefine((r, ctx) => {
-  const m = RECEIVER_RE.exec(r.trim());
-  const addr = m?.[1]?.replace(/^\[|\]$/g, '');
-  if (m === null || net.isIP(addr ?? '') === 0 || Number(m[2]) > 65535 || Number(m[2]) === 0 || (m[4] !== undefined && (Number(m[4]) < 1 || Number(m[4]) > 255)) || (m[3] !== undefined && Number(m[3]) < 1)) {
-    ctx.addIssue({ code: 'custom', message: `"${r}": expected addr/port[/interval[,ttl]] (e.g. 192.0.2.10/2055, 192.0.2.11/2055/10,64)` });
+  try {
+    parseReceiver(r.trim());
+  } catch (err) {
+    const col = err instanceof ReceiverSyntaxError ? ` (column ${err.column} of the receiver)` : '';
+    ctx.addIssue({ code: 'custom', message: `"${r}": ${(err as Error).message}${col}; expected addr/port[/interval[,ttl]][/S|/P], e.g. 192.0.2.10/2055, [2001:db8::1]/2055/10,64, 192.0.2.11/2055/S` });
   }
 });
 
@@ -215,11 +216,14 @@ const consumerSchema = z
     parser: parserSchema,
     // A single connector object is taken as a list of one (the guide says "a connector").
     connectors: z.preprocess((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v), z.array(connectorSchema).min(1)),
-    /** sluice: replicate this consumer's raw datagrams to receivers (the relay engine). */
+    /** sluice: replicate this consumer's raw UDP datagrams to receivers (the relay engine). */
     forward_to: z.array(receiver).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.forward_to !== undefined && !c.connectors.some((k) => k.type === 'udp')) {
+      ctx.addIssue({ code: 'custom', path: ['forward_to'], message: 'forward_to replicates UDP datagrams: the consumer needs a udp connector' });
+    }
     const binary = c.parser.type === 'netflow' || c.parser.type === 'ipfix' || c.parser.type === 'sflow';
     c.connectors.forEach((k, i) => {
       if (k.type === 'aws' && c.parser.type !== 'aws') ctx.addIssue({ code: 'custom', path: ['connectors', i, 'type'], message: `the aws connector reads VPC flow logs: use parser type aws, not ${c.parser.type}` });
@@ -231,8 +235,20 @@ const consumerSchema = z
 const relaySchema = z
   .object({
     name: z.string().optional(),
-    listen: z.array(z.string()).min(1),
+    listen: z
+      .array(z.string())
+      .min(1)
+      .superRefine((list, ctx) => {
+        for (const [i, text] of list.entries()) {
+          try {
+            if (parseListenUri(text).transport !== 'udp') ctx.addIssue({ code: 'custom', path: [i], message: `"${text}": a relay listens on UDP (udp://HOST:PORT)` });
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', path: [i], message: (err as Error).message });
+          }
+        }
+      }),
     receivers: z.array(receiver).min(1),
+    /** Spoof receivers without a /S or /P flag (samplicator's -S). */
     spoof: bool.default(false),
   })
   .strict();

@@ -10,7 +10,7 @@
  * flushes the open window and sends or spools it, then the outputs finish their files.
  */
 import http from 'node:http';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { ByteOutput } from '../format/byte-output.js';
 import { dropLogger, loadRegistry, makeFormatter } from '../cli/common.js';
 import { formatGroups, type FormatGroup } from '../cli/collect.js';
@@ -22,13 +22,15 @@ import { createOutput } from '../sinks/create-output.js';
 import { formatCounters, type Output } from '../sinks/output.js';
 import { Allowlist } from '../sources/allowlist.js';
 import { datagramLines, LineFramer } from '../sources/line-framer.js';
+import { parseListenUri } from '../sources/listen-uri.js';
 import { TcpSource } from '../sources/tcp.js';
 import { UdpSource } from '../sources/udp.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import type { FlowBatch, TransportSession } from '../wire/batch.js';
 import type { IeRegistry } from '../wire/ie/registry.js';
 import { protocolKeyword } from '../wire/ie/registry.js';
-import type { ConnectorSpec, ConsumerSpec, ServiceConfig } from './config.js';
+import { formatCounters as formatRelayCounters, parseReceiver, Replicator, resolveReceiver, type ResolvedReceiver } from '../relay/index.js';
+import type { ConnectorSpec, ConsumerSpec, RelaySpec, ServiceConfig } from './config.js';
 import { flowKeys } from './flow-keys.js';
 import type { CreateDeliveryPipeline, DeliveryPipeline, ServiceLog, ServicePart } from './seams.js';
 
@@ -74,6 +76,8 @@ export class ServiceRuntime implements ServicePart {
   private readonly pipelines: DecodePipeline[] = [];
   private readonly flushers: Array<() => void> = [];
   private readonly outputs: Output[] = [];
+  private readonly forwarders = new Map<string, Replicator>();
+  private readonly replicators: Array<{ what: string; r: Replicator }> = [];
   private groups: Array<{ g: FormatGroup; f: ReturnType<typeof makeFormatter>; out: ByteOutput }> = [];
   private outFlushScheduled = false;
   private timers: NodeJS.Timeout[] = [];
@@ -95,6 +99,28 @@ export class ServiceRuntime implements ServicePart {
       dropped: new Counter({ name: 'sluice_input_dropped_total', help: 'input dropped before delivery, per consumer and reason (not-allowed: outside remote_addrs; decode and parse reasons)', labelNames: ['consumer', 'reason'], registers }),
       lines: new Counter({ name: 'sluice_lines_total', help: 'text lines read by the text and aws parsers', labelNames: ['consumer'], registers }),
     };
+    // Relay counters live in each Replicator (counted per datagram there); these read them at scrape time.
+    const replicators = this.replicators;
+    new Gauge({
+      name: 'sluice_relay_sent_datagrams',
+      help: 'datagrams replicated to each receiver since start, per relay (relays: or forward_to) and receiver',
+      labelNames: ['relay', 'receiver'],
+      registers,
+      collect() {
+        for (const { what, r } of replicators) for (const c of r.counters.receivers) this.set({ relay: what, receiver: c.receiver }, c.sent);
+      },
+    });
+    new Gauge({
+      name: 'sluice_relay_dropped_datagrams',
+      help: 'copies not delivered to a receiver since start, per relay, receiver and reason (unreachable, too-big, queue-full, buffer-full, family-mismatch, send-error)',
+      labelNames: ['relay', 'receiver', 'reason'],
+      registers,
+      collect() {
+        for (const { what, r } of replicators) {
+          for (const c of r.counters.receivers) for (const [reason, n] of Object.entries(c.dropped)) this.set({ relay: what, receiver: c.receiver, reason }, n);
+        }
+      },
+    });
   }
 
   /** Opens everything; on any failure closes what was opened and rethrows (nothing keeps running). */
@@ -103,12 +129,12 @@ export class ServiceRuntime implements ServicePart {
     this.started = true;
     const { cfg, deps } = this;
     const log = deps.log;
-    const forwarding = cfg.consumers.filter((c) => c.forwardTo.length > 0);
-    if (cfg.relays.length > 0 || forwarding.length > 0) {
-      const what = [...cfg.relays.map((r) => `relays: ${r.name}`), ...forwarding.map((c) => `forward_to of consumer ${c.name}`)].join(', ');
-      throw new Error(`${what}: raw replication (the relay engine) is not available in this build; remove these keys to run`);
-    }
     try {
+      // Replicators first: a spoofing receiver without CAP_NET_RAW or the addon stops the start here.
+      for (const c of cfg.consumers) {
+        if (c.forwardTo.length > 0) this.forwarders.set(c.name, await this.openReplicator(`forward_to of consumer ${c.name}`, c.forwardTo, false));
+      }
+      for (const r of cfg.relays) await this.startRelay(r);
       await this.openOutputs();
       this.delivery = deps.createDelivery({
         dataDirectory: cfg.dataDirectory,
@@ -148,6 +174,43 @@ export class ServiceRuntime implements ServicePart {
     }, 5000);
     tick.unref();
     this.timers.push(tick);
+  }
+
+  /** A Replicator for receivers written as `sluice relay` takes them; its counters become metrics. */
+  private async openReplicator(what: string, receivers: readonly string[], spoof: boolean): Promise<Replicator> {
+    const log = this.deps.log;
+    let resolved: ResolvedReceiver[];
+    try {
+      resolved = await Promise.all(receivers.map((t) => resolveReceiver(parseReceiver(t.trim()))));
+    } catch (err) {
+      throw new Error(`${what}: ${(err as Error).message}`);
+    }
+    let r: Replicator;
+    try {
+      r = await Replicator.open(resolved, { spoof, log: (line) => log.warn({ relay: what }, line) });
+    } catch (err) {
+      throw new Error(`${what}: ${(err as Error).message}`);
+    }
+    this.replicators.push({ what, r });
+    log.info({ relay: what, receivers: receivers.length }, `${what}: replicating to ${r.counters.receivers.map((c) => `${c.receiver}${c.spoofed ? ' (spoofed source)' : ''}`).join(', ')}`);
+    return r;
+  }
+
+  /** A `relays:` entry: UDP listeners whose datagrams are only replicated, never decoded. */
+  private async startRelay(spec: RelaySpec): Promise<void> {
+    const r = await this.openReplicator(`relay ${spec.name}`, spec.receivers, spec.spoof);
+    for (const text of spec.listen) {
+      const l = parseListenUri(text);
+      const src = new UdpSource(l, (buf, s) => r.handle(buf, s.address, s.port), { onWarning: (msg) => this.deps.log.warn({ relay: spec.name }, msg) });
+      try {
+        await src.start();
+      } catch (err) {
+        throw new Error(`relay ${spec.name}: cannot listen on ${l.text}: ${(err as Error).message}`);
+      }
+      this.sockets.push(src);
+      this.listening.push({ consumer: `relay ${spec.name}`, transport: 'udp', port: src.boundPort });
+      this.deps.log.info({ relay: spec.name, port: src.boundPort }, `relay ${spec.name}: listening on udp port ${src.boundPort}`);
+    }
   }
 
   private async openOutputs(): Promise<void> {
@@ -264,9 +327,12 @@ export class ServiceRuntime implements ServicePart {
         };
         for (const port of k.ports) {
           const spec = { transport: k.type, host: k.host, port, text: `${k.type}://${k.host.includes(':') ? `[${k.host}]` : k.host}:${port}` };
+          // forward_to replicates what the consumer accepts (after remote_addrs), before decoding.
+          const fwd = k.type === 'udp' ? this.forwarders.get(name) : undefined;
           const handler = (buf: Buffer, s: TransportSession, now: number) => {
             if (allow && !allow.allows(s.address)) return refuse(s.address);
             this.m.received.inc({ consumer: name, connector: label });
+            fwd?.handle(buf, s.address, s.port);
             onDatagram(buf, s, now);
           };
           const warn = (msg: string) => log.warn({ consumer: name }, msg);
@@ -360,6 +426,9 @@ export class ServiceRuntime implements ServicePart {
     for (const t of this.timers) clearInterval(t);
     await Promise.all(this.sockets.map((s) => s.close()));
     await Promise.all(this.lineSources.map((s) => s.stop()));
+    // Nothing new arrives now: let the queued copies leave, then report every receiver.
+    await Promise.all(this.replicators.map(({ r }) => r.close()));
+    for (const { what, r } of this.replicators) this.deps.log.info({ relay: what }, `${what}: ${formatRelayCounters(r.counters)}`);
     for (const f of this.flushers) f();
     this.flushOutputs();
     try {
