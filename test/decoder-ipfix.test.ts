@@ -158,7 +158,18 @@ test('options data is skipped by ignoreOptions (default) but still learned', () 
   const h = new Harness({ ignoreOptions: true });
   h.feed(msg().templates([opt]).data(opt, [[1, 512]]).build());
   assert.equal(h.records.length, 0);
-  assert.equal(h.batches[0]!.ctx.domain?.samplingInterval, 512);
+  assert.equal(h.batches[0]!.ctx.domain?.samplingInterval, 512, '305 alone: taken as 1 in N');
+});
+
+test('options: samplingPacketInterval 305 with samplingPacketSpace 306 is 1 in (305 + 306) / 305 (RFC 5476)', () => {
+  const opt: EncTemplate = { id: 401, scopeCount: 1, fields: [{ id: 144, length: 4 }, { id: 305, length: 4 }, { id: 306, length: 4 }] };
+  const h = new Harness({ ignoreOptions: true });
+  h.feed(msg().templates([opt]).data(opt, [[1, 1, 99]]).build());
+  assert.equal(h.batches[0]!.ctx.domain?.samplingInterval, 100);
+  const both: EncTemplate = { id: 402, scopeCount: 1, fields: [{ id: 144, length: 4 }, { id: 305, length: 4 }, { id: 306, length: 4 }, { id: 34, length: 4 }] };
+  const h2 = new Harness({ ignoreOptions: true });
+  h2.feed(msg().templates([both]).data(both, [[1, 1, 3, 4]]).build());
+  assert.equal(h2.batches[0]!.ctx.domain?.samplingInterval, 4, 'samplingInterval (34) stated outright wins');
 });
 
 test('data before its template is held, then decoded when the template arrives', () => {

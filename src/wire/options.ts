@@ -8,7 +8,7 @@ const asNumber = (v: FieldValue): number => (typeof v === 'number' ? v : typeof 
 /**
  * Learns per-domain facts from options records: systemInitTimeMilliseconds for sysUpTime-relative
  * timestamps, and sampling configuration (v9 SAMPLING_INTERVAL 34 / FLOW_SAMPLER_* 48-50, IPFIX
- * samplingPacketInterval 305, selectorId 302).
+ * samplingInterval 34, samplingPacketInterval 305 with samplingPacketSpace 306, selectorId 302).
  */
 export function absorbOptions(batch: FlowBatch, d: DomainState): void {
   const t = batch.template;
@@ -25,6 +25,10 @@ export function absorbOptions(batch: FlowBatch, d: DomainState): void {
     if (vals === undefined) continue;
     let samplerId = -1;
     let interval = 0;
+    // RFC 5476 count-based sampling: samplingPacketInterval (305) packets selected, then
+    // samplingPacketSpace (306) skipped, i.e. 1 in (305 + 306) / 305.
+    let selected = 0;
+    let space = -1;
     for (let k = 0; k < t.fields.length; k++) {
       const f = t.fields[k]!;
       const v = vals[k]!;
@@ -36,8 +40,13 @@ export function absorbOptions(batch: FlowBatch, d: DomainState): void {
           break;
         case 34:
         case 50:
-        case 305:
           interval = asNumber(v);
+          break;
+        case 305:
+          selected = asNumber(v);
+          break;
+        case 306:
+          space = asNumber(v);
           break;
         case 35:
         case 49:
@@ -48,6 +57,10 @@ export function absorbOptions(batch: FlowBatch, d: DomainState): void {
           samplerId = asNumber(v);
           break;
       }
+    }
+    if (interval <= 0 && selected > 0) {
+      // 305 without 306 is how some exporters state "1 in N" (against RFC 5476); taken as N then.
+      interval = space >= 0 ? (selected + space) / selected : selected;
     }
     if (interval > 0) {
       if (samplerId >= 0 && d.samplers.size < 4096) d.samplers.set(samplerId, interval);
