@@ -21,6 +21,7 @@ import { PacketLayers } from '../packet/parse.js';
 import type { DropEvent, DropReason } from '../stats.js';
 import type { Template } from '../template.js';
 import { decodeRecord, type FieldValue } from '../values.js';
+import { float64s, int32s } from '../typed-slab.js';
 import { C, G, MAX_LABELS, SflowLayouts } from './layout.js';
 
 // ---- wire constants ---------------------------------------------------------------------------
@@ -1383,7 +1384,7 @@ export class SflowDecoder implements VersionDecoder {
     if (same) {
       // The common case: every sample of the datagram had the same fields, and the records are
       // already contiguous in the slab.
-      const starts = new Int32Array(n + 1);
+      const starts = int32s(n + 1);
       for (let k = 0; k < n; k++) starts[k] = this.recStart[k]!;
       starts[n] = this.out.pos;
       this.out.commit();
@@ -1402,7 +1403,7 @@ export class SflowDecoder implements VersionDecoder {
       if (seen) continue;
       let count = 0;
       for (let j = k; j < n; j++) if (tpl[j] === t) count++;
-      const starts = new Int32Array(count + 1);
+      const starts = int32s(count + 1);
       let c = 0;
       for (let j = k; j < n; j++) {
         if (tpl[j] !== t) continue;
@@ -1430,7 +1431,7 @@ export class SflowDecoder implements VersionDecoder {
       const resolve = (pen: number, id: number) => this.registry.get(pen, id);
       for (let i = 0; i < count; i++) lists.push(decodeRecord(t, data, starts[i]!, starts[i + 1]!, undefined, resolve) ?? []);
     }
-    const b: FlowBatch = { ctx, template: t, buf: data, starts, count, startMs: new Float64Array(count), endMs: new Float64Array(count), lists };
+    const b: FlowBatch = { ctx, template: t, buf: data, starts, count, startMs: float64s(count), endMs: float64s(count), lists };
     this.sink.batch(b);
   }
 }
