@@ -75,20 +75,20 @@ export const outputSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
+/** A list of listen URIs (udp://HOST:PORT, tcp://HOST:PORT), each checked where it stands. */
+export const listenUrisSchema = z.array(z.string()).superRefine((list, ctx) => {
+  for (const [i, text] of list.entries()) {
+    try {
+      parseListenUri(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: [i], message: (err as Error).message });
+    }
+  }
+});
+
 const configSchema = z
   .object({
-    listen: z
-      .array(z.string())
-      .optional()
-      .superRefine((list, ctx) => {
-        for (const [i, text] of (list ?? []).entries()) {
-          try {
-            parseListenUri(text);
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', path: [i], message: (err as Error).message });
-          }
-        }
-      }),
+    listen: listenUrisSchema.optional(),
     format: formatSchema.optional(),
     ieFiles: z.array(z.string()).optional(),
     outputs: z.array(outputSchema).min(1).optional(),

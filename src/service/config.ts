@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { z } from 'zod';
 import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
-import { formatSchema, outputSchema, toOutputSpec } from '../cli/config.js';
+import { formatSchema, listenUrisSchema, outputSchema, toOutputSpec } from '../cli/config.js';
 import { AWS_KNOWN_FIELDS, splitAwsFormat } from '../parsers/aws-fields.js';
 import { compileTimestampFormat } from '../parsers/timestamp-format.js';
 import { parseReceiver, ReceiverSyntaxError } from '../relay/receiver.js';
@@ -289,18 +289,8 @@ export const serviceSchema = z
     pce_lines_per_post: z.number().int().min(1).default(1000),
     pce_max_in_flight: z.number().int().min(1).max(100).default(20),
     retry_minutes: z.number().min(0.05).default(5).describe('minutes between retries of spooled batches'),
-    listeners: z
-      .array(z.string())
+    listeners: listenUrisSchema
       .optional()
-      .superRefine((list, ctx) => {
-        for (const [i, text] of (list ?? []).entries()) {
-          try {
-            parseListenUri(text);
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', path: [i], message: (err as Error).message });
-          }
-        }
-      })
       .describe('sluice: collect-style listeners (udp://HOST:PORT, tcp://HOST:PORT) decoding NetFlow/IPFIX/sFlow'),
     outputs: z.array(outputSchema).optional().describe('sluice: raw JSON records (the collect outputs) alongside aggregation'),
     format: formatSchema.optional(),

@@ -17,6 +17,7 @@ import {
 } from '../../src/wire/packet/build.js';
 import { writePcap, type FrameToWrite } from '../../src/wire/pcap/write.js';
 import { Prng } from './prng.js';
+import { ipv6ToString } from '../../src/wire/packet/addr.js';
 
 /** 2024-01-01T00:00:00Z: a fixed capture epoch keeps the pcap byte-identical run to run. */
 export const TRAFFIC_EPOCH_MS = 1_704_067_200_000;
@@ -224,29 +225,8 @@ function v4Text(b: Buffer, o: number): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 }
 
-/** RFC 5952 text for the 16 bytes at `o` (longest run of two or more zero groups compressed). */
-export function v6Text(b: Buffer, o: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(o + 2 * i));
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (bestAt < 0) return hex(g);
-  return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
-}
+/** RFC 5952 text for the 16 bytes at `o`. */
+export const v6Text = (b: Buffer, o: number): string => ipv6ToString(b, o);
 
 /**
  * Per-direction flow totals of an Ethernet pcap (little-endian, microseconds) as written by
