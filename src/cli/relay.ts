@@ -200,7 +200,8 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
   const spoofed = replicator.counters.receivers.filter((r) => r.spoofed).length;
   say(
     `sluice relay: listening on ${addr.address} port ${addr.port}, ${replicator.counters.receivers.length} receiver(s)` +
-      `${spoofed > 0 ? `, ${spoofed} spoofed` : ''}${rules.length > 0 ? `, ${rules.length} source rule(s) from ${o.c}` : ''}\n`,
+      `${spoofed > 0 ? `, ${spoofed} spoofed` : ''}${rules.length > 0 ? `, ${rules.length} source rule(s) from ${o.c}` : ''}` +
+      `, receiving ${socket.kind === 'batched' ? 'in batches (native addon)' : 'one datagram at a time (node:dgram; the native addon is not built)'}\n`,
   );
   if (process.env[DAEMON_ENV] === '1' && process.connected) {
     process.send?.({ ready: true, port: addr.port }, () => process.disconnect());
