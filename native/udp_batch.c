@@ -311,9 +311,11 @@ static napi_value js_stop_receiver(napi_env env, napi_callback_info info) {
  * sendBatch(fd, slab, slot, meta, idx: Int32Array, n, res: Int32Array): sends slab slots idx[0..n)
  * (lengths from meta) on a connected socket with sendmmsg(); res[j] = bytes sent or -errno for
  * idx[j]. Returns how many were sent. sendmmsg() stops at the first failing datagram and reports
- * its error only when it is the first of the call; so the loop goes on from there and the next
- * call, starting with that datagram, returns its error (or sends it: a pending ICMP error that
- * stopped the batch has then been consumed, and the datagram goes out).
+ * its error only when it is the first of the call. A pending ICMP error (a dead receiver) that
+ * stops a batch in the middle is consumed by the kernel without being returned; from there the
+ * rest of the batch goes one send() at a time, as the one-at-a-time path does, so each later ICMP
+ * error fails the next copy and is counted (only the one that stopped the batch goes uncounted,
+ * and the copy it stopped is sent).
  */
 static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -338,8 +340,19 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
     msgs[j].msg_hdr.msg_iov = &iov[j];
     msgs[j].msg_hdr.msg_iovlen = 1;
   }
-  int off = 0, sent = 0;
+  int off = 0, sent = 0, single = 0;
   while (off < n) {
+    if (single) {
+      ssize_t r = send(fd, iov[off].iov_base, iov[off].iov_len, MSG_DONTWAIT);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) res[off] = -errno;
+      else {
+        res[off] = (int32_t)r;
+        sent++;
+      }
+      off++;
+      continue;
+    }
     int r = sendmmsg(fd, msgs + off, (unsigned)(n - off), MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -349,6 +362,7 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
     for (int j = 0; j < r; j++) res[off + j] = (int32_t)msgs[off + j].msg_len;
     off += r;
     sent += r;
+    if (off < n) single = 1; /* stopped short: the error of msgs[off] is unknown (see above) */
   }
   return num(env, sent);
 }
