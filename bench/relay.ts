@@ -50,8 +50,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const BUF = 4 * 1024 * 1024;
-/** Datagrams sent but not yet arrived at the slower receiver: well below what the buffers hold. */
-const MAX_IN_FLIGHT = Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 3000);
+/**
+ * Datagrams sent but not yet arrived at the slower receiver: well below what the buffers hold. A
+ * ~1.2 kB datagram takes 2 304 bytes of a loopback receive buffer, and UDP returns freed buffer
+ * space in steps of a quarter of the buffer, so an 8 MiB buffer (4 MiB asked, doubled) holds about
+ * 2 700 for sure: at 3 000 the bench's own receivers dropped copies of both relays (RcvbufErrors)
+ * once the relay outran them; 2 000 leaves room.
+ */
+const MAX_IN_FLIGHT = Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 2000);
 
 async function freePort(): Promise<number> {
   const s = dgram.createSocket('udp4');

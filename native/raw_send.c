@@ -421,6 +421,8 @@ static napi_value js_send_udp(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : (int32_t)r);
 }
 
+void udp_batch_register(napi_env env, napi_value exports); /* udp_batch.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   /* Start identifiers somewhere unpredictable, so two relays on one host do not collide. */
   struct timespec ts;
@@ -436,6 +438,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sendUdp", NULL, js_send_udp, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  udp_batch_register(env, exports);
   return exports;
 }
 

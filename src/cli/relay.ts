@@ -2,11 +2,11 @@
  * `sluice relay`: samplicator's command line on sluice's replication engine (src/relay/).
  */
 import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import {
   formatCounters,
+  listenRelay,
   parseIp,
   parseReceiver,
   parseRelayConfig,
@@ -18,6 +18,7 @@ import {
   SpoofUnavailableError,
   type Family,
   type ReceiverSpec,
+  type RelayListener,
   type SourceRule,
 } from '../relay/index.js';
 
@@ -169,18 +170,15 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
     return 1;
   }
 
-  let socket: dgram.Socket;
+  let socket: RelayListener;
   try {
-    socket = await listen(o.s, o.p, o.b, family);
+    socket = await listenRelay(replicator, { host: o.s, port: o.p, recvBufferBytes: o.b, family, onError: (err) => say(`sluice relay: receive error: ${err.message}\n`) });
   } catch (err) {
     await replicator.close(0);
     say(`sluice relay: cannot listen on ${o.s ?? 'any address'} port ${o.p}: ${(err as Error).message}\n`);
     return 1;
   }
-  socket.on('message', (msg, rinfo) => replicator.handle(msg, rinfo.address, rinfo.port));
-  socket.on('error', (err) => say(`sluice relay: receive error: ${err.message}\n`));
-
-  const granted = socket.getRecvBufferSize();
+  const granted = socket.recvBufferSize();
   // Linux reports twice the size it was asked for (the doubling covers its bookkeeping).
   if (granted < o.b) say(`sluice relay: warning: asked for a ${o.b}-byte receive buffer, got ${granted} (raise net.core.rmem_max)\n`);
   if (o.m !== undefined) writeFileSync(o.m, `${process.pid}\n`);
@@ -202,7 +200,8 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
   const spoofed = replicator.counters.receivers.filter((r) => r.spoofed).length;
   say(
     `sluice relay: listening on ${addr.address} port ${addr.port}, ${replicator.counters.receivers.length} receiver(s)` +
-      `${spoofed > 0 ? `, ${spoofed} spoofed` : ''}${rules.length > 0 ? `, ${rules.length} source rule(s) from ${o.c}` : ''}\n`,
+      `${spoofed > 0 ? `, ${spoofed} spoofed` : ''}${rules.length > 0 ? `, ${rules.length} source rule(s) from ${o.c}` : ''}` +
+      `, receiving ${socket.kind === 'batched' ? 'in batches (native addon)' : 'one datagram at a time (node:dgram; the native addon is not built)'}\n`,
   );
   if (process.env[DAEMON_ENV] === '1' && process.connected) {
     process.send?.({ ready: true, port: addr.port }, () => process.disconnect());
@@ -210,33 +209,10 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
 
   await stopped;
   process.off('SIGUSR1', onUsr1);
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  await socket.close();
   await replicator.close();
   say(`sluice relay: stopped: ${formatCounters(replicator.counters)}\n`);
   return 0;
-}
-
-async function listen(host: string | undefined, port: number, recvBuf: number, family: Family | undefined): Promise<dgram.Socket> {
-  const bind = (type: 'udp4' | 'udp6', address: string) =>
-    new Promise<dgram.Socket>((resolve, reject) => {
-      const s = dgram.createSocket({ type, ipv6Only: family === 6, recvBufferSize: recvBuf });
-      s.once('error', (err) => {
-        s.close();
-        reject(err);
-      });
-      s.bind({ port, address, exclusive: true }, () => {
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-    });
-  if (host !== undefined) return bind(parseIp(host)!.family === 4 ? 'udp4' : 'udp6', host);
-  if (family === 4) return bind('udp4', '0.0.0.0');
-  try {
-    return await bind('udp6', '::');
-  } catch (err) {
-    if (family === 6 || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-    return bind('udp4', '0.0.0.0');
-  }
 }
 
 /**

@@ -10,6 +10,8 @@ import type { ResolvedRule } from './replicator.js';
 export { parseIp, type Family, type IpAddress, type IpPrefix } from './address.js';
 export { parseRelayConfig, RelayConfigError, type ConfigProblem, type SourceRule } from './config.js';
 export { SpoofUnavailableError } from './native.js';
+export { listenRelay, type ListenOptions, type RelayListener } from './listener.js';
+export { createBatch, type DatagramBatch } from './batch.js';
 export { DEFAULT_RECEIVER_PORT, parseReceiver, ReceiverSyntaxError, resolveReceiver, receiverName, type ReceiverSpec, type ResolvedReceiver } from './receiver.js';
 export { DROP_REASONS, formatCounters, Replicator, type DropReason, type ReceiverCounters, type RelayCounters, type ReplicatorOptions, type ResolvedRule } from './replicator.js';
 

@@ -19,6 +19,22 @@ export interface RawSendAddon {
   openUdp(family: Family, dst: Buffer, port: number, ttl: number, sendBufferBytes: number): number;
   /** Bytes sent on a socket from openUdp, or -errno (a pending ICMP error comes back here). */
   sendUdp(fd: number, payload: Buffer): number;
+  // Batched UDP (native/udp_batch.c); absent from addons built before it.
+  /** A bound non-blocking UDP socket (IPV6_V6ONLY only when v6only; SO_RCVBUF = rcvbuf when > 0), or -errno. */
+  openUdpListener?(family: Family, addr: Buffer, port: number, rcvbuf: number, v6only: boolean): number;
+  localPort?(fd: number): number;
+  /** SO_RCVBUF as the kernel reports it, or -errno. */
+  recvBufferSize?(fd: number): number;
+  /**
+   * Watches fd (libuv poll) and drains it with recvmmsg(): onBatch(n) finds n datagrams in slab
+   * slots 0..n-1, meta rows [length, family, port, truncated] and 16 address bytes each; n < 0 is
+   * -errno of a receive error. The fd is the receiver's from then on.
+   */
+  startReceiver?(fd: number, slab: Buffer, slot: number, meta: Int32Array, addrs: Buffer, onBatch: (n: number) => void): object;
+  /** Stops watching and closes the fd. */
+  stopReceiver?(handle: object): void;
+  /** sendmmsg() of slab slots idx[0..n) on a connected socket; res[j] = bytes or -errno. Returns how many were sent. */
+  sendBatch?(fd: number, slab: Buffer, slot: number, meta: Int32Array, idx: Int32Array, n: number, res: Int32Array): number;
 }
 
 /** The addon when it loads, else undefined (for optional fast paths). */

@@ -18,6 +18,7 @@ import dgram from 'node:dgram';
 import { constants as osConstants } from 'node:os';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { parseIp, prefixMatches, unmapIpv4, type Family, type IpAddress, type IpPrefix } from './address.js';
+import { batchDatagram, batchSourceText, META, type DatagramBatch } from './batch.js';
 import { loadRawSendAddon, openRawSocket, tryLoadRawSendAddon, type RawSendAddon } from './native.js';
 import { receiverName, type ResolvedReceiver } from './receiver.js';
 
@@ -111,6 +112,10 @@ interface Target {
   /** The send callback (one per receiver, not a closure per datagram). */
   onSent?: (err: Error | null, bytes?: number) => void;
   readonly raw?: { readonly fd: number; readonly family: Family; readonly dst: Buffer; mtu: number; readonly ttl: number };
+  /** handleBatch: slots of the current batch for this receiver's sendmmsg, and their bytes. */
+  batchIdx?: Int32Array;
+  batchN: number;
+  batchBytes: number;
 }
 
 interface SourceEntry {
@@ -150,6 +155,11 @@ export class Replicator {
   private readonly ruled: { rule: ResolvedRule; targets: Target[] }[];
   private readonly targets: Target[];
   private readonly sources = new Map<string, SourceEntry>();
+  /** handleBatch's cache for IPv4 sources (IPv4-mapped ones included), keyed by the address as a number. */
+  private readonly sources4 = new Map<number, SourceEntry>();
+  /** Receivers with copies pending in the current batch, and sendBatch's per-datagram results. */
+  private readonly pending: Target[] = [];
+  private batchResults = new Int32Array(0);
   private readonly fds: number[]; // raw and native plain sockets, closed by close()
   private readonly problems: RateLimitedLog;
   private readonly sleeper?: Int32Array;
@@ -214,6 +224,8 @@ export class Replicator {
           name,
           counters,
           countdown: 0,
+          batchN: 0,
+          batchBytes: 0,
           raw: { fd: rawFd.get(family)!, family, dst: spec.address.bytes, mtu: mtu > 0 ? mtu : family === 4 ? 576 : 1280, ttl: spec.ttl ?? DEFAULT_RAW_TTL },
         };
       }
@@ -221,7 +233,7 @@ export class Replicator {
         const fd = addon!.openUdp(spec.address.family, spec.address.bytes, spec.port, spec.ttl ?? 0, sndbuf);
         if (fd < 0) throw new Error(`receiver ${spec.text}: cannot open a socket to it (${ERRNO_NAME.get(-fd) ?? fd})`);
         plainFds.push(fd);
-        return { spec, name, counters, countdown: 0, fd };
+        return { spec, name, counters, countdown: 0, fd, batchN: 0, batchBytes: 0 };
       }
       const socket = dgram.createSocket({ type: spec.address.family === 4 ? 'udp4' : 'udp6', sendBufferSize: sndbuf });
       sockets.push(socket);
@@ -236,7 +248,7 @@ export class Replicator {
         socket.setTTL(spec.ttl);
         if (isMulticast(spec.address)) socket.setMulticastTTL(spec.ttl);
       }
-      return { spec, name, counters, countdown: 0, socket };
+      return { spec, name, counters, countdown: 0, socket, batchN: 0, batchBytes: 0 };
     };
     try {
       const all = await Promise.all(receivers.map((r) => make(r, 'command line')));
@@ -350,6 +362,118 @@ export class Replicator {
     }
     if (line !== undefined) this.opts.debug!(`${srcAddr} port ${srcPort}, ${buf.length} bytes -> ${line.join(', ')}`);
   }
+
+  /**
+   * handle() for a batch of datagrams from the addon's batched receiver, with the same counting,
+   * selection, sampling and drop reasons, and copies in the same order per receiver: plain copies
+   * through the addon leave with one sendmmsg() per receiver for the whole batch; spoofed and
+   * node:dgram copies one by one, as in handle(). With -d lines or a -x delay every datagram goes
+   * through handle() itself. The batch's memory is reused after this returns: node:dgram copies,
+   * which leave later, get their own buffer.
+   */
+  handleBatch(b: DatagramBatch): void {
+    if (this.closed) return;
+    const n = b.count;
+    const meta = b.meta;
+    const addon = this.addon;
+    if (this.opts.debug !== undefined || this.sleeper !== undefined || addon?.sendBatch === undefined) {
+      for (let i = 0; i < n; i++) {
+        const view = batchDatagram(b, i);
+        this.handle(this.holdsBuffers ? Buffer.from(view) : view, batchSourceText(b, i), meta[i * META + 2]!);
+      }
+      return;
+    }
+    const c = this.counters;
+    c.received += n;
+    const pending = this.pending;
+    const maxQueued = this.opts.maxQueuedPerReceiver ?? 4096;
+    const fixed = this.fixedEntry;
+    for (let i = 0; i < n; i++) {
+      const len = meta[i * META]!;
+      c.receivedBytes += len;
+      const entry = fixed ?? this.lookupBatch(b, i);
+      const targets = entry.targets;
+      if (targets.length === 0) {
+        c.unmatched++;
+        continue;
+      }
+      for (let k = 0; k < targets.length; k++) {
+        const t = targets[k]!;
+        if (t.countdown > 0) {
+          t.countdown--;
+          t.counters.skipped++;
+          continue;
+        }
+        t.countdown = t.spec.interval - 1;
+        if (t.fd !== undefined) {
+          if (t.batchN === 0) pending.push(t);
+          let idx = t.batchIdx;
+          if (idx === undefined || idx.length < n) idx = t.batchIdx = new Int32Array(Math.max(n, 64));
+          idx[t.batchN++] = i;
+          t.batchBytes += len;
+        } else if (t.socket !== undefined) {
+          if (t.socket.getSendQueueCount() >= maxQueued) this.drop(t, 'queue-full', `${maxQueued} datagrams already waiting`);
+          else t.socket.send(Buffer.from(batchDatagram(b, i)), t.onSent);
+        } else {
+          this.sendRaw(t, batchDatagram(b, i), entry.addr, meta[i * META + 2]!);
+        }
+      }
+    }
+    for (let k = 0; k < pending.length; k++) {
+      const t = pending[k]!;
+      const count = t.batchN;
+      if (this.batchResults.length < count) this.batchResults = new Int32Array(Math.max(count, 64));
+      const res = this.batchResults;
+      const sent = addon.sendBatch(t.fd!, b.slab, b.slot, meta, t.batchIdx!, count, res);
+      if (sent === count) {
+        t.counters.sent += count;
+        t.counters.sentBytes += t.batchBytes;
+      } else {
+        for (let j = 0; j < count; j++) {
+          const r = res[j]!;
+          if (r >= 0) {
+            t.counters.sent++;
+            t.counters.sentBytes += r;
+          } else {
+            const name = ERRNO_NAME.get(-r);
+            this.drop(t, reasonOf(name), `${name ?? r}, ${meta[t.batchIdx![j]! * META]} bytes`);
+          }
+        }
+      }
+      t.batchN = 0;
+      t.batchBytes = 0;
+    }
+    pending.length = 0;
+  }
+
+  /** lookup() for datagram i of a batch, without making the address text for IPv4 sources seen before. */
+  private lookupBatch(b: DatagramBatch, i: number): SourceEntry {
+    const a = b.addrs;
+    const o = i * 16;
+    let v4: number | undefined;
+    if (b.meta[i * META + 1] === 4) v4 = a.readUInt32BE(o);
+    else if (a.readUInt32BE(o) === 0 && a.readUInt32BE(o + 4) === 0 && a.readUInt32BE(o + 8) === 0xffff) v4 = a.readUInt32BE(o + 12);
+    if (v4 === undefined) return this.lookup(batchSourceText(b, i));
+    let e = this.sources4.get(v4);
+    if (e === undefined) {
+      e = this.lookup(`${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`);
+      if (this.sources4.size >= MAX_SOURCES_CACHED) this.sources4.clear();
+      this.sources4.set(v4, e);
+    }
+    return e;
+  }
+
+  /** Plain copies through node:dgram leave after handle() returns, holding the buffer. */
+  private get holdsBuffers(): boolean {
+    return this.targets.some((t) => t.socket !== undefined);
+  }
+
+  /** Every source gets the same receivers and none spoofs (no rules, no raw sends): no lookup needed. */
+  private get fixedEntry(): SourceEntry | undefined {
+    if (this.fixed === null) this.fixed = this.ruled.length === 0 && this.all.every((t) => t.raw === undefined) ? { addr: undefined, targets: this.all } : undefined;
+    return this.fixed;
+  }
+  private fixed: SourceEntry | undefined | null = null;
 
   private sendRaw(t: Target, buf: Buffer, src: IpAddress | undefined, srcPort: number): DropReason | undefined {
     const raw = t.raw!;
