@@ -30,6 +30,7 @@ import type { FlowBatch, TransportSession } from '../wire/batch.js';
 import type { IeRegistry } from '../wire/ie/registry.js';
 import { protocolKeyword } from '../wire/ie/registry.js';
 import { formatCounters as formatRelayCounters, parseReceiver, Replicator, resolveReceiver, type ResolvedReceiver } from '../relay/index.js';
+import { listenRelay, type RelayListener } from '../relay/listener.js';
 import type { ConnectorSpec, ConsumerSpec, RelaySpec, ServiceConfig } from './config.js';
 import { flowKeys } from './flow-keys.js';
 import type { CreateDeliveryPipeline, DeliveryPipeline, ServiceLog, ServicePart } from './seams.js';
@@ -71,7 +72,7 @@ export class ServiceRuntime implements ServicePart {
   private readonly m: Metrics;
   private readonly registry: IeRegistry;
   private delivery: DeliveryPipeline | undefined;
-  private readonly sockets: Array<UdpSource | TcpSource> = [];
+  private readonly sockets: Array<{ close(): Promise<void> }> = [];
   private readonly lineSources: LineSource[] = [];
   private readonly pipelines: DecodePipeline[] = [];
   private readonly flushers: Array<() => void> = [];
@@ -201,15 +202,22 @@ export class ServiceRuntime implements ServicePart {
     const r = await this.openReplicator(`relay ${spec.name}`, spec.receivers, spec.spoof);
     for (const text of spec.listen) {
       const l = parseListenUri(text);
-      const src = new UdpSource(l, (buf, s) => r.handle(buf, s.address, s.port), { onWarning: (msg) => this.deps.log.warn({ relay: spec.name }, msg) });
+      // The relay's own listener: recvmmsg batches through the addon when it is built, else node:dgram.
+      let src: RelayListener;
       try {
-        await src.start();
+        src = await listenRelay(r, {
+          host: l.host === '' ? undefined : l.host,
+          port: l.port,
+          recvBufferBytes: 4 << 20,
+          onError: (err) => this.deps.log.warn({ relay: spec.name }, `relay ${spec.name}: receive error: ${err.message}`),
+        });
       } catch (err) {
         throw new Error(`relay ${spec.name}: cannot listen on ${l.text}: ${(err as Error).message}`);
       }
       this.sockets.push(src);
-      this.listening.push({ consumer: `relay ${spec.name}`, transport: 'udp', port: src.boundPort });
-      this.deps.log.info({ relay: spec.name, port: src.boundPort }, `relay ${spec.name}: listening on udp port ${src.boundPort}`);
+      const port = src.address().port;
+      this.listening.push({ consumer: `relay ${spec.name}`, transport: 'udp', port });
+      this.deps.log.info({ relay: spec.name, port, receiver: src.kind }, `relay ${spec.name}: listening on udp port ${port} (${src.kind === 'batched' ? 'batched receive' : 'node:dgram'})`);
     }
   }
 
