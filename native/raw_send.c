@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "napi_args.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,30 +92,13 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
-static int get_int(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1;
-}
-
-static int get_buf(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  void *d;
-  if (napi_get_buffer_info(env, v, &d, len) != napi_ok) return -1;
-  *data = d;
-  return 0;
-}
-
-static napi_value make_int(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
-}
-
 /* open(family: 4 | 6, sndbuf: number): fd */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t family = 0, sndbuf = 0;
-  if (argc < 2 || get_int(env, argv[0], &family) || get_int(env, argv[1], &sndbuf) || (family != 4 && family != 6)) {
+  if (argc < 2 || arg_int(env, argv[0], &family) || arg_int(env, argv[1], &sndbuf) || (family != 4 && family != 6)) {
     napi_throw_type_error(env, NULL, "open(family: 4 | 6, sndbuf: number)");
     return NULL;
   }
@@ -132,7 +116,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     /* SO_SNDBUFFORCE passes net.core.wmem_max when we have CAP_NET_ADMIN; else the capped one. */
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   }
-  return make_int(env, fd);
+  return num(env, fd);
 }
 
 /* close(fd) */
@@ -141,7 +125,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
-  if (argc >= 1 && get_int(env, argv[0], &fd) == 0 && fd >= 0) close(fd);
+  if (argc >= 1 && arg_int(env, argv[0], &fd) == 0 && fd >= 0) close(fd);
   return NULL;
 }
 
@@ -153,12 +137,12 @@ static napi_value js_path_mtu(napi_env env, napi_callback_info info) {
   int32_t family = 0;
   uint8_t *dst;
   size_t dlen;
-  if (argc < 2 || get_int(env, argv[0], &family) || get_buf(env, argv[1], &dst, &dlen) || (family == 4 ? dlen != 4 : dlen != 16)) {
+  if (argc < 2 || arg_int(env, argv[0], &family) || arg_buf(env, argv[1], &dst, &dlen) || (family == 4 ? dlen != 4 : dlen != 16)) {
     napi_throw_type_error(env, NULL, "pathMtu(family: 4 | 6, dst: Buffer(4 | 16))");
     return NULL;
   }
   int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_int(env, -errno);
+  if (fd < 0) return num(env, -errno);
   int rc;
   int mtu = 0;
   socklen_t ml = sizeof mtu;
@@ -175,7 +159,7 @@ static napi_value js_path_mtu(napi_env env, napi_callback_info info) {
   }
   int e = errno;
   close(fd);
-  return make_int(env, rc == 0 ? mtu : -e);
+  return num(env, rc == 0 ? mtu : -e);
 }
 
 /* Fill iov[] with the bytes [off, off + len) of the UDP segment (8-byte header, then payload). */
@@ -218,9 +202,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   bool zero = false;
   uint8_t *src, *dst, *payload;
   size_t slen, dlen, plen;
-  if (argc < 10 || get_int(env, argv[0], &fd) || get_int(env, argv[1], &family) || get_buf(env, argv[2], &src, &slen) ||
-      get_int(env, argv[3], &sport) || get_buf(env, argv[4], &dst, &dlen) || get_int(env, argv[5], &dport) ||
-      get_int(env, argv[6], &ttl) || get_buf(env, argv[7], &payload, &plen) || get_int(env, argv[8], &mtu) ||
+  if (argc < 10 || arg_int(env, argv[0], &fd) || arg_int(env, argv[1], &family) || arg_buf(env, argv[2], &src, &slen) ||
+      arg_int(env, argv[3], &sport) || arg_buf(env, argv[4], &dst, &dlen) || arg_int(env, argv[5], &dport) ||
+      arg_int(env, argv[6], &ttl) || arg_buf(env, argv[7], &payload, &plen) || arg_int(env, argv[8], &mtu) ||
       napi_get_value_bool(env, argv[9], &zero) != napi_ok) {
     napi_throw_type_error(env, NULL, "send(fd, family, src, srcPort, dst, dstPort, ttl, payload, mtu, zeroChecksum)");
     return NULL;
@@ -239,7 +223,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   int sent = 0;
 
   if (family == 4) {
-    if (IPV4_HDR + seglen > 65535) return make_int(env, -EMSGSIZE);
+    if (IPV4_HDR + seglen > 65535) return num(env, -EMSGSIZE);
     put16(udp + 4, (uint16_t)seglen);
     if (!zero) {
       uint8_t pseudo[12];
@@ -283,16 +267,16 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
       iov[0].iov_base = ip;
       iov[0].iov_len = IPV4_HDR;
       int n = 1 + seg_iov(iov + 1, udp, payload, off, len);
-      if (send_iov(fd, &sa, sizeof sa, iov, n) < 0) return make_int(env, -errno);
+      if (send_iov(fd, &sa, sizeof sa, iov, n) < 0) return num(env, -errno);
       sent++;
       off += len;
       if (!more) break;
     }
-    return make_int(env, sent);
+    return num(env, sent);
   }
 
   /* IPv6: the UDP checksum is mandatory (RFC 8200 8.1), so zeroChecksum is ignored here. */
-  if (seglen > 65535) return make_int(env, -EMSGSIZE);
+  if (seglen > 65535) return num(env, -EMSGSIZE);
   put16(udp + 4, (uint16_t)seglen);
   {
     uint8_t pseudo[40];
@@ -322,11 +306,11 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     iov[0].iov_base = ip;
     iov[0].iov_len = IPV6_HDR;
     int n = 1 + seg_iov(iov + 1, udp, payload, 0, seglen);
-    if (send_iov(fd, &sa, sizeof sa, iov, n) < 0) return make_int(env, -errno);
-    return make_int(env, 1);
+    if (send_iov(fd, &sa, sizeof sa, iov, n) < 0) return num(env, -errno);
+    return num(env, 1);
   }
   /* Fragments: IPv6 header + Fragment header + a multiple of 8 bytes (the last one any length). */
-  if (mtu < IPV6_HDR + IPV6_FRAG_HDR + 8) return make_int(env, -EMSGSIZE);
+  if (mtu < IPV6_HDR + IPV6_FRAG_HDR + 8) return num(env, -EMSGSIZE);
   size_t room = (size_t)(mtu - IPV6_HDR - IPV6_FRAG_HDR) & ~(size_t)7;
   uint32_t id = ++ipv6_frag_id;
   ip[6] = 44; /* Fragment header */
@@ -346,11 +330,11 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     iov[0].iov_base = ip;
     iov[0].iov_len = IPV6_HDR + IPV6_FRAG_HDR;
     int n = 1 + seg_iov(iov + 1, udp, payload, off, len);
-    if (send_iov(fd, &sa, sizeof sa, iov, n) < 0) return make_int(env, -errno);
+    if (send_iov(fd, &sa, sizeof sa, iov, n) < 0) return num(env, -errno);
     sent++;
     off += len;
   }
-  return make_int(env, sent);
+  return num(env, sent);
 }
 
 
@@ -366,13 +350,13 @@ static napi_value js_open_udp(napi_env env, napi_callback_info info) {
   int32_t family = 0, port = 0, ttl = 0, sndbuf = 0;
   uint8_t *dst;
   size_t dlen;
-  if (argc < 5 || get_int(env, argv[0], &family) || get_buf(env, argv[1], &dst, &dlen) || get_int(env, argv[2], &port) ||
-      get_int(env, argv[3], &ttl) || get_int(env, argv[4], &sndbuf) || (family == 4 ? dlen != 4 : dlen != 16)) {
+  if (argc < 5 || arg_int(env, argv[0], &family) || arg_buf(env, argv[1], &dst, &dlen) || arg_int(env, argv[2], &port) ||
+      arg_int(env, argv[3], &ttl) || arg_int(env, argv[4], &sndbuf) || (family == 4 ? dlen != 4 : dlen != 16)) {
     napi_throw_type_error(env, NULL, "openUdp(family, dst, port, ttl, sndbuf)");
     return NULL;
   }
   int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_int(env, -errno);
+  if (fd < 0) return num(env, -errno);
   if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   /* Never read: keep what a receiver might send back to the kernel's minimum. */
   int small = 1;
@@ -398,9 +382,9 @@ static napi_value js_open_udp(napi_env env, napi_callback_info info) {
   if (rc != 0) {
     int e = errno;
     close(fd);
-    return make_int(env, -e);
+    return num(env, -e);
   }
-  return make_int(env, fd);
+  return num(env, fd);
 }
 
 /* sendUdp(fd, payload): bytes sent, or -errno (-EAGAIN when the send buffer is full: never waits). */
@@ -411,14 +395,14 @@ static napi_value js_send_udp(napi_env env, napi_callback_info info) {
   int32_t fd;
   uint8_t *payload;
   size_t plen;
-  if (argc < 2 || get_int(env, argv[0], &fd) || get_buf(env, argv[1], &payload, &plen)) {
+  if (argc < 2 || arg_int(env, argv[0], &fd) || arg_buf(env, argv[1], &payload, &plen)) {
     napi_throw_type_error(env, NULL, "sendUdp(fd, payload)");
     return NULL;
   }
   ssize_t r;
   do r = send(fd, payload, plen, 0);
   while (r < 0 && errno == EINTR);
-  return make_int(env, r < 0 ? -errno : (int32_t)r);
+  return num(env, r < 0 ? -errno : (int32_t)r);
 }
 
 void udp_batch_register(napi_env env, napi_value exports); /* udp_batch.c */

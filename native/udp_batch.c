@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "napi_args.h"
 #include <uv.h>
 
 #include <errno.h>
@@ -24,15 +25,6 @@
 #define META 4 /* int32 per datagram: length, family (4 | 6), port, flags (1 = truncated) */
 #define ROUNDS 8 /* batches per readiness wake-up before libuv gets the loop back */
 
-static int arg_int(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
-
-static int arg_buf(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  void *d;
-  if (napi_get_buffer_info(env, v, &d, len) != napi_ok) return -1;
-  *data = d;
-  return 0;
-}
-
 static int arg_i32s(napi_env env, napi_value v, int32_t **data, size_t *len) {
   napi_typedarray_type t;
   void *d;
@@ -41,12 +33,6 @@ static int arg_i32s(napi_env env, napi_value v, int32_t **data, size_t *len) {
   if (napi_get_typedarray_info(env, v, &t, len, &d, &ab, &off) != napi_ok || t != napi_int32_array) return -1;
   *data = d;
   return 0;
-}
-
-static napi_value num(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
 }
 
 static napi_value type_error(napi_env env, const char *usage) {
