@@ -20,6 +20,12 @@ const OPTION_SETS = [
   'json,detailedInfo=true,numericNames=true,splitBiflow=true,octetArrayAsUint=false,nonPrintableChar=false,ignoreOptions=false',
 ];
 
+/**
+ * Raw payload files carry no capture time, so decode stamps them with the clock (sFlow records
+ * take their times from it): a fixed clock makes the output a function of the input alone.
+ */
+const FIXED_CLOCK = `data:text/javascript,${encodeURIComponent('Date.now = () => 1704067300000;')}`;
+
 /** Files decoded together (in name order, so templates carry from file to file), one group per folder. */
 function groups(): string[][] {
   const byDir = new Map<string, string[]>();
@@ -53,7 +59,7 @@ for (const opts of OPTION_SETS) {
   const total = createHash('sha256');
   let lines = 0;
   for (const files of all) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'decode', '--quiet', '-f', opts, ...files], {
+    const r = spawnSync(process.execPath, ['--import', FIXED_CLOCK, '--import', 'tsx', join(root, 'src/cli/main.ts'), 'decode', '--quiet', '-f', opts, ...files], {
       cwd: root,
       maxBuffer: 1 << 30,
       env: { ...process.env, TZ: 'UTC' },
