@@ -103,7 +103,7 @@ async function loadSide(dir: string): Promise<() => number> {
   const url = (p: string) => new URL(p, `file://${dir}/`).href;
   const { ByteOutput } = (await import(url('src/format/byte-output.ts'))) as typeof import('../src/format/byte-output.js');
   const { Ipfixcol2JsonFormatter } = (await import(url('src/format/ipfixcol2-json.ts'))) as typeof import('../src/format/ipfixcol2-json.js');
-  const { DecodePipeline } = (await import(url('src/model/decode-pipeline.ts'))) as typeof import('../src/model/decode-pipeline.js');
+  const { DecodePipeline } = (await import(url('src/model/decode-pipeline.ts'))) as typeof import('../src/pipeline/decode.js');
   const { makeSession } = (await import(url('src/wire/batch.ts'))) as typeof import('../src/wire/batch.js');
   const { IeRegistry, protocolKeyword } = (await import(url('src/wire/ie/registry.ts'))) as typeof import('../src/wire/ie/registry.js');
   const { buildIpfixStream } = (await import(url('bench/ipfix-stream.ts'))) as typeof import('./ipfix-stream.js');

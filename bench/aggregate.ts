@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newTally, WindowAggregator } from '../src/pipeline/aggregate.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 import { IeRegistry } from '../src/wire/ie/registry.js';
 import { buildIpfixStream, type IpfixStream } from './ipfix-stream.js';

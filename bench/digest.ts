@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { buildIpfixStream } from './ipfix-stream.js';

@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { buildIpfixStream, type IpfixStream } from './ipfix-stream.js';

@@ -12,10 +12,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileOutput } from '../src/sinks/file-output.js';
-import type { Output } from '../src/sinks/output.js';
-import { SendOutput } from '../src/sinks/send-output.js';
-import { ServerOutput } from '../src/sinks/server-output.js';
+import { FileOutput } from '../src/outputs/file.js';
+import type { Output } from '../src/outputs/output.js';
+import { SendOutput } from '../src/outputs/send.js';
+import { ServerOutput } from '../src/outputs/server.js';
 
 const CHUNK_BYTES = 256 * 1024;
 

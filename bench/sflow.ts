@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { ethernetIpv4Tcp, ethernetIpv4Udp, ethernetIpv6Tcp } from '../src/wire/packet/build.js';

@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, parseCollectConfig } from '../src/cli/config.js';
+import { ConfigError, parseCollectConfig } from '../src/collect/config.js';
 import { encodeNetflow5 } from '../src/wire/encode/ipfix.js';
 import { Collector, runSluice } from './helpers/cli.js';
 

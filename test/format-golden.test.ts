@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession, type TransportSession } from '../src/wire/batch.js';
 import { splitDatagrams } from '../src/wire/framing.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';

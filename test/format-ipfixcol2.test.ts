@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
 import * as J from '../src/format/json-values.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch, type TemplateEvent, type TransportSession } from '../src/wire/batch.js';
 import { IpfixMessageBuilder, type EncTemplate, type EncValue } from '../src/wire/encode/ipfix.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { VARLEN } from '../src/wire/template.js';
-import { parseFormatSpec } from '../src/cli/format-spec.js';
+import { parseFormatSpec } from '../src/format/spec.js';
 
 const EXPORT = 1_700_000_000;
 const SESSION = makeSession('udp', '192.0.2.1', 4444, 4739);

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch, type TransportSession } from '../src/wire/batch.js';
 import { splitDatagrams } from '../src/wire/framing.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';

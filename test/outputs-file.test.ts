@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FileOutput } from '../src/sinks/file-output.js';
-import { strftimeUtc } from '../src/sinks/strftime.js';
-import { parseOutputSpec } from '../src/cli/output-spec.js';
+import { FileOutput } from '../src/outputs/file.js';
+import { strftimeUtc } from '../src/outputs/strftime.js';
+import { parseOutputSpec } from '../src/outputs/spec.js';
 
 const line = (i: number) => Buffer.from(`{"n":${i}}\n`);
 

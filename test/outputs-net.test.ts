@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { SendOutput } from '../src/sinks/send-output.js';
-import { ServerOutput } from '../src/sinks/server-output.js';
+import { SendOutput } from '../src/outputs/send.js';
+import { ServerOutput } from '../src/outputs/server.js';
 
 const PAD = 'x'.repeat(40);
 const lines = (from: number, to: number) => {

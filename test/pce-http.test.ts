@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import type { HttpTarget } from '../src/service/seams.js';
+import type { HttpTarget } from '../src/outputs/upload/delivery.js';
 import { Decoded, distinctFlows, feedFlows, pceLineOf, T4 } from './helpers/flows.js';
 import { makeDelivery, metric, pceTarget, startPce, tempDir } from './helpers/delivery-env.js';
 

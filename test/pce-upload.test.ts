@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
-import { createDeliveryPipeline } from '../src/pipeline/delivery.js';
+import { createDeliveryPipeline } from '../src/outputs/upload/delivery.js';
 import { Decoded, MemoryLog, T4, T6, T4ICMP, distinctFlows, feedFlows, pceLineOf } from './helpers/flows.js';
 import { KEY_ID, SECRET, makeDelivery, metric, pceTarget, startPce, tempDir } from './helpers/delivery-env.js';
 

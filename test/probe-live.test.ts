@@ -11,10 +11,10 @@ import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import { DatagramSink, MAIN } from './helpers/probe.js';
 import { freeUdpPort, REPO_ROOT, sleep } from './helpers/collector.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { decodeRecord } from '../src/wire/values.js';
-import { loadRegistry } from '../src/cli/common.js';
+import { loadRegistry } from '../src/model/registry.js';
 
 function capAvailable(): string | undefined {
   try {

@@ -11,10 +11,10 @@ import { Meter, DEFAULT_METER_OPTIONS, type MeterOptions } from '../src/probe/me
 import { FlowEndReason, type Flow } from '../src/probe/flow.js';
 import { FlowExporter, type ExporterOptions } from '../src/probe/exporter.js';
 import { dnsQueryName, httpHost, tlsServerName } from '../src/probe/payload.js';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 import { decodeRecord, type FieldValue } from '../src/wire/values.js';
-import { loadRegistry } from '../src/cli/common.js';
+import { loadRegistry } from '../src/model/registry.js';
 import { Prng } from './helpers/prng.js';
 
 const T0 = 1_704_067_200_000;

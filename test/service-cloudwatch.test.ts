@@ -14,7 +14,8 @@ import { parseServiceConfig } from '../src/service/config.js';
 import { createLineSource } from '../src/service/line-sources.js';
 import { ServiceRuntime } from '../src/service/runtime.js';
 import { flowKeys } from '../src/service/flow-keys.js';
-import type { DeliveryPipeline, ServiceLog } from '../src/service/seams.js';
+import type { Log } from '../src/model/contracts.js';
+import type { DeliveryPipeline } from '../src/outputs/upload/delivery.js';
 import type { FlowBatch } from '../src/wire/batch.js';
 
 interface Ev {
@@ -61,7 +62,7 @@ class FakeCloudWatchLogs {
   }
 }
 
-const quiet: ServiceLog = { debug() {}, info() {}, warn() {}, error() {} };
+const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 async function run(dir: string, endpoint: string, until: (batches: FlowBatch[]) => boolean): Promise<FlowBatch[]> {
   const cfg = parseServiceConfig(

@@ -13,7 +13,8 @@ import { parseServiceConfig } from '../src/service/config.js';
 import { createLineSource } from '../src/service/line-sources.js';
 import { ServiceRuntime } from '../src/service/runtime.js';
 import { flowKeys } from '../src/service/flow-keys.js';
-import type { DeliveryPipeline, ServiceLog } from '../src/service/seams.js';
+import type { Log } from '../src/model/contracts.js';
+import type { DeliveryPipeline } from '../src/outputs/upload/delivery.js';
 import type { FlowBatch } from '../src/wire/batch.js';
 import { haveKcat, startMockCluster } from './helpers/kafka-mock.js';
 
@@ -29,7 +30,7 @@ function produce(bootstrap: string, topic: string, lines: string[]): Promise<voi
   });
 }
 
-const quiet: ServiceLog = { debug() {}, info() {}, warn() {}, error() {} };
+const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 test('kafka text consumer: lines from a topic become flow records; bad lines are counted', { skip, timeout: 90_000 }, async (t) => {
   const cluster = await startMockCluster('fwlogs');

@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { compileTimestampFormat } from '../src/parsers/timestamp-format.js';
 import { AwsVpcParser } from '../src/parsers/aws-vpc.js';
 import { TextParser } from '../src/parsers/text.js';
-import { parseServiceConfig, type TextParserProps } from '../src/service/config.js';
-import { makeFormatter } from '../src/cli/common.js';
+import { parseServiceConfig } from '../src/service/config.js';
+import type { TextParserProps } from '../src/parsers/text.js';
+import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
 import { IeRegistry } from '../src/wire/ie/registry.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 
 const NOW = Date.UTC(2026, 11, 1, 20, 0, 0); // Tue 1 Dec 2026 20:00 UTC
 const session = makeSession('udp', '192.0.2.7', 514, 5514);
-const fmt = makeFormatter({});
+const fmt = new Ipfixcol2JsonFormatter({});
 
 function records(batches: FlowBatch[]): Record<string, unknown>[] {
   return batches.flatMap((b) => fmt.formatBatch(b).trim().split('\n')).map((l) => JSON.parse(l) as Record<string, unknown>);

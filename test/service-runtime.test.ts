@@ -13,7 +13,8 @@ import path from 'node:path';
 import { parseServiceConfig } from '../src/service/config.js';
 import { ServiceRuntime } from '../src/service/runtime.js';
 import { flowKeys } from '../src/service/flow-keys.js';
-import type { DeliveryOptions, DeliveryPipeline, ServiceLog } from '../src/service/seams.js';
+import type { Log } from '../src/model/contracts.js';
+import type { DeliveryOptions, DeliveryPipeline } from '../src/outputs/upload/delivery.js';
 import type { FlowBatch } from '../src/wire/batch.js';
 import { encodeNetflow5 } from '../src/wire/encode/ipfix.js';
 import { runSluice } from './helpers/cli.js';
@@ -36,7 +37,7 @@ class RecordingDelivery implements DeliveryPipeline {
   }
 }
 
-class MemoryLog implements ServiceLog {
+class MemoryLog implements Log {
   readonly lines: Array<{ level: string; msg: string; obj: object }> = [];
   debug(obj: object, msg = ''): void {
     this.lines.push({ level: 'debug', msg, obj });

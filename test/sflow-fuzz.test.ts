@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { DecodePipeline } from '../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../src/pipeline/decode.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { makeSession } from '../src/wire/batch.js';

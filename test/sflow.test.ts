@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Harness, type JsonRecord } from './helpers/harness.js';
 import { ethernet, ethernetIpv4Icmp, ethernetIpv4Tcp, ethernetIpv4Udp, ethernetIpv6Icmp, ethernetIpv6Tcp, ipv4Packet } from '../src/wire/packet/build.js';
 import { encodeSflowDatagram, type CounterRecord, type FlowRecord, type SflowDatagram, type SflowSample } from '../src/wire/sflow/encode.js';
-import { SLUICE_PEN, SLUICE_ELEMENTS } from '../src/wire/sflow/elements.js';
+import { SLUICE_PEN, SLUICE_ELEMENTS } from '../src/wire/ie/sluice-elements.js';
 import { SflowDecoder } from '../src/wire/sflow/decode.js';
 import { IeRegistry } from '../src/wire/ie/registry.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Decoded, distinctFlows, feedFlows, MemoryLog, pceLineOf } from './helpers/flows.js';
 import { makeDelivery, metric, pceTarget, startPce, tempDir } from './helpers/delivery-env.js';
-import { entryName, parseEntryName } from '../src/sinks/upload/spool.js';
+import { entryName, parseEntryName } from '../src/outputs/upload/spool.js';
 
 const HOUR = 3_600_000;
 

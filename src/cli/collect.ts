@@ -1,20 +1,23 @@
 import { availableParallelism } from 'node:os';
 import pino from 'pino';
-import { DecodePipeline } from '../model/decode-pipeline.js';
-import { WorkerPool } from '../runtime/worker-pool.js';
+import { DecodePipeline } from '../pipeline/decode.js';
+import { WorkerPool } from '../collect/worker-pool.js';
 import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
+import { formatGroups, type FormatGroup } from '../outputs/groups.js';
 import { ByteOutput } from '../format/byte-output.js';
-import { createOutput } from '../sinks/create-output.js';
-import { formatCounters, type Output, type OutputSpec } from '../sinks/output.js';
+import { createOutput } from '../outputs/create.js';
+import { formatCounters, type Output, type OutputSpec } from '../outputs/output.js';
 import { DEFAULT_LISTEN, parseListenUri } from '../sources/listen-uri.js';
 import { TcpSource } from '../sources/tcp.js';
 import { UdpSource } from '../sources/udp.js';
 import type { TransportSession } from '../wire/batch.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
-import { dropLogger, loadRegistry, makeFormatter } from './common.js';
-import { parseFormatSpec } from './format-spec.js';
-import { parseOutputSpec } from './output-spec.js';
-import type { CollectConfig } from './config.js';
+import { loadRegistry } from '../model/registry.js';
+import { dropLogger } from '../pipeline/drop-log.js';
+import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
+import { parseFormatSpec } from '../format/spec.js';
+import { parseOutputSpec } from '../outputs/spec.js';
+import type { CollectConfig } from '../collect/config.js';
 
 export interface CollectCommandOptions {
   readonly listen?: string[];
@@ -29,26 +32,6 @@ export interface CollectCommandOptions {
   readonly output?: string[];
   /** From `--config FILE`; command-line flags win over it. */
   readonly config?: CollectConfig;
-}
-
-/** Outputs whose JSON options are identical: formatted once, the bytes handed to each. */
-export interface FormatGroup {
-  readonly options: JsonFormatOptions;
-  readonly specs: OutputSpec[];
-  readonly outputs: Output[];
-}
-
-/** Groups output specs by their effective JSON options (the command's --format, overridden per output). */
-export function formatGroups(specs: readonly OutputSpec[], base: Partial<JsonFormatOptions>): FormatGroup[] {
-  const groups = new Map<string, FormatGroup>();
-  for (const spec of specs) {
-    const options: JsonFormatOptions = { ...DEFAULT_JSON_OPTIONS, ...base, ...spec.format };
-    const key = JSON.stringify(options);
-    let g = groups.get(key);
-    if (g === undefined) groups.set(key, (g = { options, specs: [], outputs: [] }));
-    g.specs.push(spec);
-  }
-  return [...groups.values()];
 }
 
 export function defaultWorkers(): number {
@@ -112,7 +95,7 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
     onClose = (s) => p.close(s);
   } else {
     // One formatter and buffer per format group; UTF-8 straight into the buffer, no JSON strings.
-    const lanes = groups.map((g) => ({ g, f: makeFormatter(g.options), out: new ByteOutput(256 * 1024) }));
+    const lanes = groups.map((g) => ({ g, f: new Ipfixcol2JsonFormatter(g.options), out: new ByteOutput(256 * 1024) }));
     const withTemplates = lanes.filter((l) => l.f.options.templateInfo);
     const flushLane = (l: (typeof lanes)[number]) => {
       if (l.out.len > 0) deliver(l.g, l.out.take());

@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { DecodePipeline } from '../model/decode-pipeline.js';
-import { LineWriter } from '../sinks/line-writer.js';
+import { DecodePipeline } from '../pipeline/decode.js';
+import { LineWriter } from '../outputs/line-writer.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
 import { splitDatagrams } from '../wire/framing.js';
 import { udpFromFrame } from '../wire/packet/parse.js';
 import { IpReassembler } from '../wire/packet/reassemble.js';
 import { CaptureFormatError, captureKind, readCapture } from '../wire/pcap/read.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
-import { parseFormatSpec } from './format-spec.js';
-import { dropLogger, loadRegistry, makeFormatter } from './common.js';
+import { parseFormatSpec } from '../format/spec.js';
+import { loadRegistry } from '../model/registry.js';
+import { dropLogger } from '../pipeline/drop-log.js';
+import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
 
 export interface DecodeCommandOptions {
   readonly format: string;
@@ -28,7 +30,7 @@ function parseExporter(text: string): { address: string; port: number } {
 /** `sluice decode FILE...`: offline decoding of captures and raw payload files, in order. */
 export async function runDecode(files: string[], opts: DecodeCommandOptions): Promise<number> {
   const registry = loadRegistry(opts.ieFile);
-  const formatter = makeFormatter(parseFormatSpec(opts.format));
+  const formatter = new Ipfixcol2JsonFormatter(parseFormatSpec(opts.format));
   const out = new LineWriter(process.stdout, Number.MAX_SAFE_INTEGER);
   const logDrop = dropLogger((line) => process.stderr.write(`sluice decode: ${line}\n`));
   const limits: Partial<TemplateStoreLimits> =

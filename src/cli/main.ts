@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCollect } from './collect.js';
-import { loadCollectConfig } from './config.js';
+import { loadCollectConfig } from '../collect/config.js';
 import { collectList } from './common.js';
 import { runDecode } from './decode.js';
 import { relayCommand } from './relay.js';

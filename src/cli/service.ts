@@ -8,12 +8,12 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import pino from 'pino';
-import { createDeliveryPipeline } from '../pipeline/delivery.js';
+import { createDeliveryPipeline } from '../outputs/upload/delivery.js';
 import { ConfigError, loadServiceConfig, type ServiceConfig } from '../service/config.js';
 import { alive, instances, pidFile, register, runningPid, runtimeDir, unregister, type Instance } from '../service/daemon.js';
 import { createLineSource } from '../service/line-sources.js';
 import { ServiceRuntime } from '../service/runtime.js';
-import type { CreateDeliveryPipeline, DeliveryPipeline } from '../service/seams.js';
+import type { CreateDeliveryPipeline, DeliveryPipeline } from '../outputs/upload/delivery.js';
 
 function loadOrReport(file: string, after = 'nothing was started.'): ServiceConfig | undefined {
   try {

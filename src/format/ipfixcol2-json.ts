@@ -3,7 +3,7 @@ import type { FlowBatch, MessageContext } from '../wire/batch.js';
 import { REVERSE_PEN, type InfoElement } from '../wire/ie/types.js';
 import { VARLEN, type FieldSpec, type Template } from '../wire/template.js';
 import { LIST_SEMANTICS, type FieldValue, type ListValue } from '../wire/values.js';
-import { IeRegistry } from '../wire/ie/registry.js';
+import { IeRegistry, protocolKeyword } from '../wire/ie/registry.js';
 import { isIP } from 'node:net';
 import type { ByteOutput } from './byte-output.js';
 import * as W from './json-bytes.js';
@@ -228,7 +228,7 @@ export class Ipfixcol2JsonFormatter {
   private readonly protoBytes: Uint8Array[];
   private readonly protoTable: W.TokenTable;
 
-  constructor(options: Partial<JsonFormatOptions> = {}, protocols?: ProtocolNames) {
+  constructor(options: Partial<JsonFormatOptions> = {}, protocols: ProtocolNames = protocolKeyword) {
     this.options = { ...DEFAULT_JSON_OPTIONS, ...options };
     const name = typeof protocols === 'function' ? protocols : (n: number) => protocols?.get(n);
     this.protoTokens = Array.from({ length: 256 }, (_, n) => {

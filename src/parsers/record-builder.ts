@@ -7,7 +7,7 @@
  */
 import type { IeResolver } from '../wire/fixed-formats.js';
 import type { FlowBatch, FlowProtocol, MessageContext, TransportSession } from '../wire/batch.js';
-import { SflowFieldFactory } from '../wire/sflow/elements.js';
+import { SyntheticFieldFactory } from '../wire/ie/synthetic-fields.js';
 import { makeTemplate, VARLEN, type FieldSpec, type Template } from '../wire/template.js';
 import { deriveTimes } from '../model/time.js';
 
@@ -33,7 +33,7 @@ export class RecordBuilder {
     private readonly origin: FlowProtocol & ('aws' | 'text'),
     slots: readonly SlotDef[],
   ) {
-    const f = new SflowFieldFactory(reg);
+    const f = new SyntheticFieldFactory(reg);
     this.specs = slots.map((s) => ('iana' in s ? f.iana(s.iana, s.length) : f.sluice(s.sluice, s.length)));
     if (this.specs.length > 52) throw new Error('too many slots for a numeric layout key');
     this.values = new Array(slots.length);

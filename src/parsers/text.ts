@@ -8,7 +8,6 @@
  * is not counted as a field. A line that does not parse is
  * counted by reason and handed to onBad; it never stops the parser.
  */
-import type { TextParserProps, FieldRef } from '../service/config.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
 import type { TransportSession } from '../wire/batch.js';
 import { parseIpv4, parseIpv6 } from '../wire/packet/addr.js';
@@ -16,6 +15,26 @@ import { protocolKeyword } from '../wire/ie/registry.js';
 import { compileTimestampFormat, type TimestampFormat } from './timestamp-format.js';
 import { LineCounters, type LineParser, type LineParserHooks } from './line-parser.js';
 import { protocolNumbers, RecordBuilder, type SlotDef } from './record-builder.js';
+
+/** A text field reference: a 1-based field number, or the tag of a `tag=value` attribute. */
+export type FieldRef = { readonly kind: 'field'; readonly index: number } | { readonly kind: 'tag'; readonly tag: string };
+
+/** Where each fact sits in a line (the service file's text parser properties, validated there). */
+export interface TextParserProps {
+  readonly src_ip: FieldRef;
+  readonly dst_ip: FieldRef;
+  readonly dst_port: FieldRef;
+  readonly protocol: FieldRef;
+  readonly icmp_type?: FieldRef;
+  readonly icmp_code?: FieldRef;
+  /** One or several fields joined by a space before timestamp_format reads them. */
+  readonly timestamp?: readonly FieldRef[];
+  readonly timestamp_format?: string;
+  readonly packets?: FieldRef;
+  readonly bytes?: FieldRef;
+  /** Field separator for field numbers (default: runs of blanks). */
+  readonly delimiter?: string;
+}
 
 const SLOTS: readonly SlotDef[] = [
   { iana: 8, length: 4 }, // 0 sourceIPv4Address

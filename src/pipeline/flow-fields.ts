@@ -9,7 +9,7 @@
  */
 import type { FlowBatch } from '../wire/batch.js';
 import { ipv4ToString, ipv6ToString } from '../wire/packet/addr.js';
-import { SLUICE_PEN } from '../wire/sflow/elements.js';
+import { SLUICE_PEN } from '../wire/ie/sluice-elements.js';
 import type { Template } from '../wire/template.js';
 import { fieldSlices } from '../wire/values.js';
 

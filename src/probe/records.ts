@@ -7,7 +7,7 @@ import type { EncTemplate } from '../wire/encode/ipfix.js';
 import type { RecordWriter } from '../wire/encode/data-writer.js';
 import { VARLEN } from '../wire/template.js';
 import { REVERSE_PEN } from '../wire/ie/types.js';
-import { ProbeIe, SLUICE_PEN } from './elements.js';
+import { ProbeIe, SLUICE_PEN } from '../wire/ie/sluice-elements.js';
 import type { DirectionCounters, Flow } from './flow.js';
 
 /** What a field holds; a number so the writer's switch stays a jump table. */

@@ -12,14 +12,17 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { z } from 'zod';
 import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
-import { formatSchema, listenUrisSchema, outputSchema, toOutputSpec } from '../cli/config.js';
+import { formatSchema, listenUrisSchema, outputSchema, toOutputSpec } from '../collect/config.js';
 import { AWS_KNOWN_FIELDS, splitAwsFormat } from '../parsers/aws-fields.js';
 import { compileTimestampFormat } from '../parsers/timestamp-format.js';
 import { parseReceiver, ReceiverSyntaxError } from '../relay/receiver.js';
-import type { OutputSpec } from '../sinks/output.js';
+import type { OutputSpec } from '../outputs/output.js';
 import { parseListenUri, type ListenSpec } from '../sources/listen-uri.js';
 import { ConfigError, parseYamlConfig, type KeyPath } from '../util/yaml-config.js';
-import type { HttpTarget, PceTarget } from './seams.js';
+import type { HttpTarget, PceTarget } from '../outputs/upload/delivery.js';
+import type { FieldRef, TextParserProps } from '../parsers/text.js';
+import type { KafkaConnector } from '../sources/kafka-consumer.js';
+import type { AwsConnector } from '../sources/cloudwatch-logs.js';
 
 export { ConfigError };
 
@@ -112,8 +115,6 @@ const connectorSchema = z
   ])
   .meta({ id: 'connector' });
 
-/** A text field reference: a 1-based field number, or the tag of a `tag=value` attribute. */
-export type FieldRef = { readonly kind: 'field'; readonly index: number } | { readonly kind: 'tag'; readonly tag: string };
 
 function toRef(v: string | number): FieldRef | string {
   const s = String(v).trim();
@@ -324,8 +325,10 @@ export const serviceSchema = z
   });
 
 export type RawServiceConfig = z.output<typeof serviceSchema>;
+// The parser declares what it takes; the schema's output must fit it.
+const _textPropsFit: (p: z.output<typeof textProps>) => TextParserProps = (p) => p;
+void _textPropsFit;
 type RawConsumer = z.output<typeof consumerSchema>;
-export type TextParserProps = z.output<typeof textProps>;
 
 export type ParserSpec =
   | { readonly type: 'netflow' | 'ipfix' | 'sflow' }
@@ -338,24 +341,6 @@ export interface UdpTcpConnector {
   readonly host: string;
   /** Allowed exporters; undefined: everyone. */
   readonly remoteAddrs?: readonly string[];
-}
-export interface KafkaConnector {
-  readonly type: 'kafka';
-  readonly version?: string;
-  readonly brokers: readonly string[];
-  readonly group: string;
-  readonly topics: readonly string[];
-  readonly clientId: string;
-  readonly fromBeginning: boolean;
-}
-export interface AwsConnector {
-  readonly type: 'aws';
-  readonly region: string;
-  /** Resolved from "ID SECRET" or `$cat file`; undefined: the SDK's default chain. */
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
-  readonly logGroupName: string;
-  readonly endpoint?: string;
-  readonly pollSeconds: number;
 }
 export type ConnectorSpec = UdpTcpConnector | KafkaConnector | AwsConnector;
 

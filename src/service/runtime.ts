@@ -1,7 +1,7 @@
 /**
  * The running service of `sluice run`: consumers (connectors + parsers) feeding the delivery
  * pipeline (class D filter, aggregation, PCE/HTTP upload with its spool: src/pipeline, built by the
- * delivery side behind the seam in ./seams.ts) and, optionally, the collect outputs with raw JSON
+ * delivery side, src/outputs/upload/delivery.ts) and, optionally, the collect outputs with raw JSON
  * records. Metrics are prom-client counters in one registry, printed every metrics_print_seconds
  * and served on /metrics when configured.
  *
@@ -12,14 +12,16 @@
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ByteOutput } from '../format/byte-output.js';
-import { dropLogger, loadRegistry, makeFormatter } from '../cli/common.js';
-import { formatGroups, type FormatGroup } from '../cli/collect.js';
-import { DecodePipeline } from '../model/decode-pipeline.js';
+import { loadRegistry } from '../model/registry.js';
+import { dropLogger } from '../pipeline/drop-log.js';
+import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
+import { formatGroups, type FormatGroup } from '../outputs/groups.js';
+import { DecodePipeline } from '../pipeline/decode.js';
 import { AwsVpcParser } from '../parsers/aws-vpc.js';
 import type { LineParser } from '../parsers/line-parser.js';
 import { TextParser } from '../parsers/text.js';
-import { createOutput } from '../sinks/create-output.js';
-import { formatCounters, type Output } from '../sinks/output.js';
+import { createOutput } from '../outputs/create.js';
+import { formatCounters, type Output } from '../outputs/output.js';
 import { Allowlist } from '../sources/allowlist.js';
 import { datagramLines, LineFramer } from '../sources/line-framer.js';
 import { parseListenUri } from '../sources/listen-uri.js';
@@ -33,18 +35,15 @@ import { formatCounters as formatRelayCounters, parseReceiver, Replicator, resol
 import { listenRelay, type RelayListener } from '../relay/listener.js';
 import type { ConnectorSpec, ConsumerSpec, RelaySpec, ServiceConfig } from './config.js';
 import { flowKeys } from './flow-keys.js';
-import type { CreateDeliveryPipeline, DeliveryPipeline, ServiceLog, ServicePart } from './seams.js';
+import type { CreateDeliveryPipeline, DeliveryPipeline } from '../outputs/upload/delivery.js';
+import type { LineHandler, LineSource, Lifecycle, Log } from '../model/contracts.js';
 
 /** A connector that is not a socket of ours (Kafka, CloudWatch Logs): lines in through a callback. */
-export interface LineSource extends ServicePart {
-  readonly description: string;
-}
-export type LineSink = (lines: readonly string[], session: TransportSession, nowMs: number) => void;
-export type LineSourceFactory = (c: Exclude<ConnectorSpec, { type: 'udp' | 'tcp' }>, consumer: string, sink: LineSink, deps: { log: ServiceLog; dataDirectory: string }) => Promise<LineSource>;
+export type LineSourceFactory = (c: Exclude<ConnectorSpec, { type: 'udp' | 'tcp' }>, consumer: string, sink: LineHandler, deps: { log: Log; dataDirectory: string }) => Promise<LineSource>;
 
 export interface RuntimeDeps {
   readonly createDelivery: CreateDeliveryPipeline;
-  readonly log: ServiceLog;
+  readonly log: Log;
   readonly debug?: boolean;
   /** Kafka and aws connectors (loaded only when configured). */
   readonly lineSource?: LineSourceFactory;
@@ -66,7 +65,7 @@ interface Metrics {
   lines: Counter<'consumer'>;
 }
 
-export class ServiceRuntime implements ServicePart {
+export class ServiceRuntime implements Lifecycle {
   readonly metrics = new Registry();
   readonly listening: Listening[] = [];
   private readonly m: Metrics;
@@ -79,7 +78,7 @@ export class ServiceRuntime implements ServicePart {
   private readonly outputs: Output[] = [];
   private readonly forwarders = new Map<string, Replicator>();
   private readonly replicators: Array<{ what: string; r: Replicator }> = [];
-  private groups: Array<{ g: FormatGroup; f: ReturnType<typeof makeFormatter>; out: ByteOutput }> = [];
+  private groups: Array<{ g: FormatGroup; f: Ipfixcol2JsonFormatter; out: ByteOutput }> = [];
   private outFlushScheduled = false;
   private timers: NodeJS.Timeout[] = [];
   private metricsServer: http.Server | undefined;
@@ -231,7 +230,7 @@ export class ServiceRuntime implements ServicePart {
         g.outputs.push(o);
         this.outputs.push(o);
       }
-      this.groups.push({ g, f: makeFormatter(g.options), out: new ByteOutput(256 * 1024) });
+      this.groups.push({ g, f: new Ipfixcol2JsonFormatter(g.options), out: new ByteOutput(256 * 1024) });
     }
     this.deps.log.info({}, `outputs: ${this.outputs.map((o) => o.name).join(', ')}`);
   }
@@ -272,7 +271,7 @@ export class ServiceRuntime implements ServicePart {
     const name = c.name;
     const binary = c.parser.type === 'netflow' || c.parser.type === 'ipfix' || c.parser.type === 'sflow';
     let onDatagram: (buf: Buffer, s: TransportSession, now: number) => void;
-    let onLines: LineSink | undefined;
+    let onLines: LineHandler | undefined;
     let onClose: ((s: TransportSession) => void) | undefined;
     if (binary) {
       const logDrop = dropLogger((line) => log.warn({ consumer: name }, line));
@@ -297,7 +296,7 @@ export class ServiceRuntime implements ServicePart {
         },
       };
       const parser: LineParser = c.parser.type === 'text' ? new TextParser(this.registry, c.parser.props, hooks) : new AwsVpcParser(this.registry, c.parser.type === 'aws' ? c.parser.fields : undefined, hooks);
-      const sink: LineSink = (lines, s, now) => {
+      const sink: LineHandler = (lines, s, now) => {
         this.m.lines.inc({ consumer: name }, lines.length);
         parser.parseLines(lines, s, now);
       };

@@ -14,10 +14,20 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CloudWatchLogsClient, FilterLogEventsCommand, type FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
-import type { AwsConnector } from '../service/config.js';
-import type { LineSink, LineSource } from '../service/runtime.js';
-import type { ServiceLog } from '../service/seams.js';
+import type { LineHandler, LineSource } from '../model/contracts.js';
+import type { Log } from '../model/contracts.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
+
+/** The connector as the service file describes it (validated by src/service/config.ts). */
+export interface AwsConnector {
+  readonly type: 'aws';
+  readonly region: string;
+  /** Resolved from "ID SECRET" or `$cat file`; undefined: the SDK's default chain. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly logGroupName: string;
+  readonly endpoint?: string;
+  readonly pollSeconds: number;
+}
 
 interface ResumeState {
   readonly logGroupName: string;
@@ -42,8 +52,8 @@ export class CloudWatchLogsSource implements LineSource {
   constructor(
     private readonly spec: AwsConnector,
     private readonly consumer: string,
-    private readonly sink: LineSink,
-    private readonly deps: { log: ServiceLog; dataDirectory: string },
+    private readonly sink: LineHandler,
+    private readonly deps: { log: Log; dataDirectory: string },
   ) {
     this.client = new CloudWatchLogsClient({
       region: spec.region,

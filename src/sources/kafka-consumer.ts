@@ -7,11 +7,21 @@
  */
 import kafkajs from 'kafkajs';
 import type { Consumer, LogEntry } from 'kafkajs';
-import type { KafkaConnector } from '../service/config.js';
-import type { LineSink, LineSource } from '../service/runtime.js';
-import type { ServiceLog } from '../service/seams.js';
+import type { LineHandler, LineSource } from '../model/contracts.js';
+import type { Log } from '../model/contracts.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
+
+/** The connector as the service file describes it (validated by src/service/config.ts). */
+export interface KafkaConnector {
+  readonly type: 'kafka';
+  readonly version?: string;
+  readonly brokers: readonly string[];
+  readonly group: string;
+  readonly topics: readonly string[];
+  readonly clientId: string;
+  readonly fromBeginning: boolean;
+}
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -24,8 +34,8 @@ export class KafkaLineSource implements LineSource {
   constructor(
     private readonly spec: KafkaConnector,
     private readonly consumerName: string,
-    private readonly sink: LineSink,
-    private readonly log: ServiceLog,
+    private readonly sink: LineHandler,
+    private readonly log: Log,
   ) {
     this.limited = new RateLimitedLog((msg, n) => this.log.warn({ consumer: consumerName, suppressed: n }, msg), 30_000);
   }

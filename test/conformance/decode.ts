@@ -2,7 +2,7 @@
  * Runs a test sequence through sluice's real decode path (DecodePipeline + IPFIXcol2 JSON formatter)
  * and parses the JSON lines back, so the conformance test checks what a user of `sluice decode` sees.
  */
-import { DecodePipeline } from '../../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../../src/pipeline/decode.js';
 import { Ipfixcol2JsonFormatter } from '../../src/format/ipfixcol2-json.js';
 import { makeSession, type FlowProtocol, type TransportSession } from '../../src/wire/batch.js';
 import { splitDatagrams } from '../../src/wire/framing.js';

@@ -10,9 +10,9 @@
  */
 import { createInterface } from 'node:readline';
 import { Registry } from 'prom-client';
-import { Delivery } from '../../src/pipeline/delivery.js';
-import type { ServiceLog } from '../../src/service/seams.js';
-import { nodeSpoolIo, type SpoolIo } from '../../src/sinks/upload/spool.js';
+import { Delivery } from '../../src/outputs/upload/delivery.js';
+import type { Log } from '../../src/model/contracts.js';
+import { nodeSpoolIo, type SpoolIo } from '../../src/outputs/upload/spool.js';
 import { Decoded, distinctFlows, feedFlows } from './flows.js';
 
 interface ChildConfig {
@@ -31,7 +31,7 @@ interface ChildConfig {
 const cfg = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
 const emit = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
 const line = (level: string) => (obj: object, msg?: string) => void process.stderr.write(`${level} ${msg ?? ''} ${JSON.stringify(obj)}\n`);
-const log: ServiceLog = { debug: () => undefined, info: line('info'), warn: line('warn'), error: line('error') };
+const log: Log = { debug: () => undefined, info: line('info'), warn: line('warn'), error: line('error') };
 
 let writes = 0;
 const io: SpoolIo = {

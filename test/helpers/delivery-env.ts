@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Registry } from 'prom-client';
-import { Delivery, type DeliveryInternals } from '../../src/pipeline/delivery.js';
-import type { DeliveryOptions, PceTarget } from '../../src/service/seams.js';
+import { Delivery, type DeliveryInternals } from '../../src/outputs/upload/delivery.js';
+import type { DeliveryOptions, PceTarget } from '../../src/outputs/upload/delivery.js';
 import { MemoryLog } from './flows.js';
 import { TEST_PCE_CERT, TestPce } from './test-pce.js';
 

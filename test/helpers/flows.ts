@@ -2,8 +2,8 @@
  * FlowBatches made the way `sluice run` makes them: messages encoded with sluice's encoders and
  * decoded by the real DecodePipeline (templates, times and all). Plus a logger that keeps lines.
  */
-import { DecodePipeline } from '../../src/model/decode-pipeline.js';
-import type { ServiceLog } from '../../src/service/seams.js';
+import { DecodePipeline } from '../../src/pipeline/decode.js';
+import type { Log } from '../../src/model/contracts.js';
 import { makeSession, type FlowBatch } from '../../src/wire/batch.js';
 import { encodeNetflow5, IpfixMessageBuilder, type EncTemplate, type EncValue } from '../../src/wire/encode/ipfix.js';
 import { IeRegistry } from '../../src/wire/ie/registry.js';
@@ -87,8 +87,8 @@ export interface LogLine {
   readonly obj: Record<string, unknown>;
 }
 
-/** A ServiceLog that keeps every line (and can echo them with SLUICE_TEST_LOG=1). */
-export class MemoryLog implements ServiceLog {
+/** A Log that keeps every line (and can echo them with SLUICE_TEST_LOG=1). */
+export class MemoryLog implements Log {
   readonly lines: LogLine[] = [];
   #add(level: LogLine['level'], obj: object, msg?: string): void {
     this.lines.push({ level, msg: msg ?? '', obj: obj as Record<string, unknown> });

@@ -1,5 +1,5 @@
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../../src/model/decode-pipeline.js';
+import { DecodePipeline } from '../../src/pipeline/decode.js';
 import { makeSession, type FlowBatch, type TemplateEvent, type TransportSession } from '../../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../../src/wire/ie/registry.js';
 import type { DropEvent } from '../../src/wire/stats.js';

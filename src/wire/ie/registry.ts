@@ -16,6 +16,7 @@
 import { DATA_TYPES, SCOPES, SEMANTICS, UNITS } from './generated/elements.js';
 import { PROTOCOL_KEYWORDS } from './generated/protocols.js';
 import { FIREWALL_EVENT, FLOW_END_REASON, FORWARDING_STATUS, FORWARDING_STATUS_REASON, NAT_EVENT } from './generated/values.js';
+import { SLUICE_ELEMENTS, SLUICE_PEN, SLUICE_SCOPE } from './sluice-elements.js';
 import { NETFLOW_EXTRA_PEN, NETFLOW_PEN, REVERSE_PEN, type BiflowRule, type DataType, type InfoElement } from './types.js';
 
 const MAX_PEN = 0xffffffff;
@@ -114,6 +115,8 @@ function buildIndex(): Index {
       }
     }
   }
+  scopes.set(SLUICE_PEN, SLUICE_SCOPE);
+  for (const e of SLUICE_ELEMENTS) elements.set(keyOf(e.pen, e.id), e);
   // Twins last: a real element that happens to sit on a twin's id (none today) keeps its place.
   for (const t of twins) {
     const k = keyOf(t.pen, t.id);

@@ -10,7 +10,7 @@
  */
 import type { IeResolver } from '../fixed-formats.js';
 import { makeTemplate, VARLEN, type FieldSpec, type Template } from '../template.js';
-import { SflowFieldFactory } from './elements.js';
+import { SyntheticFieldFactory } from '../ie/synthetic-fields.js';
 
 /** Flow groups; the number is the bit index (0-31 in `lo`, 32-63 in `hi` as bit - 32). Order = record order. */
 export const enum G {
@@ -90,7 +90,7 @@ export const enum C {
 /** Most MPLS label stack entries a record carries: IANA has mplsTopLabelStackSection + 2..10. */
 export const MAX_LABELS = 10;
 
-type FieldList = (f: SflowFieldFactory, labels: number) => FieldSpec[];
+type FieldList = (f: SyntheticFieldFactory, labels: number) => FieldSpec[];
 
 /** The fields of each flow group, indexed by G. */
 const FLOW_FIELDS: readonly FieldList[] = [
@@ -210,14 +210,14 @@ const MAX_CACHED = 4096;
 
 /** Builds and caches the template of each group combination. */
 export class SflowLayouts {
-  private readonly f: SflowFieldFactory;
+  private readonly f: SyntheticFieldFactory;
   private readonly flow = new Map<number, Map<number, Template>>();
   private readonly counter = new Map<number, Template>();
   private cached = 0;
   private nextId = 256;
 
   constructor(reg: IeResolver) {
-    this.f = new SflowFieldFactory(reg);
+    this.f = new SyntheticFieldFactory(reg);
   }
 
   /** Template for flow groups `lo` (bits 0-31) and `hi` (bits 32+), with `labels` MPLS label fields. */

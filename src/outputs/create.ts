@@ -1,8 +1,9 @@
-import { FileOutput } from './file-output.js';
+import { loadOptional } from '../util/optional-module.js';
+import { FileOutput } from './file.js';
 import type { KafkaOutputSpec, Output, OutputLog, OutputSpec } from './output.js';
-import { PrintOutput } from './print-output.js';
-import { SendOutput } from './send-output.js';
-import { ServerOutput } from './server-output.js';
+import { PrintOutput } from './print.js';
+import { SendOutput } from './send.js';
+import { ServerOutput } from './server.js';
 
 type KafkaModule = { createKafkaOutput: (spec: KafkaOutputSpec, log: OutputLog) => Output };
 
@@ -23,15 +24,7 @@ export async function createOutput(spec: OutputSpec, log: OutputLog): Promise<Ou
       out = new SendOutput(spec.name, spec, log);
       break;
     case 'kafka': {
-      let mod: KafkaModule;
-      try {
-        // Written separately (src/sinks/kafka.ts); loaded only when a Kafka output is configured.
-        const path = './kafka.js';
-        mod = (await import(path)) as KafkaModule;
-      } catch (err) {
-        throw new Error(`${spec.name}: the Kafka output is not available in this build (${(err as Error).message})`);
-      }
-      if (typeof mod.createKafkaOutput !== 'function') throw new Error(`${spec.name}: the Kafka output is not available in this build (no createKafkaOutput)`);
+      const mod = await loadOptional<KafkaModule>(new URL('./kafka.js', import.meta.url), `${spec.name}: the Kafka output`, 'createKafkaOutput');
       out = mod.createKafkaOutput(spec.kafka, log);
       break;
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
-import type { OutputSpec } from '../sinks/output.js';
+import type { OutputSpec } from '../outputs/output.js';
 import { parseListenUri } from '../sources/listen-uri.js';
 import { ConfigError, parseYamlConfig } from '../util/yaml-config.js';
 

@@ -4,7 +4,7 @@ import { SflowDecoder } from '../wire/sflow/decode.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
 import { DropCounters, type DropEvent } from '../wire/stats.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
-import { deriveTimes } from './time.js';
+import { deriveTimes } from '../model/time.js';
 
 export interface DecodePipelineOptions {
   readonly registry: IeResolver;

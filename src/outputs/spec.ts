@@ -1,6 +1,6 @@
-import type { Compression, OutputSpec } from '../sinks/output.js';
-import { checkStrftime } from '../sinks/strftime.js';
-import { parseFormatSpec } from './format-spec.js';
+import type { Compression, OutputSpec } from './output.js';
+import { checkStrftime } from './strftime.js';
+import { parseFormatSpec } from '../format/spec.js';
 
 /**
  * Parses one `--output` flag into an OutputSpec:

@@ -8,16 +8,67 @@
  */
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { CreateDeliveryPipeline, DeliveryOptions, DeliveryPipeline, HttpTarget, PceTarget } from '../service/seams.js';
-import type { FlowBatch } from '../wire/batch.js';
-import { encodeHttp, encodePce, type BatchText } from '../sinks/upload/encode.js';
-import { HttpClient } from '../sinks/upload/http-post.js';
-import { DeliveryMetrics } from '../sinks/upload/metrics.js';
-import { Spool, type BatchFormat, type SpoolIo } from '../sinks/upload/spool.js';
-import { Uploader } from '../sinks/upload/uploader.js';
-import { newTally, WindowAggregator, type FlushReason, type WindowResult } from './aggregate.js';
+import type { Registry } from 'prom-client';
+import type { BatchConsumer, Lifecycle, Log } from '../../model/contracts.js';
+import type { FlowBatch } from '../../wire/batch.js';
+import { encodeHttp, encodePce, type BatchText } from './encode.js';
+import { HttpClient } from './http-post.js';
+import { DeliveryMetrics } from './metrics.js';
+import { Spool, type BatchFormat, type SpoolIo } from './spool.js';
+import { Uploader } from './uploader.js';
+import { newTally, WindowAggregator, type FlushReason, type WindowResult } from '../../pipeline/aggregate.js';
 
 const gzipAsync = promisify(gzip);
+
+/** The PCE upload as the config file describes it (validated, secrets resolved from `$cat file`). */
+export interface PceTarget {
+  /** `host:port`, with `https://` added when the file gave none. */
+  readonly url: string;
+  readonly orgId: number;
+  readonly keyId: string;
+  readonly secret: string;
+  readonly caFile?: string;
+  readonly insecure: boolean;
+  readonly maxLinesPerPost: number;
+  readonly maxInFlight: number;
+  readonly retryMinutes: number;
+}
+
+/** A generic HTTP collector fed by the same aggregation, batching and spool. */
+export interface HttpTarget {
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly format: 'ndjson' | 'csv';
+  readonly gzip: boolean;
+  readonly caFile?: string;
+  readonly insecure: boolean;
+  readonly maxLinesPerPost: number;
+  readonly maxInFlight: number;
+  readonly retryMinutes: number;
+}
+
+/** Everything the delivery side needs, built once from the validated config. */
+export interface DeliveryOptions {
+  readonly dataDirectory: string;
+  readonly aggregationMinutes: number;
+  readonly dataDirectorySizeMb: number;
+  readonly fileRetentionHours: number;
+  readonly pce?: PceTarget;
+  readonly http: readonly HttpTarget[];
+  /** --debug: log each aggregation, upload and response code. */
+  readonly debug: boolean;
+  readonly log: Log;
+  /** Every counter and gauge goes here; the runtime prints it and serves it on /metrics. */
+  readonly metrics: Registry;
+  /** Injected clock for tests; Date.now by default. */
+  readonly now?: () => number;
+}
+
+/** The delivery side: a BatchConsumer with a lifecycle. `stop()` flushes the open window and sends or spools it. */
+export interface DeliveryPipeline extends BatchConsumer, Lifecycle {}
+
+export type CreateDeliveryPipeline = (opts: DeliveryOptions) => DeliveryPipeline;
 
 /** Knobs the config file does not have (defaults suit production); tests and the harness set them. */
 export interface DeliveryInternals {

@@ -1,21 +1,36 @@
 /**
- * Information Elements for sFlow facts that the IANA registry has no element for.
+ * Information Elements of sluice's own, for facts the IANA registry has no element for: sFlow
+ * sample and counter facts, scaled counts, AWS VPC flow log fields, and the probe's measurements.
  *
  * They live under a pseudo-enterprise number of sluice's own (no PEN is registered for sluice), in
  * the JSON scope "sluice", the way IPFIXcol2 puts NetFlow v9 types above 127 under pseudo-PENs
  * 4294967294/4294967295. 4294967293 is the next value down: real PENs are assigned upwards from 0
- * and are nowhere near it. The definitions are resolved here, not in the generated registry, so the
- * decoder needs nothing but an IeResolver; a user definition for the same (PEN, id) given with
- * `--ie-file` still wins, because the resolver is asked first.
+ * and are nowhere near it. The built-in registry holds them (src/wire/ie/registry.ts); a user
+ * definition for the same (PEN, id) given with `--ie-file` still wins.
+ *
+ * Ids are stable: they are on the wire (the probe exports them) and in JSON with numericNames.
+ * One table, so an id can be taken once only (checked when the table is built).
  */
-import type { IeResolver } from '../fixed-formats.js';
-import type { DataType, InfoElement } from '../ie/types.js';
-import type { FieldSpec } from '../template.js';
+import type { DataType, InfoElement } from './types.js';
 
 export const SLUICE_PEN = 4294967293;
 export const SLUICE_SCOPE = 'sluice';
 
-/** [id, name, type, semantics?, units?]; ids are stable (they appear as en4294967293:idN with numericNames). */
+/** Ids of the probe's elements (src/probe), for template building. */
+export const ProbeIe = {
+  /** SYN to the ACK that completes the handshake, as seen at the observation point (client RTT + server RTT). */
+  tcpHandshakeRttMicroseconds: 96,
+  /** Data segments (and SYN/FIN) whose sequence range was already seen in this direction. */
+  tcpRetransmissionCount: 97,
+  /** First query name of the first DNS query (or response) seen in the flow, dotted, without the root dot. */
+  dnsQueryName: 98,
+  /** server_name of the first TLS ClientHello seen in the flow. */
+  tlsServerName: 99,
+  /** tcpRetransmissionCount of the reverse direction of a biflow record (RFC 5103 only reverses IANA elements). */
+  reverseTcpRetransmissionCount: 123,
+} as const;
+
+/** [id, name, type, semantics?, units?] */
 const ROWS: ReadonlyArray<readonly [number, string, DataType, string?, string?]> = [
   // Flow samples: counts scaled by the sampling rate (an estimate, not a measurement, hence their own names).
   [1, 'scaledPacketDeltaCount', 'unsigned64', 'deltaCounter', 'packets'],
@@ -106,29 +121,23 @@ const ROWS: ReadonlyArray<readonly [number, string, DataType, string?, string?]>
   [120, 'awsEcsServiceName', 'string'],
   [121, 'awsEcsTaskId', 'string'],
   [122, 'awsEcsContainerId', 'string'],
+  // The probe's measurements (src/probe). HTTP Host is IANA's httpRequestHost (460), not defined here.
+  [ProbeIe.tcpHandshakeRttMicroseconds, 'tcpHandshakeRttMicroseconds', 'unsigned32', 'quantity', 'microseconds'],
+  [ProbeIe.tcpRetransmissionCount, 'tcpRetransmissionCount', 'unsigned64', 'deltaCounter', 'packets'],
+  [ProbeIe.dnsQueryName, 'dnsQueryName', 'string'],
+  [ProbeIe.tlsServerName, 'tlsServerName', 'string'],
+  [ProbeIe.reverseTcpRetransmissionCount, 'reverseTcpRetransmissionCount', 'unsigned64', 'deltaCounter', 'packets'],
 ];
 
-/** The sluice element definitions, in the shape IeRegistry.add takes (for --ie-file style listings and docs). */
-export const SLUICE_ELEMENTS: readonly InfoElement[] = ROWS.map(([id, name, type, semantics, units]) =>
-  Object.freeze({ pen: SLUICE_PEN, id, name, type, semantics, units, scope: SLUICE_SCOPE, reverse: false }),
-);
-
-const BY_NAME = new Map(SLUICE_ELEMENTS.map((e) => [e.name, e]));
-
-/**
- * Builds template fields: IANA elements by id, sluice elements by name. Asks the registry first,
- * so a user definition for the same (PEN, id) takes precedence.
- */
-export class SflowFieldFactory {
-  constructor(private readonly reg: IeResolver) {}
-
-  iana(id: number, length: number): FieldSpec {
-    return { id, pen: 0, length, ie: this.reg.get(0, id) };
-  }
-
-  sluice(name: string, length: number): FieldSpec {
-    const e = BY_NAME.get(name);
-    if (e === undefined) throw new Error(`no sluice element named ${name}`); // a programming error, caught by the tests
-    return { id: e.id, pen: SLUICE_PEN, length, ie: this.reg.get(SLUICE_PEN, e.id) ?? e };
-  }
+function build(): readonly InfoElement[] {
+  const seen = new Map<number, string>();
+  return ROWS.map(([id, name, type, semantics, units]) => {
+    const other = seen.get(id);
+    if (other !== undefined) throw new Error(`sluice element id ${id} is taken twice: ${other} and ${name}`);
+    seen.set(id, name);
+    return Object.freeze({ pen: SLUICE_PEN, id, name, type, semantics, units, scope: SLUICE_SCOPE, reverse: false });
+  });
 }
+
+/** The definitions, in the shape IeRegistry.add takes. */
+export const SLUICE_ELEMENTS: readonly InfoElement[] = build();

@@ -1,4 +1,4 @@
-import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
+import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from './ipfixcol2-json.js';
 
 const ENUMS: Partial<Record<keyof JsonFormatOptions, readonly string[]>> = {
   tcpFlags: ['formatted', 'raw'],

@@ -132,9 +132,9 @@ export class WorkerPool {
  * carry the parent's --import loader hooks into workers, so a tiny bootstrap registers tsx first.
  */
 function workerScript(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./decode-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return new URL('./worker.js', import.meta.url);
   const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./decode-worker.ts', import.meta.url).href;
+  const entry = new URL('./worker.ts', import.meta.url).href;
   const code = `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(entry)});`;
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }

@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { dropLogger, loadRegistry, makeFormatter } from '../cli/common.js';
+import { loadRegistry } from '../model/registry.js';
+import { dropLogger } from '../pipeline/drop-log.js';
+import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
 import { ByteOutput } from '../format/byte-output.js';
-import { DecodePipeline } from '../model/decode-pipeline.js';
+import { DecodePipeline } from '../pipeline/decode.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 
@@ -15,7 +17,7 @@ const cfg = workerData as WorkerConfig;
 const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
 // One formatter and buffer per format group: outputs sharing options share one formatting pass.
-const formatters = cfg.formats.map((f) => makeFormatter(f));
+const formatters = cfg.formats.map((f) => new Ipfixcol2JsonFormatter(f));
 // JSON is formatted straight into UTF-8 bytes, which keeps that work off the receiving thread.
 const outs = formatters.map(() => new ByteOutput(256 * 1024));
 const withTemplates = formatters.map((f, i) => [f, outs[i]!] as const).filter(([f]) => f.options.templateInfo);

@@ -9,7 +9,7 @@
  */
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { ServiceLog } from '../../service/seams.js';
+import type { Log } from '../../model/contracts.js';
 import type { HttpClient } from './http-post.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { parsePceReply } from './encode.js';
@@ -50,7 +50,7 @@ export class Uploader {
     readonly opts: UploaderOptions,
     readonly spool: Spool,
     readonly metrics: DeliveryMetrics,
-    readonly log: ServiceLog,
+    readonly log: Log,
     readonly onChange: () => void,
   ) {}
 
