@@ -103,14 +103,14 @@ async function loadSide(dir: string): Promise<() => number> {
   const url = (p: string) => new URL(p, `file://${dir}/`).href;
   const { ByteOutput } = (await import(url('src/format/byte-output.ts'))) as typeof import('../src/format/byte-output.js');
   const { Ipfixcol2JsonFormatter } = (await import(url('src/format/ipfixcol2-json.ts'))) as typeof import('../src/format/ipfixcol2-json.js');
-  const { DecodePipeline } = (await import(url('src/model/decode-pipeline.ts'))) as typeof import('../src/pipeline/decode.js');
+  const { DecodeStage } = (await import(url('src/model/decode-pipeline.ts'))) as typeof import('../src/pipeline/decode.js');
   const { makeSession } = (await import(url('src/wire/batch.ts'))) as typeof import('../src/wire/batch.js');
   const { IeRegistry, protocolKeyword } = (await import(url('src/wire/ie/registry.ts'))) as typeof import('../src/wire/ie/registry.js');
   const { buildIpfixStream } = (await import(url('bench/ipfix-stream.ts'))) as typeof import('./ipfix-stream.js');
   const stream = buildIpfixStream();
   const formatter = new Ipfixcol2JsonFormatter({}, protocolKeyword);
   const out = new ByteOutput(1 << 20);
-  const pipeline = new DecodePipeline({
+  const pipeline = new DecodeStage({
     registry: IeRegistry.builtin(),
     onBatch: (b) => {
       formatter.formatBatchInto(b, out);

@@ -5,7 +5,7 @@
  * distinct, so it is sent twice: half the records start an aggregate, half join one.
  *
  *   sluice, aggregate only        batches decoded beforehand; WindowAggregator.add + take
- *   sluice, decode + aggregate    DecodePipeline from the datagrams, then aggregation (what `sluice run` does)
+ *   sluice, decode + aggregate    DecodeStage from the datagrams, then aggregation (what `sluice run` does)
  *   nfdump -A                     reads the nfcapd file, aggregates, prints CSV to /dev/null (one process)
  *
  *   node --import tsx bench/aggregate.ts [--quick]
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newTally, WindowAggregator } from '../src/pipeline/aggregate.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 import { IeRegistry } from '../src/wire/ie/registry.js';
 import { buildIpfixStream, type IpfixStream } from './ipfix-stream.js';
@@ -37,7 +37,7 @@ const PASSES = 2;
 
 function decodeAll(stream: IpfixStream): FlowBatch[] {
   const out: FlowBatch[] = [];
-  const p = new DecodePipeline({ registry: IeRegistry.builtin(), onBatch: (b) => out.push(b) });
+  const p = new DecodeStage({ registry: IeRegistry.builtin(), onBatch: (b) => out.push(b) });
   const s = makeSession('udp', '192.0.2.1', 9995, 2055);
   for (const d of stream.datagrams) p.handle(d, s, 1_704_067_200_000);
   return out;
@@ -111,7 +111,7 @@ export async function runAggregateBench(o: { quick?: boolean } = {}): Promise<Ag
   const decodeAndAggregate = best(runs, () => {
     const agg = new WindowAggregator(WINDOW_MS, 1_704_067_200_000);
     const tally = newTally();
-    const p = new DecodePipeline({ registry: IeRegistry.builtin(), onBatch: (b) => agg.add(b, tally) });
+    const p = new DecodeStage({ registry: IeRegistry.builtin(), onBatch: (b) => agg.add(b, tally) });
     const s = makeSession('udp', '192.0.2.1', 9995, 2055);
     const t0 = performance.now();
     for (let pass = 0; pass < PASSES; pass++) for (const d of stream.datagrams) p.handle(d, s, 1_704_067_200_000);

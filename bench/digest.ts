@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { buildIpfixStream } from './ipfix-stream.js';
@@ -27,7 +27,7 @@ for (const opts of OPTION_SETS) {
   const ht = createHash('sha256');
   const out = new ByteOutput(1 << 16);
   let n = 0;
-  const p = new DecodePipeline({
+  const p = new DecodeStage({
     registry: IeRegistry.builtin(),
     onBatch: (b) => {
       f.formatBatchInto(b, out);

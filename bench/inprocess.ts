@@ -1,5 +1,5 @@
 /**
- * sluice's decode + JSON path in-process on one core: DecodePipeline (decoder, template store,
+ * sluice's decode + JSON path in-process on one core: DecodeStage (decoder, template store,
  * time derivation) and the IPFIXcol2 JSON formatter with `sluice collect`'s default options, over
  * the softflowd-style IPFIX stream. Only the loop is timed; the JSON text is produced in full and
  * its length summed, but not written anywhere (no I/O in this number).
@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { buildIpfixStream, type IpfixStream } from './ipfix-stream.js';
@@ -61,7 +61,7 @@ export function benchInProcess(stream: IpfixStream, o: InProcessOptions = {}): I
   const encode = o.encode ?? true;
   const scratch = Buffer.allocUnsafe(8 << 20);
   const out = new ByteOutput(1 << 20);
-  const pipeline = new DecodePipeline({
+  const pipeline = new DecodeStage({
     registry: IeRegistry.builtin(),
     onBatch: o.bytes
       ? (b) => {

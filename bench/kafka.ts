@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { createKafkaOutput } from '../src/outputs/kafka.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
@@ -40,7 +40,7 @@ function jsonChunks(records: number): { chunks: Buffer[]; records: number; bytes
   const chunks: Buffer[] = [];
   let n = 0;
   let bytes = 0;
-  const pipe = new DecodePipeline({
+  const pipe = new DecodeStage({
     registry: IeRegistry.builtin(),
     onBatch: (b) => {
       fmt.formatBatchInto(b, out);

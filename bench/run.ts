@@ -2,7 +2,7 @@
  * `npm run bench`: sluice against a peer on the same machine, in the same run, with ratios.
  *
  * IPFIX (softflowd-style templates, 25 records per datagram, a few thousand distinct datagrams):
- *   (a) sluice in-process: DecodePipeline + IPFIXcol2 JSON (collect's default format) on one core,
+ *   (a) sluice in-process: DecodeStage + IPFIXcol2 JSON (collect's default format) on one core,
  *       best of several timed runs after warm-up; with the JSON encoded to UTF-8 bytes (what any
  *       output pays) and, for reference, left as JS text;
  *   (b) `sluice collect` and `nfcapd` (Debian nfdump 1.7) as processes, fed over loopback UDP by the

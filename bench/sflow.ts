@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { ethernetIpv4Tcp, ethernetIpv4Udp, ethernetIpv6Tcp } from '../src/wire/packet/build.js';
@@ -136,7 +136,7 @@ function inProcess(datagrams: readonly Buffer[], seconds: number): { decode: num
   // (b) what collect does per datagram: decoder, time model, JSON text.
   const fmt = new Ipfixcol2JsonFormatter({}, protocolKeyword);
   let chars = 0;
-  const pipeline = new DecodePipeline({
+  const pipeline = new DecodeStage({
     registry: IeRegistry.builtin(),
     onBatch: (b) => {
       chars += fmt.formatBatch(b).length;

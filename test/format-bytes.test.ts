@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import * as W from '../src/format/json-bytes.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch, type TransportSession } from '../src/wire/batch.js';
 import { IpfixMessageBuilder, type EncField, type EncTemplate, type EncValue } from '../src/wire/encode/ipfix.js';
 import { splitDatagrams } from '../src/wire/framing.js';
@@ -133,8 +133,8 @@ class Differ {
     }
   }
 
-  pipeline(): DecodePipeline {
-    return new DecodePipeline({ registry: this.reg, onBatch: (b) => this.check(b) });
+  pipeline(): DecodeStage {
+    return new DecodeStage({ registry: this.reg, onBatch: (b) => this.check(b) });
   }
 
   assertClean(what: string): void {

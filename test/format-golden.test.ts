@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type TransportSession } from '../src/wire/batch.js';
 import { splitDatagrams } from '../src/wire/framing.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
@@ -74,7 +74,7 @@ function render(seq: Sequence, registry: IeRegistry): { text: string; bytes: Buf
     chunks.push(Buffer.from(head, 'utf8'));
     const f = new Ipfixcol2JsonFormatter(opts, protocolKeyword);
     const out = new ByteOutput(1024);
-    const pipeline = new DecodePipeline({
+    const pipeline = new DecodeStage({
       registry,
       onBatch: (b) => {
         text += f.formatBatch(b);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
 import * as J from '../src/format/json-values.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch, type TemplateEvent, type TransportSession } from '../src/wire/batch.js';
 import { IpfixMessageBuilder, type EncTemplate, type EncValue } from '../src/wire/encode/ipfix.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
@@ -23,7 +23,7 @@ const SESSION = makeSession('udp', '192.0.2.1', 4444, 4739);
 function lines(opts: Partial<JsonFormatOptions>, t: EncTemplate, rows: EncValue[][], session: TransportSession = SESSION): string[] {
   const f = new Ipfixcol2JsonFormatter(opts, protocolKeyword);
   const batches: FlowBatch[] = [];
-  const p = new DecodePipeline({ registry: IeRegistry.builtin(), onBatch: (b) => batches.push(b) });
+  const p = new DecodeStage({ registry: IeRegistry.builtin(), onBatch: (b) => batches.push(b) });
   p.handle(new IpfixMessageBuilder({ domainId: 7, exportTimeSec: EXPORT, sequence: 3 }).templates([t]).data(t, rows).build(), session, EXPORT * 1000);
   let text = '';
   const out = new ByteOutput(16);
@@ -119,7 +119,7 @@ test('detailedInfo: Storage.cpp fields and order; exportTime in header seconds; 
 
 test('templateInfo: (options) template records as convert_tmplt_rec() writes them', () => {
   const events: TemplateEvent[] = [];
-  const p = new DecodePipeline({ registry: IeRegistry.builtin(), onBatch: () => {}, onTemplate: (ev) => events.push(ev) });
+  const p = new DecodeStage({ registry: IeRegistry.builtin(), onBatch: () => {}, onTemplate: (ev) => events.push(ev) });
   const t: EncTemplate = { id: 300, fields: [{ id: 8, length: 4 }, { id: 1, length: 8, pen: 29305 }] };
   const o: EncTemplate = { id: 301, scopeCount: 1, fields: [{ id: 149, length: 4 }, { id: 41, length: 8 }] };
   const msg = new IpfixMessageBuilder({ domainId: 7, exportTimeSec: EXPORT, sequence: 3 }).templates([t, o]).build();

@@ -1,5 +1,5 @@
 /**
- * Mutation fuzzing of the decoding path: DecodePipeline (v5/v7/v9/IPFIX decoder, template store,
+ * Mutation fuzzing of the decoding path: DecodeStage (v5/v7/v9/IPFIX decoder, template store,
  * time derivation, options absorption) and the IPFIXcol2 JSON formatter, fed with captured export
  * packets and encoder-generated messages that are bit-flipped, overwritten, cut, extended, given
  * lying lengths, reordered and spliced.
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch, type TransportSession } from '../src/wire/batch.js';
 import { splitDatagrams } from '../src/wire/framing.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
@@ -368,7 +368,7 @@ function gcFunction(): (() => void) | undefined {
 }
 
 /** Checks the template store against its limits and its own bookkeeping; returns problems found. */
-function storeProblems(p: DecodePipeline, limits: TemplateStoreLimits): string[] {
+function storeProblems(p: DecodeStage, limits: TemplateStoreLimits): string[] {
   const store = p.decoder.store;
   const out: string[] = [];
   if (store.sessionCount > limits.maxSessions) out.push(`${store.sessionCount} sessions > ${limits.maxSessions}`);
@@ -392,7 +392,7 @@ function storeProblems(p: DecodePipeline, limits: TemplateStoreLimits): string[]
   return out;
 }
 
-test('fuzz: mutated datagrams through DecodePipeline and the JSON formatter', (t) => {
+test('fuzz: mutated datagrams through DecodeStage and the JSON formatter', (t) => {
   const seed = fuzzSeed();
   const n = fuzzCount();
   const reg = IeRegistry.builtin();
@@ -477,7 +477,7 @@ test('fuzz: mutated datagrams through DecodePipeline and the JSON formatter', (t
     stats.lines += arr.length;
   };
 
-  const pipeline = new DecodePipeline({
+  const pipeline = new DecodeStage({
     registry: reg,
     limits,
     onBatch: (b) => {
@@ -626,7 +626,7 @@ for (const bug of [...KNOWN_BUGS, ...REGRESSIONS]) {
     let records = 0;
     const reg = IeRegistry.builtin();
     const fmt = new Ipfixcol2JsonFormatter({ ignoreOptions: false }, protocolKeyword);
-    const p = new DecodePipeline({
+    const p = new DecodeStage({
       registry: reg,
       onBatch: (b) => {
         records += b.count;

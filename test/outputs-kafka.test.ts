@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import kafkajs from 'kafkajs';
 import { createKafkaOutput, parseKafkaProperties, type KafkaOutput } from '../src/outputs/kafka.js';
 import type { KafkaOutputSpec, OutputLog } from '../src/outputs/output.js';
@@ -26,7 +26,7 @@ function jsonChunks(n: number): { chunks: Buffer[]; lines: string[] } {
   const fmt = new Ipfixcol2JsonFormatter({ ignoreUnknown: false, ignoreOptions: false });
   const out = new ByteOutput(64 * 1024);
   const chunks: Buffer[] = [];
-  const pipe = new DecodePipeline({
+  const pipe = new DecodeStage({
     registry: reg,
     onBatch: (b) => {
       fmt.formatBatchInto(b, out);

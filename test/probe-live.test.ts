@@ -11,7 +11,7 @@ import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import { DatagramSink, MAIN } from './helpers/probe.js';
 import { freeUdpPort, REPO_ROOT, sleep } from './helpers/collector.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { decodeRecord } from '../src/wire/values.js';
 import { loadRegistry } from '../src/model/registry.js';
@@ -61,7 +61,7 @@ test('live capture on lo: every datagram sent is metered and exported', async (t
   await sink.waitFor(1, 500);
 
   const flows: Map<string, unknown>[] = [];
-  const p = new DecodePipeline({
+  const p = new DecodeStage({
     registry: loadRegistry([]),
     onBatch: (b) => {
       if (b.template.isOptions) return;

@@ -1,7 +1,7 @@
 /**
  * Unit tests of the probe: the flow cache (timeouts, FIN/RST, bound, biflow), TCP RTT and
  * retransmissions, payload names, sampling, and the exporter's messages decoded back by sluice's
- * own decoder (DecodePipeline) for IPFIX, NetFlow v9 and v5.
+ * own decoder (DecodeStage) for IPFIX, NetFlow v9 and v5.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { Meter, DEFAULT_METER_OPTIONS, type MeterOptions } from '../src/probe/me
 import { FlowEndReason, type Flow } from '../src/probe/flow.js';
 import { FlowExporter, type ExporterOptions } from '../src/probe/exporter.js';
 import { dnsQueryName, httpHost, tlsServerName } from '../src/probe/payload.js';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 import { decodeRecord, type FieldValue } from '../src/wire/values.js';
 import { loadRegistry } from '../src/model/registry.js';
@@ -247,7 +247,7 @@ interface Decoded {
 function decodeAll(messages: readonly Buffer[]): Decoded {
   const out: Decoded = { data: [], options: [], batches: [], drops: 0 };
   let drops = 0;
-  const p = new DecodePipeline({
+  const p = new DecodeStage({
     registry: loadRegistry([]),
     onBatch: (b) => {
       out.batches.push(b);
@@ -401,7 +401,7 @@ test('messages respect the size limit; templates are refreshed by message count 
 test('IPFIX sequence numbers count the data records sent before each message', () => {
   const { messages } = exportTraffic({ maxMessageBytes: 300 }, {}, 30);
   let records = 0;
-  const p = new DecodePipeline({ registry: loadRegistry([]), onBatch: (b) => (records += b.count) });
+  const p = new DecodeStage({ registry: loadRegistry([]), onBatch: (b) => (records += b.count) });
   const s = makeSession('udp', '127.0.0.1', 40000, 4739);
   for (const m of messages) {
     assert.equal(m.readUInt32BE(8), records);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { DecodePipeline } from '../src/pipeline/decode.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { makeSession } from '../src/wire/batch.js';
@@ -132,7 +132,7 @@ test(`sFlow fuzz: ${ITERATIONS} mutated datagrams, seed ${SEED.toString(16)}`, (
   let iteration = 0;
   let current: Buffer = Buffer.alloc(0);
   const internal: string[] = [];
-  const pipeline = new DecodePipeline({
+  const pipeline = new DecodeStage({
     registry: IeRegistry.builtin(),
     onBatch: (b) => {
       const text = formatters[iteration & 1]!.formatBatch(b);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import pino from 'pino';
-import { DecodePipeline } from '../pipeline/decode.js';
+import { DecodeStage } from '../pipeline/decode.js';
 import { WorkerPool } from '../collect/worker-pool.js';
 import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import { formatGroups, type FormatGroup } from '../outputs/groups.js';
@@ -77,7 +77,7 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
 
   // Either decode here, or hand datagrams to worker threads and only receive and route bytes here.
   let received = 0;
-  let pipeline: DecodePipeline | undefined;
+  let pipeline: DecodeStage | undefined;
   let pool: WorkerPool | undefined;
   let onDatagram: (buf: Buffer, session: TransportSession, now: number) => void;
   let onClose: (session: TransportSession) => void;
@@ -101,7 +101,7 @@ export async function runCollect(opts: CollectCommandOptions): Promise<number> {
       if (l.out.len > 0) deliver(l.g, l.out.take());
     };
     flushInline = () => lanes.forEach(flushLane);
-    const p = new DecodePipeline({
+    const p = new DecodeStage({
       registry,
       limits,
       onBatch: (b) => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DecodePipeline } from '../pipeline/decode.js';
+import { DecodeStage } from '../pipeline/decode.js';
 import { LineWriter } from '../outputs/line-writer.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
 import { splitDatagrams } from '../wire/framing.js';
@@ -35,7 +35,7 @@ export async function runDecode(files: string[], opts: DecodeCommandOptions): Pr
   const logDrop = dropLogger((line) => process.stderr.write(`sluice decode: ${line}\n`));
   const limits: Partial<TemplateStoreLimits> =
     opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {};
-  const pipeline = new DecodePipeline({
+  const pipeline = new DecodeStage({
     registry,
     limits,
     onBatch: (b) => {

@@ -3,7 +3,7 @@ import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
 import { ByteOutput } from '../format/byte-output.js';
-import { DecodePipeline } from '../pipeline/decode.js';
+import { DecodeStage } from '../pipeline/decode.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 
@@ -21,7 +21,7 @@ const formatters = cfg.formats.map((f) => new Ipfixcol2JsonFormatter(f));
 // JSON is formatted straight into UTF-8 bytes, which keeps that work off the receiving thread.
 const outs = formatters.map(() => new ByteOutput(256 * 1024));
 const withTemplates = formatters.map((f, i) => [f, outs[i]!] as const).filter(([f]) => f.options.templateInfo);
-const pipeline = new DecodePipeline({
+const pipeline = new DecodeStage({
   registry: loadRegistry(cfg.ieFiles),
   limits: cfg.limits,
   onBatch: (b) => {

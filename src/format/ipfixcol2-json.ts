@@ -39,6 +39,13 @@ export const DEFAULT_JSON_OPTIONS: JsonFormatOptions = {
   splitBiflow: false,
 };
 
+/** Which fields formatFieldsInto() writes; `id` names the selection in the compiled-code cache. */
+export interface FieldSelection {
+  readonly id: string;
+  /** `index`: the field's position in the template. */
+  keep(f: FieldSpec, index: number): boolean;
+}
+
 /** Protocol number -> JSON token; filled from the IANA protocol registry by the caller. */
 export type ProtocolNames = ReadonlyMap<number, string> | ((n: number) => string | undefined);
 
@@ -214,6 +221,72 @@ const isStructured = (ie: InfoElement | undefined) =>
   ie !== undefined && (ie.type === 'basicList' || ie.type === 'subTemplateList' || ie.type === 'subTemplateMultiList');
 
 /**
+ * What a field's value is written as: the one element-type table. Both back ends (JSON text and
+ * UTF-8 bytes) switch on this, never on element types, so a new type or a special element changes
+ * this function only.
+ */
+type ValueKind =
+  | { readonly k: 'octets' }
+  | { readonly k: 'list' }
+  | { readonly k: 'proto' }
+  | { readonly k: 'tcpFlags' }
+  | { readonly k: 'uint' }
+  | { readonly k: 'sint' }
+  | { readonly k: 'float' }
+  | { readonly k: 'bool' }
+  | { readonly k: 'mac' }
+  | { readonly k: 'ip' }
+  | { readonly k: 'string' }
+  | { readonly k: 'dateSec' }
+  | { readonly k: 'dateMs' }
+  | { readonly k: 'dateNtp'; readonly micro: boolean };
+
+function valueKind(f: FieldSpec, o: JsonFormatOptions): ValueKind {
+  const ie = f.ie;
+  if (ie === undefined) return { k: 'octets' };
+  if (isStructured(ie)) return { k: 'list' };
+  const iana = f.pen === 0 || f.pen === REVERSE_PEN;
+  switch (ie.type) {
+    case 'unsigned8':
+    case 'unsigned16':
+    case 'unsigned32':
+    case 'unsigned64':
+      // libfds to_proto()/to_flags(): any other size cannot be converted -> null
+      if (iana && f.id === 4 && o.protocol === 'formatted') return { k: 'proto' };
+      if (iana && f.id === 6 && o.tcpFlags === 'formatted') return { k: 'tcpFlags' };
+      return { k: 'uint' };
+    case 'signed8':
+    case 'signed16':
+    case 'signed32':
+    case 'signed64':
+      return { k: 'sint' };
+    case 'float32':
+    case 'float64':
+      return { k: 'float' };
+    case 'boolean':
+      return { k: 'bool' };
+    case 'macAddress':
+      return { k: 'mac' };
+    case 'ipv4Address':
+    case 'ipv6Address':
+      // libfds fds_ip2str() goes by the size, not the type
+      return { k: 'ip' };
+    case 'string':
+      return { k: 'string' };
+    case 'dateTimeSeconds':
+      return { k: 'dateSec' };
+    case 'dateTimeMilliseconds':
+      // libfds fds_get_datetime_*_be(): 4 bytes for seconds, 8 for the others; any other size is null
+      return { k: 'dateMs' };
+    case 'dateTimeMicroseconds':
+    case 'dateTimeNanoseconds':
+      return { k: 'dateNtp', micro: ie.type === 'dateTimeMicroseconds' };
+    default:
+      return { k: 'octets' };
+  }
+}
+
+/**
  * Formats flow batches as IPFIXcol2 JSON lines. Each template layout is compiled once into a
  * function that reads the record bytes and concatenates precomputed keys with value text, so the
  * per-record path builds one string and touches no intermediate objects.
@@ -224,6 +297,8 @@ export class Ipfixcol2JsonFormatter {
   private readonly compiledBytes = new Map<string, CompiledBytes>();
   private readonly bytesByTemplate = [new WeakMap<Template, CompiledBytes>(), new WeakMap<Template, CompiledBytes>(), new WeakMap<Template, CompiledBytes>()] as const;
   private readonly stringsByTemplate = [new WeakMap<Template, RecordFormatter>(), new WeakMap<Template, RecordFormatter>(), new WeakMap<Template, RecordFormatter>()] as const;
+  private readonly compiledParts = new Map<string, CompiledBytes | null>();
+  private readonly partsByTemplate = new WeakMap<FieldSelection, WeakMap<Template, CompiledBytes | null>>();
   private readonly protoTokens: string[];
   private readonly protoBytes: Uint8Array[];
   private readonly protoTable: W.TokenTable;
@@ -287,6 +362,33 @@ export class Ipfixcol2JsonFormatter {
   }
 
   /**
+   * Record `i` of the batch as one bare JSON object of the fields `part` selects (no "@type", no
+   * derived times or header facts, no newline), appended to `out`: the store's column of elements
+   * it has no column for. Returns false, writing nothing, when the part selects no field.
+   */
+  formatFieldsInto(b: FlowBatch, i: number, part: FieldSelection, out: ByteOutput): boolean {
+    const t = b.template;
+    let byT = this.partsByTemplate.get(part);
+    if (byT === undefined) this.partsByTemplate.set(part, (byT = new WeakMap()));
+    let c = byT.get(t);
+    if (c === undefined) {
+      const key = `${part.id}|${t.signature}`;
+      c = this.compiledParts.get(key);
+      if (c === undefined) {
+        c = this.columns(t, PLAIN, part).length === 0 ? null : this.compileBytes(t, PLAIN, part);
+        if (this.compiledParts.size > 10_000) this.compiledParts.clear();
+        this.compiledParts.set(key, c);
+      }
+      byT.set(t, c);
+    }
+    if (c === null) return false;
+    const s = b.starts[i]!;
+    const e = b.starts[i + 1]!;
+    c.fn(b.buf, s, e, b, i, out, c.bound + 6 * (e - s));
+    return true;
+  }
+
+  /**
    * Formats a template record (templateInfo) as IPFIXcol2 does (Storage.cpp convert_tmplt_rec):
    * id, scope count (options templates), detailed info without the template id, then the fields.
    * A withdrawal (no fields) prints with an empty "ipfix:fields" list, as libfds parses it.
@@ -323,11 +425,12 @@ export class Ipfixcol2JsonFormatter {
    * as one array at the position of its last occurrence (FDS_TFIELD_LAST_IE). Unknown elements go
    * with ignoreUnknown, paddingOctets always.
    */
-  private columns(t: Template, view: View): Column[] {
+  private columns(t: Template, view: View, part?: FieldSelection): Column[] {
     const o = this.options;
     const groups = new Map<string, { ks: number[]; specs: FieldSpec[]; last: number }>();
     t.fields.forEach((f, k) => {
       if (f.pen === 0 && f.id === 210) return;
+      if (part !== undefined && !part.keep(f, k)) return;
       const spec = viewField(t, f, view);
       if (spec === undefined || (spec.ie === undefined && o.ignoreUnknown)) return;
       const key = fieldKey(spec, o.numericNames);
@@ -447,69 +550,49 @@ export class Ipfixcol2JsonFormatter {
   /** JavaScript expression producing the JSON token of one field. */
   private valueExpr(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string, view: View): string {
     const o = this.options;
-    const ie = f.ie;
     const L = Number(len); // NaN for variable-length fields
     const known = !Number.isNaN(L);
-    if (ie === undefined) return `J.octets(buf, ${at}, ${len}, ${o.octetArrayAsUint})`;
-    if (isStructured(ie)) return `F_LIST(b, i, ${k})`.replace('F_LIST', c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view)));
-    const iana = f.pen === 0 || f.pen === REVERSE_PEN;
-    switch (ie.type) {
-      case 'unsigned8':
-      case 'unsigned16':
-      case 'unsigned32':
-      case 'unsigned64': {
-        // libfds to_proto()/to_flags(): any other size cannot be converted -> null
-        if (iana && f.id === 4 && o.protocol === 'formatted') {
-          if (L === 1) return `${c(this.protoTokens)}[buf[${at}]]`;
-          return known ? 'null' : `(${len} === 1 ? ${c(this.protoTokens)}[buf[${at}]] : 'null')`;
-        }
-        if (iana && f.id === 6 && o.tcpFlags === 'formatted') {
-          if (L === 1 || L === 2) return `J.TCP_FLAGS[buf[${at} + ${L - 1}] & 63]`;
-          return known ? 'null' : `(${len} === 1 || ${len} === 2 ? J.TCP_FLAGS[buf[${at} + ${len} - 1] & 63] : 'null')`;
-        }
+    const kind = valueKind(f, o);
+    const ts = o.timestamp === 'unix' ? 'J.unixMs' : 'J.isoMs';
+    switch (kind.k) {
+      case 'octets':
+        return `J.octets(buf, ${at}, ${len}, ${o.octetArrayAsUint})`;
+      case 'list':
+        return `F_LIST(b, i, ${k})`.replace('F_LIST', c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view)));
+      case 'proto':
+        if (L === 1) return `${c(this.protoTokens)}[buf[${at}]]`;
+        return known ? 'null' : `(${len} === 1 ? ${c(this.protoTokens)}[buf[${at}]] : 'null')`;
+      case 'tcpFlags':
+        if (L === 1 || L === 2) return `J.TCP_FLAGS[buf[${at} + ${L - 1}] & 63]`;
+        return known ? 'null' : `(${len} === 1 || ${len} === 2 ? J.TCP_FLAGS[buf[${at} + ${len} - 1] & 63] : 'null')`;
+      case 'uint':
         if (L === 1) return `('' + buf[${at}])`;
         if (L === 2) return `('' + buf.readUInt16BE(${at}))`;
         if (L === 4) return `('' + buf.readUInt32BE(${at}))`;
         if (known && (L < 1 || L > 8)) return 'null';
         if (known) return `J.uint(buf, ${at}, ${L})`;
         return `(${len} >= 1 && ${len} <= 8 ? J.uint(buf, ${at}, ${len}) : 'null')`;
-      }
-      case 'signed8':
-      case 'signed16':
-      case 'signed32':
-      case 'signed64':
+      case 'sint':
         if (known && L >= 1 && L <= 8) return `J.sint(buf, ${at}, ${L})`;
         return `(${len} >= 1 && ${len} <= 8 ? J.sint(buf, ${at}, ${len}) : 'null')`;
-      case 'float32':
-      case 'float64':
+      case 'float':
         return `(${len} === 8 ? J.float(buf.readDoubleBE(${at}), 15) : ${len} === 4 ? J.float(buf.readFloatBE(${at}), 6) : 'null')`;
-      case 'boolean':
+      case 'bool':
         return `(${len} !== 1 ? 'null' : buf[${at}] === 1 ? 'true' : buf[${at}] === 2 ? 'false' : 'null')`;
-      case 'macAddress':
+      case 'mac':
         return `(${len} === 6 ? J.mac(buf, ${at}) : 'null')`;
-      case 'ipv4Address':
-      case 'ipv6Address':
-        // libfds fds_ip2str() goes by the size, not the type
+      case 'ip':
         return `(${len} === 4 ? J.ip4(buf, ${at}) : ${len} === 16 ? J.ip6(buf, ${at}) : 'null')`;
       case 'string':
         return `J.str(buf, ${at}, ${len}, ${o.nonPrintableChar})`;
-      case 'dateTimeSeconds': {
-        const fn = o.timestamp === 'unix' ? 'J.unixMs' : 'J.isoMs';
-        return `(${len} === 4 ? ${fn}(buf.readUInt32BE(${at}) * 1000) : 'null')`;
-      }
-      case 'dateTimeMilliseconds': {
-        const fn = o.timestamp === 'unix' ? 'J.unixMs' : 'J.isoMs';
-        // libfds fds_get_datetime_*_be(): 4 bytes for seconds, 8 for the others; any other size is null
-        return `(${len} === 8 ? ${fn}(J.u64num(buf, ${at})) : 'null')`;
-      }
-      case 'dateTimeMicroseconds':
-      case 'dateTimeNanoseconds': {
-        const fn = o.timestamp === 'unix' ? 'J.unixMs' : 'J.isoMs';
+      case 'dateSec':
+        return `(${len} === 4 ? ${ts}(buf.readUInt32BE(${at}) * 1000) : 'null')`;
+      case 'dateMs':
+        return `(${len} === 8 ? ${ts}(J.u64num(buf, ${at})) : 'null')`;
+      case 'dateNtp': {
         const ntp = o.timestamp === 'unix' ? 'J.ntpMs' : 'J.ntpMsText';
-        return `(${len} === 8 ? ${fn}(${ntp}(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : 'null')`;
+        return `(${len} === 8 ? ${ts}(${ntp}(buf, ${at}, ${kind.micro})) : 'null')`;
       }
-      default:
-        return `J.octets(buf, ${at}, ${len}, ${o.octetArrayAsUint})`;
     }
   }
 
@@ -517,7 +600,7 @@ export class Ipfixcol2JsonFormatter {
    * Generates the per-record byte writer for one template layout: the same decisions as compile(),
    * with literal bytes stored directly and values written by the json-bytes.ts writers.
    */
-  private compileBytes(t: Template, view: View): CompiledBytes {
+  private compileBytes(t: Template, view: View, part?: FieldSelection): CompiledBytes {
     const o = this.options;
     const fixed = t.fixedLength >= 0;
     const code: string[] = [];
@@ -550,7 +633,7 @@ export class Ipfixcol2JsonFormatter {
     // Lists and detailedInfo write strings of unknown size: those records make room one by one.
     let sized = true;
 
-    const cols = this.columns(t, view);
+    const cols = this.columns(t, view, part);
     const occurrences = new Set(cols.map((col) => col.key));
 
     const type = t.recordType ?? (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry');
@@ -573,10 +656,13 @@ export class Ipfixcol2JsonFormatter {
         len.push(String(f.length));
       }
     });
-    lit('{"@type":"' + type + '"');
+    // A part (formatFieldsInto) is a bare object of the selected members, without a newline.
+    lit(part === undefined ? '{"@type":"' + type + '"' : '{');
+    let comma = part === undefined;
     for (const col of cols) {
       const ks = col.ks;
-      lit(',' + JSON.stringify(col.key) + ':');
+      lit((comma ? ',' : '') + JSON.stringify(col.key) + ':');
+      comma = true;
       if (ks.length > 1) lit('[');
       ks.forEach((k, n) => {
         if (n > 0) lit(',');
@@ -587,7 +673,7 @@ export class Ipfixcol2JsonFormatter {
       if (ks.length > 1) lit(']');
     }
     const plan = timePlan(t);
-    if (plan.derived && !plan.hasAbsolute) {
+    if (part === undefined && plan.derived && !plan.hasAbsolute) {
       for (const [key, arr] of [['iana:flowStartMilliseconds', 'S'], ['iana:flowEndMilliseconds', 'E']] as const) {
         if (occurrences.has(key)) continue;
         flushLit();
@@ -596,7 +682,7 @@ export class Ipfixcol2JsonFormatter {
         stmt(`p = ${ts}(d, dv, p, ${arr}[i]); }`, 32);
       }
     }
-    if (t.origin === 'netflow5' || t.origin === 'netflow7') {
+    if (part === undefined && (t.origin === 'netflow5' || t.origin === 'netflow7')) {
       const hk = o.numericNames
         ? ['en0:id34', 'en0:id35', 'en0:id38', 'en0:id39']
         : ['iana:samplingInterval', 'iana:samplingAlgorithm', 'iana:engineType', 'iana:engineId'];
@@ -610,11 +696,11 @@ export class Ipfixcol2JsonFormatter {
       flushLit();
       code.push('} }');
     }
-    if (o.detailedInfo) {
+    if (part === undefined && o.detailedInfo) {
       sized = false;
       stmt('p = F.ws(out, p, F.detailed(b.ctx, b.template.id), B); d = out.buf; dv = out.dv;', 0);
     }
-    lit('}\n');
+    lit(part === undefined ? '}\n' : '}');
     flushLit();
     const body = code.join('\n');
     // The same record code twice: alone (split biflow views interleave two formatters record by
@@ -644,35 +730,30 @@ export class Ipfixcol2JsonFormatter {
    */
   private valueStmt(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string, view: View): [string, number] {
     const o = this.options;
-    const ie = f.ie;
     const L = Number(len); // NaN for variable-length fields
     const known = !Number.isNaN(L);
-    const octets: [string, number] = [`p = W.octets(d, p, buf, ${at}, ${len}, ${o.octetArrayAsUint});`, 24];
-    if (ie === undefined) return octets;
-    if (isStructured(ie)) {
-      const list = c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view));
-      return [`p = F.ws(out, p, ${list}(b, i, ${k}), B); d = out.buf; dv = out.dv;`, 0];
-    }
-    const iana = f.pen === 0 || f.pen === REVERSE_PEN;
+    const kind = valueKind(f, o);
     const nul = 'W.nul(d, p)';
     const ts = o.timestamp === 'unix' ? 'W.unixd' : 'W.isod';
-    switch (ie.type) {
-      case 'unsigned8':
-      case 'unsigned16':
-      case 'unsigned32':
-      case 'unsigned64': {
-        if (iana && f.id === 4 && o.protocol === 'formatted') {
-          // W.token stores 12 bytes of short tokens
-          const max = Math.max(12, ...this.protoBytes.map((x) => x.length));
-          if (L === 1) return [`p = W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]);`, max];
-          if (known) return [`p = ${nul};`, 4];
-          return [`p = ${len} === 1 ? W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]) : ${nul};`, max];
-        }
-        if (iana && f.id === 6 && o.tcpFlags === 'formatted') {
-          if (L === 1 || L === 2) return [`{ const x = 2 * (buf[${at} + ${L - 1}] & 63); dv.setUint32(p, TCPW[x], true); dv.setUint32(p + 4, TCPW[x + 1], true); p += 8; }`, 8];
-          if (known) return [`p = ${nul};`, 4];
-          return [`p = ${len} === 1 || ${len} === 2 ? W.tcpFlagsd(dv, p, buf[${at} + ${len} - 1] & 63) : ${nul};`, 8];
-        }
+    switch (kind.k) {
+      case 'octets':
+        return [`p = W.octets(d, p, buf, ${at}, ${len}, ${o.octetArrayAsUint});`, 24];
+      case 'list': {
+        const list = c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view));
+        return [`p = F.ws(out, p, ${list}(b, i, ${k}), B); d = out.buf; dv = out.dv;`, 0];
+      }
+      case 'proto': {
+        // W.token stores 12 bytes of short tokens
+        const max = Math.max(12, ...this.protoBytes.map((x) => x.length));
+        if (L === 1) return [`p = W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]);`, max];
+        if (known) return [`p = ${nul};`, 4];
+        return [`p = ${len} === 1 ? W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]) : ${nul};`, max];
+      }
+      case 'tcpFlags':
+        if (L === 1 || L === 2) return [`{ const x = 2 * (buf[${at} + ${L - 1}] & 63); dv.setUint32(p, TCPW[x], true); dv.setUint32(p + 4, TCPW[x + 1], true); p += 8; }`, 8];
+        if (known) return [`p = ${nul};`, 4];
+        return [`p = ${len} === 1 || ${len} === 2 ? W.tcpFlagsd(dv, p, buf[${at} + ${len} - 1] & 63) : ${nul};`, 8];
+      case 'uint':
         // one byte: its digits from a table, inline (one 4-byte store)
         if (L === 1) return [`{ const x = buf[${at}]; dv.setUint32(p, U8W[x], true); p += U8N[x]; }`, 4];
         if (L === 2 || L === 4) return [`p = W.ud(d, dv, p, ${readExpr(at, L)});`, L === 2 ? 5 : 10];
@@ -680,28 +761,22 @@ export class Ipfixcol2JsonFormatter {
         if (known && (L < 1 || L > 8)) return [`p = ${nul};`, 4];
         if (known) return [`p = W.uintd(d, dv, p, buf, ${at}, ${L});`, 20];
         return [`p = ${len} >= 1 && ${len} <= 8 ? W.uintd(d, dv, p, buf, ${at}, ${len}) : ${nul};`, 20];
-      }
-      case 'signed8':
-      case 'signed16':
-      case 'signed32':
-      case 'signed64':
+      case 'sint':
         if (known && L >= 1 && L <= 8) return [`p = W.sint(d, p, buf, ${at}, ${L});`, 21];
         return [`p = ${len} >= 1 && ${len} <= 8 ? W.sint(d, p, buf, ${at}, ${len}) : ${nul};`, 21];
-      case 'float32':
-      case 'float64':
+      case 'float':
         return [`p = ${len} === 8 ? W.float(d, p, buf.readDoubleBE(${at}), 15) : ${len} === 4 ? W.float(d, p, buf.readFloatBE(${at}), 6) : ${nul};`, 26];
-      case 'boolean': {
+      case 'bool': {
         const T = c(Buffer.from('true'));
         const F = c(Buffer.from('false'));
         return [`p = ${len} !== 1 ? ${nul} : buf[${at}] === 1 ? W.bytes(d, p, ${T}) : buf[${at}] === 2 ? W.bytes(d, p, ${F}) : ${nul};`, 5];
       }
-      case 'macAddress':
+      case 'mac':
         return [`p = ${len} === 6 ? W.mac(d, p, buf, ${at}) : ${nul};`, 19];
-      case 'ipv4Address':
-      case 'ipv6Address':
+      case 'ip':
         if (L === 4) {
           // W.ip4d inline: calls past V8's inlining budget of the (large) generated function stay calls
-          const oct = (k: number) => `x = buf[${at} + ${k}]; dv.setUint32(p, OCTW[x], true); p += OCTN[x];`;
+          const oct = (n: number) => `x = buf[${at} + ${n}]; dv.setUint32(p, OCTW[x], true); p += OCTN[x];`;
           return [`{ let x = 0; d[p++] = 34; ${oct(0)} ${oct(1)} ${oct(2)} ${oct(3)} d[p - 1] = 34; }`, 17];
         }
         if (L === 16) return [`p = W.ip6(d, p, buf, ${at});`, 41];
@@ -709,16 +784,13 @@ export class Ipfixcol2JsonFormatter {
         return [`p = ${len} === 4 ? W.ip4d(d, dv, p, buf, ${at}) : ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];
       case 'string':
         return [`p = W.str(d, p, buf, ${at}, ${len}, ${o.nonPrintableChar});`, 2];
-      case 'dateTimeSeconds':
+      case 'dateSec':
         if (L === 4) return [`p = ${ts}(d, dv, p, ${readExpr(at, 4)} * 1000);`, 32];
         return [`p = ${len} === 4 ? ${ts}(d, dv, p, buf.readUInt32BE(${at}) * 1000) : ${nul};`, 32];
-      case 'dateTimeMilliseconds':
+      case 'dateMs':
         return [`p = ${len} === 8 ? ${ts}(d, dv, p, J.u64num(buf, ${at})) : ${nul};`, 32];
-      case 'dateTimeMicroseconds':
-      case 'dateTimeNanoseconds':
-        return [`p = ${len} === 8 ? ${ts}(d, dv, p, J.${o.timestamp === 'unix' ? 'ntpMs' : 'ntpMsText'}(buf, ${at}, ${ie.type === 'dateTimeMicroseconds'})) : ${nul};`, 32];
-      default:
-        return octets;
+      case 'dateNtp':
+        return [`p = ${len} === 8 ? ${ts}(d, dv, p, J.${o.timestamp === 'unix' ? 'ntpMs' : 'ntpMsText'}(buf, ${at}, ${kind.micro})) : ${nul};`, 32];
     }
   }
 

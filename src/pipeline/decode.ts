@@ -6,7 +6,7 @@ import { DropCounters, type DropEvent } from '../wire/stats.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
 import { deriveTimes } from '../model/time.js';
 
-export interface DecodePipelineOptions {
+export interface DecodeStageOptions {
   readonly registry: IeResolver;
   readonly limits?: Partial<TemplateStoreLimits>;
   /** Receives every batch after its times are derived. */
@@ -27,11 +27,11 @@ export class DecodeCounters {
 }
 
 /** Decoder + record model: datagrams in, batches with absolute times out. */
-export class DecodePipeline {
+export class DecodeStage {
   readonly decoder: FlowDecoder;
   readonly counters = new DecodeCounters();
 
-  constructor(private readonly opts: DecodePipelineOptions) {
+  constructor(private readonly opts: DecodeStageOptions) {
     const counters = this.counters;
     this.decoder = new FlowDecoder(
       { registry: opts.registry, limits: opts.limits },

@@ -16,7 +16,7 @@ import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
 import { formatGroups, type FormatGroup } from '../outputs/groups.js';
-import { DecodePipeline } from '../pipeline/decode.js';
+import { DecodeStage } from '../pipeline/decode.js';
 import { AwsVpcParser } from '../parsers/aws-vpc.js';
 import type { LineParser } from '../parsers/line-parser.js';
 import { TextParser } from '../parsers/text.js';
@@ -73,7 +73,7 @@ export class ServiceRuntime implements Lifecycle {
   private delivery: DeliveryPipeline | undefined;
   private readonly sockets: Array<{ close(): Promise<void> }> = [];
   private readonly lineSources: LineSource[] = [];
-  private readonly pipelines: DecodePipeline[] = [];
+  private readonly pipelines: DecodeStage[] = [];
   private readonly flushers: Array<() => void> = [];
   private readonly outputs: Output[] = [];
   private readonly forwarders = new Map<string, Replicator>();
@@ -275,7 +275,7 @@ export class ServiceRuntime implements Lifecycle {
     let onClose: ((s: TransportSession) => void) | undefined;
     if (binary) {
       const logDrop = dropLogger((line) => log.warn({ consumer: name }, line));
-      const p = new DecodePipeline({
+      const p = new DecodeStage({
         registry: this.registry,
         onBatch: (b) => this.deliver(name, b),
         onDrop: (ev) => {

@@ -248,3 +248,56 @@ export function addressUuid(b16: Uint8Array): string {
   const h = Buffer.from(b16.buffer, b16.byteOffset, 16).toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+/**
+ * One row of a block as plain values (addresses as 16 network-order bytes, UBIGINT/TIMESTAMP as
+ * numbers, KIND as its name, NULL as null). For tests and debugging, not for bulk reading.
+ */
+export function readRow(block: ColumnBlock, row: number): Record<string, unknown> {
+  const layout = blockLayout(block.table, block.capacity);
+  const bytes = new Uint8Array(block.data);
+  const view = new DataView(block.data);
+  const out: Record<string, unknown> = {};
+  for (const s of layout.slots) {
+    const name = s.column.name;
+    if (s.stringIndex >= 0) {
+      out[name] = block.strings[s.stringIndex]![row] ?? null;
+      continue;
+    }
+    if (s.validity >= 0 && (bytes[s.validity + (row >> 3)]! & (1 << (row & 7))) === 0) {
+      out[name] = null;
+      continue;
+    }
+    const at = s.offset + row * s.width;
+    switch (s.column.type) {
+      case 'UTINYINT':
+        out[name] = bytes[at];
+        break;
+      case 'KIND':
+        out[name] = KINDS[bytes[at]!];
+        break;
+      case 'USMALLINT':
+        out[name] = view.getUint16(at, true);
+        break;
+      case 'UINTEGER':
+        out[name] = view.getUint32(at, true);
+        break;
+      case 'UBIGINT':
+        out[name] = view.getUint32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+        break;
+      case 'TIMESTAMP_MS':
+        out[name] = view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+        break;
+      case 'UUID': {
+        const a = new Uint8Array(16);
+        for (let i = 0; i < 16; i++) a[i] = bytes[at + 15 - i]!;
+        a[0]! ^= 0x80;
+        out[name] = a;
+        break;
+      }
+      case 'VARCHAR':
+        break;
+    }
+  }
+  return out;
+}

@@ -1,8 +1,8 @@
 /**
- * Runs a test sequence through sluice's real decode path (DecodePipeline + IPFIXcol2 JSON formatter)
+ * Runs a test sequence through sluice's real decode path (DecodeStage + IPFIXcol2 JSON formatter)
  * and parses the JSON lines back, so the conformance test checks what a user of `sluice decode` sees.
  */
-import { DecodePipeline } from '../../src/pipeline/decode.js';
+import { DecodeStage } from '../../src/pipeline/decode.js';
 import { Ipfixcol2JsonFormatter } from '../../src/format/ipfixcol2-json.js';
 import { makeSession, type FlowProtocol, type TransportSession } from '../../src/wire/batch.js';
 import { splitDatagrams } from '../../src/wire/framing.js';
@@ -107,7 +107,7 @@ export function runSluice(seq: Sequence, datagrams: DatagramSelection = 'all'): 
   // from (data held for a late template would be credited to the datagram that released it).
   let datagram = -1;
   const setsSeen = new Map<number, number>();
-  const pipeline = new DecodePipeline({
+  const pipeline = new DecodeStage({
     registry,
     onBatch: (b) => {
       const tid = b.template.id;

@@ -206,7 +206,7 @@ export function markdownReport(verdicts: readonly SequenceVerdict[]): string {
   );
   out.push('');
   out.push(
-    'Every test sequence of `inventory.json` is decoded by sluice (`DecodePipeline` and the IPFIXcol2 JSON formatter) and ' +
+    'Every test sequence of `inventory.json` is decoded by sluice (`DecodeStage` and the IPFIXcol2 JSON formatter) and ' +
       'compared field by field with its source\'s golden and with the tshark decode. Upstream harnesses feed each raw ' +
       'payload file as one datagram, so the golden comparisons see only the first datagram of a netcat dump; the tshark ' +
       'comparison sees them all. "documented" = every disagreement is listed below; "pass" = none at all.',

@@ -1,8 +1,8 @@
 /**
  * FlowBatches made the way `sluice run` makes them: messages encoded with sluice's encoders and
- * decoded by the real DecodePipeline (templates, times and all). Plus a logger that keeps lines.
+ * decoded by the real DecodeStage (templates, times and all). Plus a logger that keeps lines.
  */
-import { DecodePipeline } from '../../src/pipeline/decode.js';
+import { DecodeStage } from '../../src/pipeline/decode.js';
 import type { Log } from '../../src/model/contracts.js';
 import { makeSession, type FlowBatch } from '../../src/wire/batch.js';
 import { encodeNetflow5, IpfixMessageBuilder, type EncTemplate, type EncValue } from '../../src/wire/encode/ipfix.js';
@@ -52,7 +52,7 @@ function values(t: EncTemplate, fl: TestFlow, now: number): EncValue[] {
 /** Decodes datagrams with the real pipeline and returns the batches (with derived times). */
 export class Decoded {
   readonly batches: FlowBatch[] = [];
-  readonly #pipe = new DecodePipeline({ registry: IeRegistry.builtin(), onBatch: (b) => this.batches.push(b) });
+  readonly #pipe = new DecodeStage({ registry: IeRegistry.builtin(), onBatch: (b) => this.batches.push(b) });
   #seq = 0;
   readonly session = makeSession('udp', '192.0.2.10', 40000, 4739);
 

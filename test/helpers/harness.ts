@@ -1,5 +1,5 @@
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../../src/format/ipfixcol2-json.js';
-import { DecodePipeline } from '../../src/pipeline/decode.js';
+import { DecodeStage } from '../../src/pipeline/decode.js';
 import { makeSession, type FlowBatch, type TemplateEvent, type TransportSession } from '../../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../../src/wire/ie/registry.js';
 import type { DropEvent } from '../../src/wire/stats.js';
@@ -13,14 +13,14 @@ export class Harness {
   readonly batches: FlowBatch[] = [];
   readonly drops: DropEvent[] = [];
   readonly templates: TemplateEvent[] = [];
-  readonly pipeline: DecodePipeline;
+  readonly pipeline: DecodeStage;
   readonly formatter: Ipfixcol2JsonFormatter;
   readonly registry = IeRegistry.builtin();
   session: TransportSession = makeSession('udp', '192.0.2.1', 4444, 4739);
 
   constructor(format: Partial<JsonFormatOptions> = {}, limits: Partial<TemplateStoreLimits> = {}) {
     this.formatter = new Ipfixcol2JsonFormatter({ ignoreUnknown: false, ignoreOptions: false, ...format }, protocolKeyword);
-    this.pipeline = new DecodePipeline({
+    this.pipeline = new DecodeStage({
       registry: this.registry,
       limits,
       onBatch: (b) => {
