@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ethernetIpv4Udp } from '../src/wire/packet/build.js';
 import { writePcap } from '../src/wire/pcap/write.js';
 import { DatagramSink, runProbeCli } from './helpers/probe.js';
-import { buildProbeCommand } from '../src/cli/probe.js';
+import { probeCommand } from '../src/cli/probe.js';
 
 test('probe rejects impossible option combinations with a clear message', async () => {
   const cases: [string[], RegExp][] = [
@@ -23,7 +23,7 @@ test('probe rejects impossible option combinations with a clear message', async 
   for (const [args, msg] of cases) {
     // In-process: the command's own parser and checks, with commander's exit turned into a throw.
     let err = '';
-    const cmd = buildProbeCommand().exitOverride().configureOutput({ writeErr: (s) => (err += s), writeOut: () => {} });
+    const cmd = probeCommand().exitOverride().configureOutput({ writeErr: (s) => (err += s), writeOut: () => {} });
     await assert.rejects(cmd.parseAsync(args, { from: 'user' }), (e: Error) => {
       assert.match(`${e.message}\n${err}`, msg, args.join(' '));
       return true;

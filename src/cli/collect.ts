@@ -1,190 +1,92 @@
-import { availableParallelism } from 'node:os';
-import pino from 'pino';
-import { DecodeStage } from '../pipeline/decode.js';
-import { WorkerPool } from '../collect/worker-pool.js';
-import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
-import { formatGroups, type FormatGroup } from '../outputs/groups.js';
-import { ByteOutput } from '../format/byte-output.js';
-import { createOutput } from '../outputs/create.js';
-import { formatCounters, type Output, type OutputSpec } from '../outputs/output.js';
-import { DEFAULT_LISTEN, parseListenUri } from '../sources/listen-uri.js';
-import { TcpSource } from '../sources/tcp.js';
-import { UdpSource } from '../sources/udp.js';
-import type { TransportSession } from '../wire/batch.js';
-import type { TemplateStoreLimits } from '../wire/template-store.js';
-import { loadRegistry } from '../model/registry.js';
-import { dropLogger } from '../pipeline/drop-log.js';
-import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
+/**
+ * `sluice collect`: arguments and config file in, the collect engine (src/collect/engine.ts) run
+ * until SIGINT/SIGTERM, a summary out.
+ */
+import { Command, Option } from 'commander';
+import { loadCollectConfig, type CollectConfig } from '../collect/config.js';
+import { CollectEngine, defaultWorkers } from '../collect/engine.js';
 import { parseFormatSpec } from '../format/spec.js';
 import { parseOutputSpec } from '../outputs/spec.js';
-import type { CollectConfig } from '../collect/config.js';
+import { DEFAULT_LISTEN, parseListenUri } from '../sources/listen-uri.js';
+import { collectList, nonNegativeInt, positiveInt } from './args.js';
+import { FORMAT_HELP } from './format-help.js';
+import { createLog, type LogLevel } from './log.js';
+import { untilSignal } from './signals.js';
 
-export interface CollectCommandOptions {
+interface CollectFlags {
+  readonly config?: string;
   readonly listen?: string[];
   readonly format: string;
   readonly ieFile: string[];
   readonly templateLifetime?: number;
   readonly receiveBuffer?: number;
-  readonly logLevel: string;
-  /** Decode worker threads; 0 decodes on the receiving thread. Default: one per core beyond the first. */
+  readonly logLevel: LogLevel;
   readonly workers?: number;
-  /** `--output` flags; none: print to stdout. */
   readonly output?: string[];
-  /** From `--config FILE`; command-line flags win over it. */
-  readonly config?: CollectConfig;
 }
 
-export function defaultWorkers(): number {
-  return Math.min(8, Math.max(0, availableParallelism() - 1));
+export function collectCommand(): Command {
+  return new Command('collect')
+    .description('receive flow exports over UDP/TCP and print one IPFIXcol2-style JSON line per record on stdout')
+    .option('-c, --config <file>', 'YAML configuration: listen, format and outputs (docs/collect.md); flags given on the command line win')
+    .option('-l, --listen <uri>', 'where to listen: udp://HOST:PORT or tcp://HOST:PORT (IPFIX over TCP); repeatable; replaces the defaults (UDP 2055, 4739, 9995, 9555 and sFlow 6343 on all IPv4 and IPv6 addresses)', collectList)
+    .option('-f, --format <spec>', FORMAT_HELP, 'json')
+    .option('--ie-file <path>', 'extra Information Element definitions, one per line: "enterprise id name type [scope]"; repeatable', collectList, [])
+    .option('--template-lifetime <seconds>', 'UDP template lifetime (RFC 7011 8.4)', positiveInt, 1800)
+    .option('--receive-buffer <bytes>', 'UDP socket receive buffer to ask the kernel for', positiveInt)
+    .option('-o, --output <spec>', 'where JSON goes; repeatable; replaces the default print: print, file:DIR[?prefix=json.&timeWindow=300&timeAlignment=yes&compression=none|gzip|lz4|zstd], tcp-server://[HOST]:PORT[?blocking=yes], tcp://HOST:PORT, udp://HOST:PORT, kafka://BROKER:PORT/TOPIC[?partition=N]; each takes ?format=json,opt=value... (docs/outputs.md)', collectList)
+    .option('--workers <n>', 'decode worker threads (0 = decode on the receiving thread; default: one per CPU core beyond the first, at most 8)', nonNegativeInt)
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sluice collect                                    # all default ports, JSON to stdout
+  sluice collect -l udp://:2055 -l tcp://:4739      # NetFlow/IPFIX on 2055, IPFIX over TCP on 4739
+  sluice collect -l udp://[::1]:9995 -f json,timestamp=unix,ignoreUnknown=false
+  sluice collect -o print -o 'file:/var/lib/sluice/%Y/%m/%d/?compression=gzip&format=json,timestamp=unix'
+
+Every port accepts every protocol: the version field of each datagram decides.
+Problems with input (bad datagrams, missing templates) are counted and logged on stderr, rate-limited.`,
+    )
+    .action(async (o: CollectFlags) => {
+      process.exitCode = await runCollect(o);
+    });
 }
 
-/** `sluice collect`: listen, decode, write JSON lines to the outputs (default: stdout). Runs until SIGINT/SIGTERM. */
-export async function runCollect(opts: CollectCommandOptions): Promise<number> {
-  const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
-  const cfg = opts.config ?? {};
-  const listen = opts.listen && opts.listen.length > 0 ? opts.listen : (cfg.listen ?? DEFAULT_LISTEN);
-  const specs = listen.map(parseListenUri);
-  const ieFiles = [...(cfg.ieFiles ?? []), ...opts.ieFile];
-  const registry = loadRegistry(ieFiles);
-  const baseFormat = { ...cfg.format, ...parseFormatSpec(opts.format) };
-  const outputSpecs =
-    opts.output && opts.output.length > 0 ? opts.output.map(parseOutputSpec) : (cfg.outputs ?? [parseOutputSpec('print')]);
-  const groups = formatGroups(outputSpecs, baseFormat);
-  const limits: Partial<TemplateStoreLimits> =
-    opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {};
-  const workers = opts.workers ?? defaultWorkers();
-  const logDrop = dropLogger((line) => log.warn(line));
-
-  // Outputs first: one that cannot start (port in use, no Kafka in this build) stops the command.
-  const outputs: Output[] = [];
-  const outLog = (level: 'info' | 'warn' | 'error', msg: string) => log[level](msg);
-  for (const g of groups) {
-    for (const spec of g.specs) {
-      try {
-        const o = await createOutput(spec, outLog);
-        g.outputs.push(o);
-        outputs.push(o);
-      } catch (err) {
-        log.error(`cannot start output ${spec.name}: ${(err as Error).message}`);
-        await Promise.all(outputs.map((o) => o.close()));
-        return 1;
-      }
-    }
-  }
-  const deliver = (g: FormatGroup, bytes: Buffer) => {
-    for (const o of g.outputs) o.write(bytes);
-  };
-
-  // Either decode here, or hand datagrams to worker threads and only receive and route bytes here.
-  let received = 0;
-  let pipeline: DecodeStage | undefined;
-  let pool: WorkerPool | undefined;
-  let onDatagram: (buf: Buffer, session: TransportSession, now: number) => void;
-  let onClose: (session: TransportSession) => void;
-  let flushInline = () => {};
-  if (workers > 0) {
-    const p = new WorkerPool(workers, { formats: groups.map((g) => g.options), ieFiles, limits, logLevel: opts.logLevel }, {
-      onOutput: (group, bytes) => deliver(groups[group]!, bytes),
-      onLog: (level, msg) => log[level](msg),
+async function runCollect(o: CollectFlags): Promise<number> {
+  // Argument and file errors throw here, before anything opens: the program reports them and exits 2.
+  const cfg: CollectConfig = o.config !== undefined ? loadCollectConfig(o.config) : {};
+  const listen = (o.listen && o.listen.length > 0 ? o.listen : (cfg.listen ?? DEFAULT_LISTEN)).map(parseListenUri);
+  const format = { ...cfg.format, ...parseFormatSpec(o.format) };
+  const outputs = o.output && o.output.length > 0 ? o.output.map(parseOutputSpec) : (cfg.outputs ?? [parseOutputSpec('print')]);
+  const log = createLog(o.logLevel);
+  let engine: CollectEngine;
+  try {
+    engine = await CollectEngine.start({
+      listen,
+      outputs,
+      format,
+      ieFiles: [...(cfg.ieFiles ?? []), ...o.ieFile],
+      limits: o.templateLifetime !== undefined ? { udpTemplateLifetimeMs: o.templateLifetime * 1000 } : {},
+      workers: o.workers ?? defaultWorkers(),
+      receiveBufferBytes: o.receiveBuffer,
+      log,
     });
-    pool = p;
-    onDatagram = (buf, session, now) => {
-      received++;
-      p.handle(buf, session, now);
-    };
-    onClose = (s) => p.close(s);
-  } else {
-    // One formatter and buffer per format group; UTF-8 straight into the buffer, no JSON strings.
-    const lanes = groups.map((g) => ({ g, f: new Ipfixcol2JsonFormatter(g.options), out: new ByteOutput(256 * 1024) }));
-    const withTemplates = lanes.filter((l) => l.f.options.templateInfo);
-    const flushLane = (l: (typeof lanes)[number]) => {
-      if (l.out.len > 0) deliver(l.g, l.out.take());
-    };
-    flushInline = () => lanes.forEach(flushLane);
-    const p = new DecodeStage({
-      registry,
-      limits,
-      onBatch: (b) => {
-        for (const l of lanes) {
-          l.f.formatBatchInto(b, l.out);
-          if (l.out.len >= 256 * 1024) flushLane(l);
-        }
-      },
-      onTemplate:
-        withTemplates.length > 0
-          ? (ev) => {
-              for (const l of withTemplates) l.out.writeString(l.f.formatTemplate(ev.ctx, ev.template, ev.withdrawn));
-            }
-          : undefined,
-      onDrop: logDrop,
-    });
-    pipeline = p;
-    // Output is flushed once per event-loop turn, so a burst of datagrams becomes one write.
-    let flushScheduled = false;
-    onDatagram = (buf, session, now) => {
-      received++;
-      p.handle(buf, session, now);
-      if (flushScheduled) return;
-      flushScheduled = true;
-      setImmediate(() => {
-        flushScheduled = false;
-        flushInline();
-      });
-    };
-    onClose = (s) => p.decoder.closeSession(s);
+  } catch (err) {
+    log.error({}, (err as Error).message);
+    return 1;
   }
-  const warn = (msg: string) => log.warn(msg);
-
-  const sources: Array<UdpSource | TcpSource> = [];
-  for (const spec of specs) {
-    const src =
-      spec.transport === 'udp'
-        ? new UdpSource(spec, onDatagram, { receiveBufferBytes: opts.receiveBuffer, onWarning: warn })
-        : new TcpSource(spec, onDatagram, { onClose, onWarning: warn });
-    try {
-      await src.start();
-    } catch (err) {
-      log.error(`cannot listen on ${spec.text}: ${(err as Error).message}`);
-      await Promise.all(sources.map((s) => s.close()));
-      await pool?.stop();
-      await Promise.all(outputs.map((o) => o.close()));
-      return 1;
-    }
-    sources.push(src);
-    log.info(`listening on ${spec.transport}://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${src.boundPort}`);
-  }
-
-  log.info(workers > 0 ? `decoding in ${workers} worker thread(s)` : 'decoding on the receiving thread');
-  const tick = pipeline ? setInterval(() => pipeline.decoder.tick(Date.now()), 5000) : undefined;
-  log.info(`outputs: ${groups.map((g) => g.specs.map((s) => s.name).join(' + ')).join('; ')}`);
-  const overflow = () => (pool?.overflow ? `, ${pool.overflow} datagrams dropped: decode workers behind` : '');
-  const outputReport = () => outputs.map((o) => `${o.name}: ${formatCounters(o.counters)}`).join('; ');
-  const report = setInterval(() => log.info(`${received} datagrams received${overflow()}; outputs: ${outputReport()}`), 60_000);
+  const overflow = () => (engine.overflow ? `, ${engine.overflow} datagrams dropped: decode workers behind` : '');
+  const report = setInterval(() => log.info({}, `${engine.received} datagrams received${overflow()}; outputs: ${engine.outputReport()}`), 60_000);
   report.unref();
-
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log.info(`${sig}: stopping`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  clearInterval(tick);
+  const sig = await untilSignal();
+  log.info({}, `${sig}: stopping`);
   clearInterval(report);
-  await Promise.all(sources.map((s) => s.close()));
-  let c: { datagrams: number; records: number; optionsRecords: number; drops: Record<string, number> };
-  if (pool) c = await pool.stop();
-  else {
-    pipeline!.decoder.flush();
-    const pc = pipeline!.counters;
-    c = { datagrams: pc.datagrams, records: pc.records, optionsRecords: pc.optionsRecords, drops: pc.drops.toJSON() };
-  }
-  flushInline();
-  // Files finished and renamed (gzip trailers written), sockets drained and ended.
-  await Promise.all(outputs.map((o) => o.close()));
+  const c = await engine.stop();
   log.info(
-    `stopped: ${c.datagrams} datagrams, ${c.records} records, ${c.optionsRecords} options records, dropped: ${JSON.stringify(c.drops)}${overflow()}; outputs: ${outputReport()}`,
+    { datagrams: c.datagrams, records: c.records, optionsRecords: c.optionsRecords, drops: c.drops, overflow: c.overflow },
+    `stopped: ${c.datagrams} datagrams, ${c.records} records, ${c.optionsRecords} options records, dropped: ${JSON.stringify(c.drops)}${overflow()}; outputs: ${engine.outputReport()}`,
   );
   return 0;
 }

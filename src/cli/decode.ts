@@ -1,24 +1,55 @@
+/**
+ * `sluice decode FILE...`: captures and raw payload files decoded offline, in order, through the
+ * same decoder and encoders as collect (src/collect/fanout.ts).
+ */
 import { readFileSync } from 'node:fs';
-import { DecodeStage } from '../pipeline/decode.js';
+import { Command } from 'commander';
+import { Fanout } from '../collect/fanout.js';
+import { DEFAULT_JSON_OPTIONS } from '../format/ipfixcol2-json.js';
+import { parseFormatSpec } from '../format/spec.js';
+import { loadRegistry } from '../model/registry.js';
 import { LineWriter } from '../outputs/line-writer.js';
+import { dropLogger } from '../pipeline/drop-log.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
 import { splitDatagrams } from '../wire/framing.js';
 import { udpFromFrame } from '../wire/packet/parse.js';
 import { IpReassembler } from '../wire/packet/reassemble.js';
 import { CaptureFormatError, captureKind, readCapture } from '../wire/pcap/read.js';
-import type { TemplateStoreLimits } from '../wire/template-store.js';
-import { parseFormatSpec } from '../format/spec.js';
-import { loadRegistry } from '../model/registry.js';
-import { dropLogger } from '../pipeline/drop-log.js';
-import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
+import { collectList, positiveInt } from './args.js';
+import { FORMAT_HELP } from './format-help.js';
 
-export interface DecodeCommandOptions {
+interface DecodeFlags {
   readonly format: string;
   readonly ieFile: string[];
   /** Exporter address[:port] assumed for raw payload files, which carry none. */
   readonly exporter: string;
   readonly templateLifetime?: number;
   readonly quiet?: boolean;
+}
+
+export function decodeCommand(): Command {
+  return new Command('decode')
+    .description('decode pcap/pcapng captures or raw export payload files offline, in order, to JSON lines on stdout')
+    .argument('<files...>', 'pcap, pcapng, or raw payload files (one or several concatenated datagrams)')
+    .option('-f, --format <spec>', FORMAT_HELP, 'json')
+    .option('--ie-file <path>', 'extra Information Element definitions; repeatable', collectList, [])
+    .option('--exporter <addr[:port]>', 'exporter address assumed for raw payload files', '0.0.0.0')
+    .option('--template-lifetime <seconds>', 'UDP template lifetime, measured in capture time', positiveInt)
+    .option('-q, --quiet', 'do not log individual drops (the summary still counts them)')
+    .addHelpText(
+      'after',
+      `
+Templates carry over from file to file, so pass a template capture before its data.
+A summary (datagrams, records, drops by reason) is printed on stderr; the exit code is 0 even
+when input was bad, and 1 only when a file could not be read.
+
+Examples:
+  sluice decode capture.pcapng
+  sluice decode templates.bin data1.bin data2.bin -f json,timestamp=unix`,
+    )
+    .action(async (files: string[], o: DecodeFlags) => {
+      process.exitCode = await runDecode(files, o);
+    });
 }
 
 function parseExporter(text: string): { address: string; port: number } {
@@ -28,24 +59,22 @@ function parseExporter(text: string): { address: string; port: number } {
 }
 
 /** `sluice decode FILE...`: offline decoding of captures and raw payload files, in order. */
-export async function runDecode(files: string[], opts: DecodeCommandOptions): Promise<number> {
-  const registry = loadRegistry(opts.ieFile);
-  const formatter = new Ipfixcol2JsonFormatter(parseFormatSpec(opts.format));
+async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
   const out = new LineWriter(process.stdout, Number.MAX_SAFE_INTEGER);
   const logDrop = dropLogger((line) => process.stderr.write(`sluice decode: ${line}\n`));
-  const limits: Partial<TemplateStoreLimits> =
-    opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {};
-  const pipeline = new DecodeStage({
-    registry,
-    limits,
-    onBatch: (b) => {
-        // UTF-8 straight into the writer's buffer: no JSON strings to build, flatten and encode.
-        formatter.formatBatchInto(b, out.bytes);
-        out.commit();
-      },
-    onTemplate: formatter.options.templateInfo ? (ev) => out.write(formatter.formatTemplate(ev.ctx, ev.template, ev.withdrawn)) : undefined,
+  const fanout = new Fanout({
+    registry: loadRegistry(opts.ieFile),
+    limits: opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {},
+    encoders: [{ kind: 'json', formats: [{ ...DEFAULT_JSON_OPTIONS, ...parseFormatSpec(opts.format) }] }],
     onDrop: opts.quiet ? undefined : logDrop,
   });
+  const pipeline = { handle: (d: Buffer, s: TransportSession, now: number) => fanout.handle(d, s, now) };
+  /** What the encoders made of the datagrams so far, written out (JSON in order, the store's blocks appended). */
+  const deliver = (all: boolean) => {
+    for (const p of fanout.take(all)) {
+      if (p?.kind === 'json' && p.groups[0]) out.writeBytes(Buffer.from(p.groups[0].buffer, p.groups[0].byteOffset, p.groups[0].byteLength));
+    }
+  };
   const exporter = parseExporter(opts.exporter);
   // Raw files have no addresses: they share one session so templates carry from file to file.
   const rawSession = makeSession('file', exporter.address, exporter.port);
@@ -68,6 +97,7 @@ export async function runDecode(files: string[], opts: DecodeCommandOptions): Pr
     const kind = captureKind(buf);
     if (kind === undefined) {
       for (const d of splitDatagrams(buf)) pipeline.handle(d, rawSession, lastTs);
+      deliver(false);
       await out.drain();
       continue;
     }
@@ -87,18 +117,24 @@ export async function runDecode(files: string[], opts: DecodeCommandOptions): Pr
         }
         lastTs = frame.tsMs;
         pipeline.handle(udp.payload, s, frame.tsMs);
-        if (++n % 256 === 0) await out.drain();
+        if (++n % 256 === 0) {
+          deliver(false);
+          await out.drain();
+        }
       }
     } catch (err) {
       if (!(err instanceof CaptureFormatError)) throw err;
       process.stderr.write(`sluice decode: ${file}: ${err.message}; the frames before it were decoded\n`);
       errors++;
     }
+    deliver(false);
     await out.drain();
   }
-  pipeline.decoder.flush();
+  fanout.flush();
+  deliver(true);
+  out.flush();
   await out.drain();
-  const c = pipeline.counters;
+  const c = fanout.stage.counters;
   const drops = Object.entries(c.drops.toJSON())
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { collectList } from './common.js';
+import { collectList } from './args.js';
 import { DEFAULT_METER_OPTIONS } from '../probe/meter.js';
 import { runProbe } from '../probe/run.js';
 import { parseCollector } from '../probe/transport.js';
@@ -41,7 +41,7 @@ interface ProbeFlags {
 }
 
 /** `sluice probe`: the exporter side. */
-export function buildProbeCommand(): Command {
+export function probeCommand(): Command {
   return new Command('probe')
     .description('meter packets from a pcap/pcapng file or a live interface into flows and export them as IPFIX, NetFlow v9 or v5')
     .option('--pcap <file>', 'read packets from a pcap or pcapng capture (as fast as possible unless --realtime)')

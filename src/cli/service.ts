@@ -196,15 +196,14 @@ aggregation_minutes, consumers of parser netflow|ipfix|sflow|aws|text over conne
 udp|tcp|kafka|aws) plus sluice's outputs, http, listeners, relays/forward_to and metrics; see the README section
 "Service (FlowLink-compatible)" and schema/sluice-config.schema.json.`;
 
-/** Adds run, start, stop, status and check-config to the program. */
-export function addServiceCommands(program: Command): void {
+/** run, start, stop, status and check-config. */
+export function serviceCommands(): Command[] {
   const timeout = (v: string) => {
     const n = Number(v);
     if (!(n > 0)) throw new Error('must be a positive number of seconds');
     return n;
   };
-  program
-    .command('run')
+  const run = new Command('run')
     .description('run the configured service (FlowLink-compatible YAML) in the foreground until SIGINT/SIGTERM')
     .requiredOption('-c, --config <file>', 'service configuration (YAML)')
     .option('--debug', "log each incoming record's addresses, ports and protocol, and each aggregation and upload")
@@ -213,8 +212,7 @@ export function addServiceCommands(program: Command): void {
     .action(async (o: RunOptions) => {
       process.exitCode = await runService(o);
     });
-  program
-    .command('start')
+  const start = new Command('start')
     .description('start the configured service in the background; reports whether it started')
     .requiredOption('-c, --config <file>', 'service configuration (YAML)')
     .option('--log-file <file>', 'log file (default: <data_directory>/sluice.log)')
@@ -224,23 +222,20 @@ export function addServiceCommands(program: Command): void {
     .action(async (o: RunOptions & { timeout: number }) => {
       process.exitCode = await startService(o);
     });
-  program
-    .command('stop')
+  const stop = new Command('stop')
     .description('stop the running service gracefully: drain consumers, flush the aggregation window, send or spool it')
     .option('-c, --config <file>', 'which instance, when several run')
     .option('--timeout <seconds>', 'how long to wait for it to finish', timeout, 120)
     .action(async (o: { config?: string; timeout: number }) => {
       process.exitCode = await stopService(o);
     });
-  program
-    .command('status')
+  const status = new Command('status')
     .description('print RUNNING (with the pid) or STOPPED; exit code 0 when running, 3 when stopped')
     .option('-c, --config <file>', 'which instance, when several run')
     .action((o: { config?: string }) => {
       process.exitCode = statusService(o);
     });
-  program
-    .command('check-config')
+  const checkconfig = new Command('check-config')
     .description('validate a service configuration file and print what it would run (never a secret)')
     .argument('<file>', 'service configuration (YAML)')
     .action((file: string) => {
@@ -251,4 +246,5 @@ export function addServiceCommands(program: Command): void {
       }
       process.stdout.write(`${file}: configuration OK\n${describeConfig(cfg).map((l) => `  ${l}\n`).join('')}`);
     });
+  return [run, start, stop, status, checkconfig];
 }

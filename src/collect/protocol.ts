@@ -1,18 +1,17 @@
-import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
-import type { Transport } from '../wire/batch.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
+import type { Transport } from '../wire/batch.js';
+import type { EncodedPart, EncoderSpec } from './encoders.js';
 
 /**
  * Messages between the receiving thread and decode workers. Datagrams travel in packed batches
- * (one transferred ArrayBuffer per event-loop turn) and JSON comes back as transferred bytes, so
- * neither side copies per record or clones strings across threads.
+ * (one transferred ArrayBuffer per event-loop turn) and encoded parts come back with their
+ * buffers transferred, so neither side copies per record or clones strings across threads.
  */
 export interface WorkerConfig {
-  /** One entry per format group: the worker formats every batch once per group. */
-  readonly formats: readonly Partial<JsonFormatOptions>[];
+  /** The consumers' encoders; parts come back index-aligned with these. */
+  readonly encoders: readonly EncoderSpec[];
   readonly ieFiles: readonly string[];
   readonly limits: Partial<TemplateStoreLimits>;
-  readonly logLevel: string;
 }
 
 export interface SessionDef {
@@ -37,7 +36,7 @@ export interface WorkerCounters {
 }
 
 export type FromWorker =
-  /** `data[g]` holds the JSON lines for format group g (empty when it has nothing). */
-  | { readonly t: 'out'; readonly data: readonly ArrayBuffer[]; readonly datagrams: number }
+  /** `parts[k]`: what encoder k produced (null: nothing); `datagrams`: how many of the posted ones this accounts for. */
+  | { readonly t: 'out'; readonly parts: readonly (EncodedPart | null)[]; readonly datagrams: number }
   | { readonly t: 'log'; readonly level: 'warn' | 'error' | 'info'; readonly msg: string }
   | { readonly t: 'stopped'; readonly counters: WorkerCounters };

@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { TransportSession } from '../wire/batch.js';
+import type { EncodedPart } from './encoders.js';
 import type { FromWorker, SessionDef, ToWorker, WorkerConfig, WorkerCounters } from './protocol.js';
 
 export interface WorkerPoolHooks {
-  /** JSON bytes from a worker for format group `group` (index into WorkerConfig.formats), ready to write. */
-  readonly onOutput: (group: number, bytes: Buffer) => void;
+  /** What encoder `encoder` (index into WorkerConfig.encoders) produced in a worker. */
+  readonly onPart: (encoder: number, part: EncodedPart) => void;
   readonly onLog: (level: 'warn' | 'error' | 'info', msg: string) => void;
 }
 
@@ -49,7 +50,10 @@ export class WorkerPool {
         worker.on('message', (m: FromWorker) => {
           if (m.t === 'out') {
             lane.inFlight -= m.datagrams;
-            for (let g = 0; g < m.data.length; g++) if (m.data[g]!.byteLength > 0) hooks.onOutput(g, Buffer.from(m.data[g]!));
+            for (let k = 0; k < m.parts.length; k++) {
+              const p = m.parts[k];
+              if (p !== null && p !== undefined) hooks.onPart(k, p);
+            }
           } else if (m.t === 'log') hooks.onLog(m.level, m.msg);
           else if (m.t === 'stopped') resolve(m.counters);
         });

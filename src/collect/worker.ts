@@ -1,57 +1,40 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
-import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
-import { ByteOutput } from '../format/byte-output.js';
-import { DecodeStage } from '../pipeline/decode.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
+import { transferables, type EncodedPart } from './encoders.js';
+import { Fanout } from './fanout.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 
 /**
- * A decode worker: datagrams in, JSON bytes out. Each transport session is pinned to one worker by
- * the receiving thread, so template state never has to be shared between threads.
+ * A decode worker: datagrams in, encoded parts out. Each transport session is pinned to one worker
+ * by the receiving thread, so template state never has to be shared between threads.
  */
 const port = parentPort;
-if (port === null) throw new Error('decode-worker must run in a worker thread');
+if (port === null) throw new Error('collect/worker.ts must run in a worker thread');
 const cfg = workerData as WorkerConfig;
 const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
-// One formatter and buffer per format group: outputs sharing options share one formatting pass.
-const formatters = cfg.formats.map((f) => new Ipfixcol2JsonFormatter(f));
-// JSON is formatted straight into UTF-8 bytes, which keeps that work off the receiving thread.
-const outs = formatters.map(() => new ByteOutput(256 * 1024));
-const withTemplates = formatters.map((f, i) => [f, outs[i]!] as const).filter(([f]) => f.options.templateInfo);
-const pipeline = new DecodeStage({
+const fanout = new Fanout({
   registry: loadRegistry(cfg.ieFiles),
   limits: cfg.limits,
-  onBatch: (b) => {
-    for (let i = 0; i < formatters.length; i++) formatters[i]!.formatBatchInto(b, outs[i]!);
-  },
-  onTemplate:
-    withTemplates.length > 0
-      ? (ev) => {
-          for (const [f, o] of withTemplates) o.writeString(f.formatTemplate(ev.ctx, ev.template, ev.withdrawn));
-        }
-      : undefined,
+  encoders: cfg.encoders,
   onDrop: dropLogger((msg) => send({ t: 'log', level: 'warn', msg })),
 });
 const sessions = new Map<number, TransportSession>();
 
-function flush(datagrams: number): void {
-  if (outs.every((o) => o.len === 0)) {
-    if (datagrams > 0) send({ t: 'out', data: [], datagrams });
+function flush(datagrams: number, all: boolean): void {
+  const parts = fanout.take(all).map((p) => p ?? null);
+  if (parts.every((p) => p === null)) {
+    if (datagrams > 0) send({ t: 'out', parts, datagrams });
     return;
   }
-  // Copies in buffers of their own, transferred: the output buffers stay here for the next batch.
-  const data = outs.map((out) => {
-    if (out.len === 0) return new ArrayBuffer(0);
-    const b = out.take();
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : new Uint8Array(b).buffer;
-  });
-  send({ t: 'out', data, datagrams }, data.filter((ab) => ab.byteLength > 0));
+  send({ t: 'out', parts, datagrams }, parts.flatMap((p: EncodedPart | null) => (p === null ? [] : transferables(p))));
 }
 
-const tick = setInterval(() => pipeline.decoder.tick(Date.now()), 5000);
+const tick = setInterval(() => fanout.tick(Date.now()), 5000);
+// Partly filled store blocks leave at least once a second, so stored rows lag the wire by little.
+const drain = setInterval(() => flush(0, true), 1000);
 
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
@@ -66,24 +49,25 @@ port.on('message', (m: ToWorker) => {
         const s = sessions.get(ix[4 * i + 2]!);
         if (s === undefined) continue;
         const off = ix[4 * i]!;
-        pipeline.handle(all.subarray(off, off + ix[4 * i + 1]!), s, ix[4 * i + 3]!);
+        fanout.handle(all.subarray(off, off + ix[4 * i + 1]!), s, ix[4 * i + 3]!);
       }
-      flush(n);
+      flush(n, false);
       break;
     }
     case 'close': {
       const s = sessions.get(m.sessionId);
       if (s !== undefined) {
-        pipeline.decoder.closeSession(s);
+        fanout.closeSession(s);
         sessions.delete(m.sessionId);
       }
       break;
     }
     case 'stop': {
       clearInterval(tick);
-      pipeline.decoder.flush();
-      flush(0);
-      const c = pipeline.counters;
+      clearInterval(drain);
+      fanout.flush();
+      flush(0, true);
+      const c = fanout.stage.counters;
       send({ t: 'stopped', counters: { datagrams: c.datagrams, records: c.records, optionsRecords: c.optionsRecords, drops: c.drops.toJSON() } });
       port.close();
       break;

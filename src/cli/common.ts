@@ -1,3 +1,0 @@
-export function collectList(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}

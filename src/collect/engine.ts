@@ -1,0 +1,239 @@
+/**
+ * The collect engine: listeners in, decode (on worker threads, or here with workers = 0), every
+ * consumer's encoded parts out: JSON lines to the outputs, column blocks to the store. The command
+ * line (src/cli/collect.ts) only turns arguments into CollectOptions and waits for a signal.
+ *
+ * Stop order keeps "lose nothing accepted": listeners close first, the decoders flush what they
+ * hold, the last parts are delivered, then outputs and the store finish their files.
+ */
+import { availableParallelism } from 'node:os';
+import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
+import type { Log } from '../model/contracts.js';
+import { loadRegistry } from '../model/registry.js';
+import { createOutput } from '../outputs/create.js';
+import { formatGroups, type FormatGroup } from '../outputs/groups.js';
+import { formatCounters, type Output, type OutputSpec } from '../outputs/output.js';
+import { dropLogger } from '../pipeline/drop-log.js';
+import type { ColumnBlock } from '../store/columns.js';
+import type { ListenSpec } from '../sources/listen-uri.js';
+import { TcpSource } from '../sources/tcp.js';
+import { UdpSource } from '../sources/udp.js';
+import type { TransportSession } from '../wire/batch.js';
+import type { TemplateStoreLimits } from '../wire/template-store.js';
+import { JSON_FLUSH_BYTES, JsonEncoder, type EncodedPart, type EncoderSpec } from './encoders.js';
+import { Fanout } from './fanout.js';
+import type { WorkerCounters } from './protocol.js';
+import { WorkerPool } from './worker-pool.js';
+
+/** Where the store's rows go: the store writer (src/store). */
+export interface BlockTarget {
+  append(block: ColumnBlock): void;
+  close(): Promise<void>;
+}
+
+export interface CollectOptions {
+  readonly listen: readonly ListenSpec[];
+  /** JSON outputs; may be empty when the store is the only consumer. */
+  readonly outputs: readonly OutputSpec[];
+  /** The command-wide JSON options, under each output's own. */
+  readonly format: Partial<JsonFormatOptions>;
+  readonly store?: BlockTarget;
+  readonly ieFiles: readonly string[];
+  readonly limits: Partial<TemplateStoreLimits>;
+  /** Decode worker threads; 0 decodes on the receiving thread. */
+  readonly workers: number;
+  /** SO_RCVBUF to ask for on UDP sockets. */
+  readonly receiveBufferBytes?: number;
+  readonly log: Log;
+}
+
+export interface CollectSummary extends WorkerCounters {
+  /** Datagrams dropped because decode workers fell behind. */
+  readonly overflow: number;
+}
+
+/** One per CPU core beyond the first, at most 8. */
+export function defaultWorkers(): number {
+  return Math.min(8, Math.max(0, availableParallelism() - 1));
+}
+
+export class CollectEngine {
+  readonly #o: CollectOptions;
+  readonly #groups: FormatGroup[];
+  readonly #outputs: Output[] = [];
+  readonly #specs: EncoderSpec[] = [];
+  readonly #sources: Array<UdpSource | TcpSource> = [];
+  readonly #timers: NodeJS.Timeout[] = [];
+  #pool: WorkerPool | undefined;
+  #fanout: Fanout | undefined;
+  #received = 0;
+  /** Where each encoder's parts go on this thread, index-aligned with #specs. */
+  #receivers: Array<(p: EncodedPart) => void> = [];
+  #stopping: Promise<CollectSummary> | undefined;
+
+  private constructor(o: CollectOptions) {
+    this.#o = o;
+    this.#groups = formatGroups(o.outputs, o.format);
+  }
+
+  /** Opens outputs, decoders and listeners; on any failure closes what was opened and throws. */
+  static async start(o: CollectOptions): Promise<CollectEngine> {
+    const e = new CollectEngine(o);
+    try {
+      await e.#open();
+    } catch (err) {
+      await e.#close();
+      throw err;
+    }
+    return e;
+  }
+
+  get received(): number {
+    return this.#received;
+  }
+
+  /** Listeners and the ports they got (0 in a spec picks a free one). */
+  get listening(): ReadonlyArray<{ readonly transport: 'udp' | 'tcp'; readonly host: string; readonly port: number }> {
+    return this.#sources.map((s) => ({ transport: s.spec.transport, host: s.spec.host, port: s.boundPort }));
+  }
+
+  /** `print: written 10, dropped 0; file:...: ...` */
+  outputReport(): string {
+    return this.#outputs.map((o) => `${o.name}: ${formatCounters(o.counters)}`).join('; ');
+  }
+
+  get overflow(): number {
+    return this.#pool?.overflow ?? 0;
+  }
+
+  async #open(): Promise<void> {
+    const o = this.#o;
+    const log = o.log;
+    // Outputs first: one that cannot start (port in use, no Kafka in this build) stops the command.
+    const outLog = (level: 'info' | 'warn' | 'error', msg: string) => log[level]({}, msg);
+    for (const g of this.#groups) {
+      for (const spec of g.specs) {
+        let out: Output;
+        try {
+          out = await createOutput(spec, outLog);
+        } catch (err) {
+          throw new Error(`cannot start output ${spec.name}: ${(err as Error).message}`);
+        }
+        g.outputs.push(out);
+        this.#outputs.push(out);
+      }
+    }
+    if (this.#groups.length > 0) {
+      this.#specs.push({ kind: 'json', formats: this.#groups.map((g) => g.options) });
+      const groups = this.#groups;
+      this.#receivers.push((p) => {
+        if (p.kind !== 'json') return;
+        for (let g = 0; g < p.groups.length; g++) {
+          const bytes = p.groups[g];
+          if (bytes === null || bytes === undefined) continue;
+          const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          for (const out of groups[g]!.outputs) out.write(buf);
+        }
+      });
+    }
+    if (o.store !== undefined) {
+      const store = o.store;
+      this.#specs.push({ kind: 'store' });
+      this.#receivers.push((p) => {
+        if (p.kind === 'store') for (const b of p.blocks) store.append(b);
+      });
+    }
+
+    let onDatagram: (buf: Buffer, session: TransportSession, now: number) => void;
+    let onClose: (session: TransportSession) => void;
+    if (o.workers > 0) {
+      const pool = new WorkerPool(o.workers, { encoders: this.#specs, ieFiles: o.ieFiles, limits: o.limits }, {
+        onPart: (k, p) => this.#receivers[k]!(p),
+        onLog: (level, msg) => log[level]({}, msg),
+      });
+      this.#pool = pool;
+      onDatagram = (buf, session, now) => {
+        this.#received++;
+        pool.handle(buf, session, now);
+      };
+      onClose = (s) => pool.close(s);
+    } else {
+      const fanout = new Fanout({
+        registry: loadRegistry(o.ieFiles),
+        limits: o.limits,
+        encoders: this.#specs,
+        onDrop: dropLogger((line) => log.warn({}, line)),
+      });
+      this.#fanout = fanout;
+      const json = fanout.encoders.find((e): e is JsonEncoder => e instanceof JsonEncoder);
+      // Parts are delivered once per event-loop turn, so a burst of datagrams becomes one write.
+      let scheduled = false;
+      onDatagram = (buf, session, now) => {
+        this.#received++;
+        fanout.handle(buf, session, now);
+        if (json !== undefined && json.pending >= JSON_FLUSH_BYTES) this.#deliver(false);
+        if (scheduled) return;
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          this.#deliver(false);
+        });
+      };
+      onClose = (s) => fanout.closeSession(s);
+      this.#timers.push(setInterval(() => fanout.tick(Date.now()), 5000));
+      this.#timers.push(setInterval(() => this.#deliver(true), 1000));
+    }
+
+    const warn = (msg: string) => log.warn({}, msg);
+    for (const spec of o.listen) {
+      const src =
+        spec.transport === 'udp'
+          ? new UdpSource(spec, onDatagram, { receiveBufferBytes: o.receiveBufferBytes, onWarning: warn })
+          : new TcpSource(spec, onDatagram, { onClose, onWarning: warn });
+      try {
+        await src.start();
+      } catch (err) {
+        throw new Error(`cannot listen on ${spec.text}: ${(err as Error).message}`);
+      }
+      this.#sources.push(src);
+      log.info({ transport: spec.transport, port: src.boundPort }, `listening on ${spec.transport}://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${src.boundPort}`);
+    }
+    log.info({ workers: o.workers }, o.workers > 0 ? `decoding in ${o.workers} worker thread(s)` : 'decoding on the receiving thread');
+    const consumers = this.#groups.map((g) => g.specs.map((s) => s.name).join(' + '));
+    if (o.store !== undefined) consumers.push('store');
+    log.info({}, `outputs: ${consumers.join('; ') || 'none'}`);
+  }
+
+  /** Hands what the inline decoder encoded to the receivers. */
+  #deliver(all: boolean): void {
+    const parts = this.#fanout?.take(all);
+    if (parts === undefined) return;
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k];
+      if (p !== undefined) this.#receivers[k]!(p);
+    }
+  }
+
+  /** Closes listeners, drains decoders, finishes outputs and the store. Safe to call twice. */
+  stop(): Promise<CollectSummary> {
+    this.#stopping ??= this.#close();
+    return this.#stopping;
+  }
+
+  async #close(): Promise<CollectSummary> {
+    for (const t of this.#timers) clearInterval(t);
+    await Promise.all(this.#sources.map((s) => s.close()));
+    let c: WorkerCounters = { datagrams: 0, records: 0, optionsRecords: 0, drops: {} };
+    if (this.#pool !== undefined) c = await this.#pool.stop();
+    else if (this.#fanout !== undefined) {
+      this.#fanout.flush();
+      this.#deliver(true);
+      const pc = this.#fanout.stage.counters;
+      c = { datagrams: pc.datagrams, records: pc.records, optionsRecords: pc.optionsRecords, drops: pc.drops.toJSON() };
+    }
+    // Files finished and renamed (gzip trailers written), sockets drained and ended, segments written.
+    await Promise.all(this.#outputs.map((out) => out.close()));
+    await this.#o.store?.close();
+    return { ...c, overflow: this.overflow };
+  }
+}
