@@ -150,6 +150,11 @@ test('service config: defaults and the rules of each key', (t) => {
   assert.ok(tcpRelay.some((x) => /relays\.0\.listen\.0: "tcp:\/\/:2055": a relay listens on UDP/.test(x)), tcpRelay.join('\n'));
   assert.deepEqual(problems(base(home, 'metrics: { listen: 9464 }'), home), []);
   assert.deepEqual(parseServiceConfig(base(home, 'metrics: { listen: 9464 }'), 'c.yaml').metricsListen, { host: '127.0.0.1', port: 9464 });
+  // Beyond loopback the metrics need credentials.
+  const open = problems(base(home, 'metrics: { listen: "0.0.0.0:9464" }'), home);
+  assert.ok(open.some((x) => /metrics\.listen: 0\.0\.0\.0 is not a loopback address; give metrics\.auth_file/.test(x)), open.join('\n'));
+  const missing = problems(base(home, `metrics: { listen: "0.0.0.0:9464", auth_file: ${JSON.stringify(path.join(home, 'no-such-file'))} }`), home);
+  assert.ok(missing.some((x) => /metrics\.auth_file: cannot read the auth file/.test(x)), missing.join('\n'));
 });
 
 test('service config: the shipped JSON Schema is generated from the same definitions', () => {

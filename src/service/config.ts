@@ -19,6 +19,8 @@ import { parseReceiver, ReceiverSyntaxError } from '../relay/receiver.js';
 import type { OutputSpec } from '../outputs/output.js';
 import { parseListenUri, type ListenSpec } from '../sources/listen-uri.js';
 import { ConfigError, parseYamlConfig, type KeyPath } from '../util/yaml-config.js';
+import { loadAuth } from '../api/auth.js';
+import { isLoopback, type Authenticator } from '../api/server.js';
 import type { HttpTarget, PceTarget } from '../outputs/upload/delivery.js';
 import type { FieldRef, TextParserProps } from '../parsers/text.js';
 import type { KafkaConnector } from '../sources/kafka-consumer.js';
@@ -298,7 +300,10 @@ export const serviceSchema = z
     http: z.array(httpSchema).optional(),
     relays: z.array(relaySchema).optional(),
     metrics: z
-      .object({ listen: z.string().regex(hostPort, 'expected [host:]port').or(z.number().int().min(0).max(65535)) })
+      .object({
+        listen: z.string().regex(hostPort, 'expected [host:]port').or(z.number().int().min(0).max(65535)),
+        auth_file: z.string().min(1).optional().describe('tokens (Bearer) or user:password lines (Basic); required to listen beyond loopback'),
+      })
       .strict()
       .optional()
       .describe('sluice: Prometheus /metrics endpoint; a bare port binds 127.0.0.1'),
@@ -375,7 +380,7 @@ export interface ServiceConfig {
   readonly outputs: readonly OutputSpec[];
   readonly format?: Partial<JsonFormatOptions>;
   readonly relays: readonly RelaySpec[];
-  readonly metricsListen?: { readonly host: string; readonly port: number };
+  readonly metricsListen?: { readonly host: string; readonly port: number; readonly auth?: Authenticator };
 }
 
 /** Reads a `$cat /path` value, or returns the literal. Errors name the file, never the content. */
@@ -473,7 +478,18 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     const l = String(c.metrics.listen);
     const m = /^(?:(\[[0-9a-fA-F:]+\]|[^:]+):)?(\d+)$/.exec(l);
     if (m === null || Number(m[2]) > 65535) problems.push(`${where(['metrics', 'listen'])}: expected [host:]port`);
-    else metricsListen = { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    else {
+      const host = (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
+      let auth: Authenticator | undefined;
+      if (c.metrics.auth_file !== undefined) {
+        try {
+          auth = loadAuth(c.metrics.auth_file);
+        } catch (err) {
+          problems.push(`${where(['metrics', 'auth_file'])}: ${(err as Error).message}`);
+        }
+      } else if (!isLoopback(host)) problems.push(`${where(['metrics', 'listen'])}: ${host} is not a loopback address; give metrics.auth_file, or listen on 127.0.0.1`);
+      metricsListen = auth === undefined ? { host, port: Number(m[2]) } : { host, port: Number(m[2]), auth };
+    }
   }
 
   if (problems.length > 0) throw new ConfigError(file, problems);

@@ -9,12 +9,11 @@
  * (nothing new comes in), parsers and the decoder flush what they hold, then the delivery side
  * flushes the open window and sends or spools it, then the outputs finish their files.
  */
-import http from 'node:http';
+import { HttpServer, metricsHandler } from '../api/server.js';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { ByteOutput } from '../format/byte-output.js';
+import { JsonEncoder } from '../collect/encoders.js';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
-import { Ipfixcol2JsonFormatter } from '../format/ipfixcol2-json.js';
 import { formatGroups, type FormatGroup } from '../outputs/groups.js';
 import { DecodeStage } from '../pipeline/decode.js';
 import { AwsVpcParser } from '../parsers/aws-vpc.js';
@@ -78,10 +77,12 @@ export class ServiceRuntime implements Lifecycle {
   private readonly outputs: Output[] = [];
   private readonly forwarders = new Map<string, Replicator>();
   private readonly replicators: Array<{ what: string; r: Replicator }> = [];
-  private groups: Array<{ g: FormatGroup; f: Ipfixcol2JsonFormatter; out: ByteOutput }> = [];
+  private groups: FormatGroup[] = [];
+  /** The collect engine's JSON encoder: one formatting pass per set of format options. */
+  private json: JsonEncoder | undefined;
   private outFlushScheduled = false;
   private timers: NodeJS.Timeout[] = [];
-  private metricsServer: http.Server | undefined;
+  private metricsServer: HttpServer | undefined;
   private readonly badLines = new RateLimitedLog((msg, suppressed) => this.deps.log.debug({ suppressed }, msg), 10_000);
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -230,8 +231,9 @@ export class ServiceRuntime implements Lifecycle {
         g.outputs.push(o);
         this.outputs.push(o);
       }
-      this.groups.push({ g, f: new Ipfixcol2JsonFormatter(g.options), out: new ByteOutput(256 * 1024) });
     }
+    this.groups = groups;
+    this.json = new JsonEncoder(groups.map((g) => g.options));
     this.deps.log.info({}, `outputs: ${this.outputs.map((o) => o.name).join(', ')}`);
   }
 
@@ -248,8 +250,8 @@ export class ServiceRuntime implements Lifecycle {
     }
     // The aggregation takes flow records; options data and sFlow counter samples are not flows.
     if (!b.template.isOptions && b.template.recordType === undefined) this.delivery?.push(b);
-    if (this.groups.length > 0) {
-      for (const l of this.groups) l.f.formatBatchInto(b, l.out);
+    if (this.json !== undefined) {
+      this.json.push(b);
       if (!this.outFlushScheduled) {
         this.outFlushScheduled = true;
         setImmediate(() => this.flushOutputs());
@@ -259,11 +261,13 @@ export class ServiceRuntime implements Lifecycle {
 
   private flushOutputs(): void {
     this.outFlushScheduled = false;
-    for (const l of this.groups) {
-      if (l.out.len === 0) continue;
-      const bytes = l.out.take();
-      for (const o of l.g.outputs) o.write(bytes);
-    }
+    const part = this.json?.take();
+    if (part?.kind !== 'json') return;
+    part.groups.forEach((bytes, g) => {
+      if (bytes === null) return;
+      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (const o of this.groups[g]!.outputs) o.write(buf);
+    });
   }
 
   private async startConsumer(c: ConsumerSpec): Promise<void> {
@@ -384,25 +388,10 @@ export class ServiceRuntime implements Lifecycle {
   private async startMetricsServer(): Promise<void> {
     const l = this.cfg.metricsListen;
     if (l === undefined) return;
-    const server = http.createServer((req, res) => {
-      if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-        this.metrics.metrics().then(
-          (text) => res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(text),
-          (err: Error) => res.writeHead(500).end(err.message),
-        );
-      } else res.writeHead(404).end('see /metrics\n');
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(l.port, l.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const server = new HttpServer({ host: l.host, port: l.port, auth: l.auth }).route('GET', '/metrics', metricsHandler(this.metrics));
+    await server.listen();
     this.metricsServer = server;
-    const a = server.address();
-    const port = typeof a === 'object' && a !== null ? a.port : l.port;
-    this.metricsUrl = `http://${l.host.includes(':') ? `[${l.host}]` : l.host}:${port}/metrics`;
+    this.metricsUrl = `${server.url}/metrics`;
     this.deps.log.info({ url: this.metricsUrl }, `metrics served on ${this.metricsUrl}`);
   }
 
@@ -443,7 +432,7 @@ export class ServiceRuntime implements Lifecycle {
     } finally {
       this.flushOutputs();
       await Promise.all(this.outputs.map((o) => o.close()));
-      if (this.metricsServer) await new Promise<void>((r) => this.metricsServer!.close(() => r()));
+      await this.metricsServer?.stop();
       if (this.outputs.length > 0) this.deps.log.info({}, `outputs: ${this.outputs.map((o) => `${o.name}: ${formatCounters(o.counters)}`).join('; ')}`);
       this.deps.log.info({}, `stopped; ${await this.metricsSummary()}`);
     }
