@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { listenRelay, parseIp, parseReceiver, Replicator, resolveReceiver, type DatagramBatch, type RelayListener, type ResolvedReceiver } from '../src/relay/index.js';
+import { listenRelay, parseAddress, parseReceiver, Replicator, resolveReceiver, type DatagramBatch, type RelayListener, type ResolvedReceiver } from '../src/relay/index.js';
 import { ADDON_PATH } from '../src/relay/native.js';
 import { startRelay, udpReceiver, udpSender, waitFor, type TestReceiver } from './helpers/relay-udp.js';
 
@@ -92,8 +92,8 @@ describe('relay batched receive and send (native addon)', { skip: addonBuilt ? f
     const all = await udpReceiver();
     const rule = async (prefix: string, r: TestReceiver, where: string) => {
       const [addr, len] = prefix.split('/');
-      const { prefixFromLength } = await import('../src/relay/address.js');
-      return { prefix: prefixFromLength(parseIp(addr!)!, Number(len)), receivers: [await receiver(`127.0.0.1/${r.port}`)], where };
+      const { prefixFromLength } = await import('../src/wire/packet/addr.js');
+      return { prefix: prefixFromLength(parseAddress(addr!)!, Number(len)), receivers: [await receiver(`127.0.0.1/${r.port}`)], where };
     };
     const rules = [await rule('127.0.0.0/8', v4, 'r4'), await rule('::1/128', v6, 'r6')];
     const rep = await Replicator.open([await receiver(`127.0.0.1/${all.port}`)], { rules, log: () => {} });

@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseIp, prefixMatches, unmapIpv4 } from '../src/relay/address.js';
+import { parseAddress, prefixMatches, unmapIpv4 } from '../src/wire/packet/addr.js';
 import { parseReceiver, parseRelayConfig, ReceiverSyntaxError, RelayConfigError } from '../src/relay/index.js';
 
 describe('relay addresses', () => {
   it('parses IPv4 and IPv6 to bytes and canonical text', () => {
-    assert.deepEqual([...parseIp('10.1.2.3')!.bytes], [10, 1, 2, 3]);
-    const v6 = parseIp('2001:DB8:0:0:0::1')!;
+    assert.deepEqual([...parseAddress('10.1.2.3')!.bytes], [10, 1, 2, 3]);
+    const v6 = parseAddress('2001:DB8:0:0:0::1')!;
     assert.equal(v6.text, '2001:db8::1');
     assert.equal(v6.bytes.toString('hex'), '20010db8000000000000000000000001');
-    assert.equal(parseIp('::ffff:192.0.2.1')!.bytes.toString('hex'), '00000000000000000000ffffc0000201');
-    assert.equal(unmapIpv4(parseIp('::ffff:192.0.2.1')!).text, '192.0.2.1');
-    assert.equal(parseIp('::')!.text, '::');
-    assert.equal(parseIp('1:0:0:2:0:0:0:3')!.text, '1:0:0:2::3');
-    assert.equal(parseIp('1.2.3'), undefined);
-    assert.equal(parseIp('host.example'), undefined);
+    assert.equal(parseAddress('::ffff:192.0.2.1')!.bytes.toString('hex'), '00000000000000000000ffffc0000201');
+    assert.equal(unmapIpv4(parseAddress('::ffff:192.0.2.1')!).text, '192.0.2.1');
+    assert.equal(parseAddress('::')!.text, '::');
+    assert.equal(parseAddress('1:0:0:2:0:0:0:3')!.text, '1:0:0:2::3');
+    assert.equal(parseAddress('1.2.3'), undefined);
+    assert.equal(parseAddress('host.example'), undefined);
   });
 });
 
@@ -76,7 +76,7 @@ describe('parseRelayConfig (samplicator config file)', () => {
     assert.equal(rules[1]!.receivers[0]!.spoof, true);
     assert.equal(rules[3]!.prefix, undefined, '0.0.0.0 matches every source');
     assert.equal(rules[4]!.receivers.length, 0);
-    const m = (i: number, a: string) => prefixMatches(rules[i]!.prefix!, parseIp(a)!);
+    const m = (i: number, a: string) => prefixMatches(rules[i]!.prefix!, parseAddress(a)!);
     assert.ok(m(0, '10.1.200.3'));
     assert.ok(!m(0, '10.2.0.1'));
     assert.ok(m(1, '192.0.2.7'));

@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import {
-  formatCounters,
+  formatRelayCounters,
   listenRelay,
-  parseIp,
+  parseAddress,
   parseReceiver,
   parseRelayConfig,
   ReceiverSyntaxError,
@@ -145,7 +145,7 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
   if (specs.length + rules.reduce((n, r) => n + r.receivers.length, 0) === 0) {
     return fail('no receivers: give at least one on the command line (addr/port) or in a config file (-c); see sluice relay -h');
   }
-  if (o.s !== undefined && parseIp(o.s) === undefined) return fail(`-s ${o.s}: not an IP address`);
+  if (o.s !== undefined && parseAddress(o.s) === undefined) return fail(`-s ${o.s}: not an IP address`);
 
   if (o.f && process.env[DAEMON_ENV] !== '1') return daemonize();
 
@@ -184,7 +184,7 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
   if (o.m !== undefined) writeFileSync(o.m, `${process.pid}\n`);
 
   // Signal handlers before the "listening" line: whoever waits for that line may signal at once.
-  const onUsr1 = () => say(`sluice relay: ${formatCounters(replicator.counters)}\n`);
+  const onUsr1 = () => say(`sluice relay: ${formatRelayCounters(replicator.counters)}\n`);
   process.on('SIGUSR1', onUsr1);
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
@@ -211,7 +211,7 @@ export async function runRelay(receiverArgs: readonly string[], o: RelayCliOptio
   process.off('SIGUSR1', onUsr1);
   await socket.close();
   await replicator.close();
-  say(`sluice relay: stopped: ${formatCounters(replicator.counters)}\n`);
+  say(`sluice relay: stopped: ${formatRelayCounters(replicator.counters)}\n`);
   return 0;
 }
 

@@ -12,7 +12,7 @@ import type { Log } from '../model/contracts.js';
 import { loadRegistry } from '../model/registry.js';
 import { createOutput } from '../outputs/create.js';
 import { formatGroups, type FormatGroup } from '../outputs/groups.js';
-import { formatCounters, type Output, type OutputSpec } from '../outputs/output.js';
+import { formatOutputCounters, type Output, type OutputSpec } from '../outputs/output.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import type { ColumnBlock } from '../store/columns.js';
 import type { ListenSpec } from '../sources/listen-uri.js';
@@ -99,7 +99,7 @@ export class CollectEngine {
 
   /** `print: written 10, dropped 0; file:...: ...` */
   outputReport(): string {
-    return this.#outputs.map((o) => `${o.name}: ${formatCounters(o.counters)}`).join('; ');
+    return this.#outputs.map((o) => `${o.name}: ${formatOutputCounters(o.counters)}`).join('; ');
   }
 
   get overflow(): number {

@@ -108,7 +108,7 @@ export function countLines(b: Buffer): number {
 }
 
 /** `written 10, dropped 2 (disconnected 2)` */
-export function formatCounters(c: OutputCounters): string {
+export function formatOutputCounters(c: OutputCounters): string {
   const reasons = Object.entries(c.dropReasons).map(([k, v]) => `${k} ${v}`).join(', ');
   return `written ${c.written}, dropped ${c.dropped}${reasons ? ` (${reasons})` : ''}`;
 }

@@ -9,7 +9,7 @@
  * as in samplicator. "#" starts a comment. Receivers take the command-line syntax, /S and /P
  * included. Pure: the caller reads the file.
  */
-import { parseIp, prefixFromLength, prefixFromMask, type IpPrefix } from './address.js';
+import { parseAddress, prefixFromLength, prefixFromMask, type IpPrefix } from '../wire/packet/addr.js';
 import { parseReceiver, ReceiverSyntaxError, type ReceiverSpec } from './receiver.js';
 
 export interface SourceRule {
@@ -58,7 +58,7 @@ function parseSource(text: string, column: number, problem: (col: number, msg: s
       maskAt = column + slash + 1;
     }
   }
-  const addr = parseIp(addrText);
+  const addr = parseAddress(addrText);
   if (addr === undefined) {
     problem(column, addrText.includes(':') && !text.startsWith('[') ? `IPv6 sources go in brackets: [${addrText}]` : `"${addrText}" is not an IP address`);
     return undefined;
@@ -71,7 +71,7 @@ function parseSource(text: string, column: number, problem: (col: number, msg: s
     if (n > bits) return problem(maskAt, `prefix length ${n} is longer than ${bits}`), undefined;
     return { prefix: prefixFromLength(addr, n) };
   }
-  const mask = addr.family === 4 ? parseIp(maskText) : undefined;
+  const mask = addr.family === 4 ? parseAddress(maskText) : undefined;
   if (mask === undefined || mask.family !== 4) {
     problem(maskAt, addr.family === 4 ? `mask "${maskText}" is neither a prefix length nor a dotted mask` : `IPv6 sources take a prefix length, not "${maskText}"`);
     return undefined;

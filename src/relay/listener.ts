@@ -7,7 +7,7 @@
  */
 import dgram from 'node:dgram';
 import { constants as osConstants } from 'node:os';
-import { parseIp, type Family } from './address.js';
+import { parseAddress, type Family } from '../wire/packet/addr.js';
 import { createBatch } from './batch.js';
 import { tryLoadRawSendAddon, type RawSendAddon } from './native.js';
 import type { Replicator } from './replicator.js';
@@ -52,7 +52,7 @@ export async function listenRelay(rep: Replicator, o: ListenOptions): Promise<Re
   const addon = o.receiver === 'dgram' ? undefined : (o.addon ?? tryLoadRawSendAddon());
   const batched = addon?.openUdpListener !== undefined && addon.startReceiver !== undefined && addon.sendBatch !== undefined;
   const bind = batched ? (type: Family, address: string) => bindBatched(addon!, rep, o, type, address) : (type: Family, address: string) => bindDgram(rep, o, type, address);
-  if (o.host !== undefined) return bind(parseIp(o.host)!.family, o.host);
+  if (o.host !== undefined) return bind(parseAddress(o.host)!.family, o.host);
   if (o.family === 4) return bind(4, '0.0.0.0');
   try {
     return await bind(6, '::');
@@ -63,7 +63,7 @@ export async function listenRelay(rep: Replicator, o: ListenOptions): Promise<Re
 }
 
 function bindBatched(addon: RawSendAddon, rep: Replicator, o: ListenOptions, family: Family, address: string): Promise<RelayListener> {
-  const ip = parseIp(address)!;
+  const ip = parseAddress(address)!;
   const fd = addon.openUdpListener!(family, ip.bytes, o.port, o.recvBufferBytes, o.family === 6);
   if (fd < 0) return Promise.reject(errnoError('bind', -fd, address, o.port));
   const port = addon.localPort!(fd);

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Family } from './address.js';
+import type { Family } from '../wire/packet/addr.js';
 
 export interface RawSendAddon {
   /** A non-blocking raw socket (IPPROTO_RAW; IPV6_HDRINCL for IPv6). Throws with code EPERM/EACCES without the privilege. */

@@ -10,7 +10,7 @@
  * spoofs it (even under -S). Parsing is pure; resolveReceiver() does the DNS.
  */
 import { lookup } from 'node:dns/promises';
-import { parseIp, type Family, type IpAddress } from './address.js';
+import { parseAddress, type Family, type IpAddress } from '../wire/packet/addr.js';
 
 export const DEFAULT_RECEIVER_PORT = 2000;
 
@@ -63,11 +63,11 @@ export function parseReceiver(text: string): ReceiverSpec {
     const close = text.indexOf(']');
     if (close < 0) throw new ReceiverSyntaxError('missing "]" after the IPv6 address', text.length + 1);
     host = text.slice(1, close);
-    if (parseIp(host)?.family !== 6) throw new ReceiverSyntaxError(`"${host}" in brackets is not an IPv6 address`, 2);
+    if (parseAddress(host)?.family !== 6) throw new ReceiverSyntaxError(`"${host}" in brackets is not an IPv6 address`, 2);
     rest = text.slice(close + 1);
     restAt = close + 1;
     if (rest !== '' && !rest.startsWith('/')) throw new ReceiverSyntaxError('expected "/" after "]"', restAt + 1);
-  } else if (parseIp(text)?.family === 6) {
+  } else if (parseAddress(text)?.family === 6) {
     // A bare IPv6 address with nothing after it (a slash would be ambiguous only with a prefix length).
     host = text;
     rest = '';
@@ -78,7 +78,7 @@ export function parseReceiver(text: string): ReceiverSpec {
     rest = slash < 0 ? '' : text.slice(slash);
     restAt = slash < 0 ? text.length : slash;
     if (host === '') throw new ReceiverSyntaxError('missing receiver address', 1);
-    if (parseIp(host) === undefined) {
+    if (parseAddress(host) === undefined) {
       if (host.includes(':')) throw new ReceiverSyntaxError(`"${host}" looks like IPv6: write it in brackets, e.g. [${host}]/2055`, 1);
       if (/^[\d.]+$/.test(host)) throw new ReceiverSyntaxError(`"${host}" is not an IPv4 address`, 1);
       if (!HOST_NAME.test(host)) throw new ReceiverSyntaxError(`"${host}" is neither an address nor a host name`, 1);
@@ -126,7 +126,7 @@ export function parseReceiver(text: string): ReceiverSpec {
 
 /** Resolves the host of a receiver once (addresses pass through), preferring `family` when given. */
 export async function resolveReceiver(spec: ReceiverSpec, family?: Family): Promise<ResolvedReceiver> {
-  const literal = parseIp(spec.host);
+  const literal = parseAddress(spec.host);
   if (literal !== undefined) return { ...spec, address: literal };
   let r: { address: string };
   try {
@@ -134,7 +134,7 @@ export async function resolveReceiver(spec: ReceiverSpec, family?: Family): Prom
   } catch (err) {
     throw new Error(`receiver "${spec.text}": cannot resolve ${spec.host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const address = parseIp(r.address);
+  const address = parseAddress(r.address);
   if (address === undefined) throw new Error(`${spec.text}: ${spec.host} resolved to "${r.address}", not an address`);
   return { ...spec, address };
 }

@@ -17,7 +17,7 @@
 import dgram from 'node:dgram';
 import { constants as osConstants } from 'node:os';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
-import { parseIp, prefixMatches, unmapIpv4, type Family, type IpAddress, type IpPrefix } from './address.js';
+import { parseAddress, prefixMatches, unmapIpv4, type Family, type IpAddress, type IpPrefix } from '../wire/packet/addr.js';
 import { batchDatagram, batchSourceText, META, type DatagramBatch } from './batch.js';
 import { loadRawSendAddon, openRawSocket, tryLoadRawSendAddon, type RawSendAddon } from './native.js';
 import { receiverName, type ResolvedReceiver } from './receiver.js';
@@ -293,7 +293,7 @@ export class Replicator {
   private lookup(srcAddr: string): SourceEntry {
     let e = this.sources.get(srcAddr);
     if (e !== undefined) return e;
-    const parsed = parseIp(srcAddr);
+    const parsed = parseAddress(srcAddr);
     const addr = parsed === undefined ? undefined : unmapIpv4(parsed);
     const targets: Target[] = [...this.all];
     for (const { rule, targets: ts } of this.ruled) {
@@ -322,42 +322,15 @@ export class Replicator {
       return;
     }
     let line: string[] | undefined = this.opts.debug !== undefined ? [] : undefined;
-    const maxQueued = this.opts.maxQueuedPerReceiver ?? 4096;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
-      if (t.countdown > 0) {
-        t.countdown--;
-        t.counters.skipped++;
+      if (!this.takes(t)) {
         line?.push(`${t.name} (skipped, 1 in ${t.spec.interval})`);
         continue;
       }
-      t.countdown = t.spec.interval - 1;
-      const socket = t.socket;
-      if (t.fd !== undefined) {
-        const r = this.addon!.sendUdp(t.fd, buf);
-        if (r >= 0) {
-          t.counters.sent++;
-          t.counters.sentBytes += r;
-          line?.push(t.name);
-        } else {
-          const name = ERRNO_NAME.get(-r);
-          // Not inside line?.push(...): optional chaining would skip the count when not debugging.
-          const reason = this.drop(t, reasonOf(name), `${name ?? r}, ${buf.length} bytes`);
-          line?.push(`${t.name} (dropped: ${reason})`);
-        }
-      } else if (socket !== undefined) {
-        if (socket.getSendQueueCount() >= maxQueued) {
-          this.drop(t, 'queue-full', `${maxQueued} datagrams already waiting`);
-          line?.push(`${t.name} (dropped: queue-full)`);
-        } else {
-          // Counted in onSent, once the kernel has taken it (or refused it).
-          socket.send(buf, t.onSent);
-          line?.push(t.name);
-        }
-      } else {
-        const why = this.sendRaw(t, buf, entry.addr, srcPort);
-        line?.push(why === undefined ? `${t.name} (spoofed)` : `${t.name} (dropped: ${why})`);
-      }
+      // Not inside line?.push(...): optional chaining would skip the send when not debugging.
+      const why = this.sendOne(t, buf, entry, srcPort);
+      line?.push(why === undefined ? `${t.name}${t.raw !== undefined ? ' (spoofed)' : ''}` : `${t.name} (dropped: ${why})`);
       if (this.sleeper !== undefined) Atomics.wait(this.sleeper, 0, 0, this.opts.delayUs! / 1000);
     }
     if (line !== undefined) this.opts.debug!(`${srcAddr} port ${srcPort}, ${buf.length} bytes -> ${line.join(', ')}`);
@@ -386,7 +359,6 @@ export class Replicator {
     const c = this.counters;
     c.received += n;
     const pending = this.pending;
-    const maxQueued = this.opts.maxQueuedPerReceiver ?? 4096;
     const fixed = this.fixedEntry;
     for (let i = 0; i < n; i++) {
       const len = meta[i * META]!;
@@ -399,23 +371,18 @@ export class Replicator {
       }
       for (let k = 0; k < targets.length; k++) {
         const t = targets[k]!;
-        if (t.countdown > 0) {
-          t.countdown--;
-          t.counters.skipped++;
-          continue;
-        }
-        t.countdown = t.spec.interval - 1;
+        if (!this.takes(t)) continue;
         if (t.fd !== undefined) {
+          // Plain copies through the addon: gathered per receiver, one sendmmsg() each below.
           if (t.batchN === 0) pending.push(t);
           let idx = t.batchIdx;
           if (idx === undefined || idx.length < n) idx = t.batchIdx = new Int32Array(Math.max(n, 64));
           idx[t.batchN++] = i;
           t.batchBytes += len;
-        } else if (t.socket !== undefined) {
-          if (t.socket.getSendQueueCount() >= maxQueued) this.drop(t, 'queue-full', `${maxQueued} datagrams already waiting`);
-          else t.socket.send(Buffer.from(batchDatagram(b, i)), t.onSent);
         } else {
-          this.sendRaw(t, batchDatagram(b, i), entry.addr, meta[i * META + 2]!);
+          // node:dgram sends later and holds the buffer, while the batch's memory is reused: a copy.
+          const view = batchDatagram(b, i);
+          this.sendOne(t, t.socket !== undefined ? Buffer.from(view) : view, entry, meta[i * META + 2]!);
         }
       }
     }
@@ -429,16 +396,7 @@ export class Replicator {
         t.counters.sent += count;
         t.counters.sentBytes += t.batchBytes;
       } else {
-        for (let j = 0; j < count; j++) {
-          const r = res[j]!;
-          if (r >= 0) {
-            t.counters.sent++;
-            t.counters.sentBytes += r;
-          } else {
-            const name = ERRNO_NAME.get(-r);
-            this.drop(t, reasonOf(name), `${name ?? r}, ${meta[t.batchIdx![j]! * META]} bytes`);
-          }
-        }
+        for (let j = 0; j < count; j++) this.count(t, res[j]!, meta[t.batchIdx![j]! * META]!);
       }
       t.batchN = 0;
       t.batchBytes = 0;
@@ -488,13 +446,42 @@ export class Replicator {
         r = addon.send(raw.fd, raw.family, src.bytes, srcPort, raw.dst, t.spec.port, raw.ttl, buf, raw.mtu, this.opts.zeroChecksum ?? false);
       }
     }
-    if (r > 0) {
+    // The addon returns IP packets sent (fragments), not bytes: count the datagram's size.
+    return this.count(t, r > 0 ? buf.length : r, buf.length);
+  }
+
+  /** The sampling countdown of a receiver: 1 in N, the first datagram, then every Nth. */
+  private takes(t: Target): boolean {
+    if (t.countdown > 0) {
+      t.countdown--;
+      t.counters.skipped++;
+      return false;
+    }
+    t.countdown = t.spec.interval - 1;
+    return true;
+  }
+
+  /** One copy to a receiver now; the drop reason when it could not go. */
+  private sendOne(t: Target, buf: Buffer, entry: SourceEntry, srcPort: number): DropReason | undefined {
+    if (t.fd !== undefined) return this.count(t, this.addon!.sendUdp(t.fd, buf), buf.length);
+    const socket = t.socket;
+    if (socket === undefined) return this.sendRaw(t, buf, entry.addr, srcPort);
+    const maxQueued = this.opts.maxQueuedPerReceiver ?? 4096;
+    if (socket.getSendQueueCount() >= maxQueued) return this.drop(t, 'queue-full', `${maxQueued} datagrams already waiting`);
+    // Counted in onSent, once the kernel has taken it (or refused it).
+    socket.send(buf, t.onSent);
+    return undefined;
+  }
+
+  /** Counts a send's result (bytes, or -errno) for a receiver: sent, or dropped with the errno's reason. */
+  private count(t: Target, r: number, bytes: number): DropReason | undefined {
+    if (r >= 0) {
       t.counters.sent++;
-      t.counters.sentBytes += buf.length;
+      t.counters.sentBytes += r;
       return undefined;
     }
     const name = ERRNO_NAME.get(-r);
-    return this.drop(t, reasonOf(name), `${name ?? r}, ${buf.length} bytes`);
+    return this.drop(t, reasonOf(name), `${name ?? r}, ${bytes} bytes`);
   }
 
   private drop(t: Target, reason: DropReason, detail: string): DropReason {
@@ -520,7 +507,7 @@ function isMulticast(a: IpAddress): boolean {
 }
 
 /** A one-line summary of the counters, for logs. */
-export function formatCounters(c: RelayCounters): string {
+export function formatRelayCounters(c: RelayCounters): string {
   const parts = c.receivers.map((r) => {
     const drops = DROP_REASONS.filter((k) => r.dropped[k] > 0).map((k) => `${k} ${r.dropped[k]}`);
     return `${r.receiver}${r.spoofed ? ' (spoofed)' : ''}: sent ${r.sent}${r.skipped > 0 ? `, skipped ${r.skipped}` : ''}${drops.length > 0 ? `, dropped ${drops.join(', ')}` : ''}`;

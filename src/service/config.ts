@@ -406,7 +406,8 @@ function pair(secret: string | undefined, where: string, what: string, problems:
   return [parts[0]!, parts[1]!];
 }
 
-function pceUrl(addr: string): string {
+/** The PCE's base URL: `host:port` as the file gives it, https unless it names a scheme. */
+function pceBaseUrl(addr: string): string {
   const a = addr.trim().replace(/\/$/, '');
   return /^https?:\/\//.test(a) ? a : `https://${a}`;
 }
@@ -422,7 +423,7 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     const kv = pair(resolveSecret(c.api_key, where(['api_key']), problems), where(['api_key']), 'the API key id and secret', problems);
     if (kv) {
       pce = {
-        url: pceUrl(c.pce_addr),
+        url: pceBaseUrl(c.pce_addr),
         orgId: c.org_id,
         keyId: kv[0],
         secret: kv[1],

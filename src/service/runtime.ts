@@ -20,7 +20,7 @@ import { AwsVpcParser } from '../parsers/aws-vpc.js';
 import type { LineParser } from '../parsers/line-parser.js';
 import { TextParser } from '../parsers/text.js';
 import { createOutput } from '../outputs/create.js';
-import { formatCounters, type Output } from '../outputs/output.js';
+import { formatOutputCounters, type Output } from '../outputs/output.js';
 import { Allowlist } from '../sources/allowlist.js';
 import { datagramLines, LineFramer } from '../sources/line-framer.js';
 import { parseListenUri } from '../sources/listen-uri.js';
@@ -30,7 +30,7 @@ import { RateLimitedLog } from '../util/rate-limited-log.js';
 import type { FlowBatch, TransportSession } from '../wire/batch.js';
 import type { IeRegistry } from '../wire/ie/registry.js';
 import { protocolKeyword } from '../wire/ie/registry.js';
-import { formatCounters as formatRelayCounters, parseReceiver, Replicator, resolveReceiver, type ResolvedReceiver } from '../relay/index.js';
+import { formatRelayCounters, parseReceiver, Replicator, resolveReceiver, type ResolvedReceiver } from '../relay/index.js';
 import { listenRelay, type RelayListener } from '../relay/listener.js';
 import type { ConnectorSpec, ConsumerSpec, RelaySpec, ServiceConfig } from './config.js';
 import { flowKeys } from './flow-keys.js';
@@ -433,7 +433,7 @@ export class ServiceRuntime implements Lifecycle {
       this.flushOutputs();
       await Promise.all(this.outputs.map((o) => o.close()));
       await this.metricsServer?.stop();
-      if (this.outputs.length > 0) this.deps.log.info({}, `outputs: ${this.outputs.map((o) => `${o.name}: ${formatCounters(o.counters)}`).join('; ')}`);
+      if (this.outputs.length > 0) this.deps.log.info({}, `outputs: ${this.outputs.map((o) => `${o.name}: ${formatOutputCounters(o.counters)}`).join('; ')}`);
       this.deps.log.info({}, `stopped; ${await this.metricsSummary()}`);
     }
   }

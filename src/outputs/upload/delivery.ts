@@ -92,7 +92,8 @@ interface TargetPlan {
   readonly encode: (w: WindowResult) => BatchText[];
 }
 
-function pceUrl(t: PceTarget): string {
+/** The PCE's bulk traffic flows endpoint under its base URL (which the config made absolute). */
+function pceBulkFlowsUrl(t: PceTarget): string {
   const base = /^https?:\/\//i.test(t.url) ? t.url : `https://${t.url}`;
   return `${base.replace(/\/+$/, '')}/api/v2/orgs/${t.orgId}/agents/bulk_traffic_flows`;
 }
@@ -139,7 +140,7 @@ export class Delivery implements DeliveryPipeline {
     const onChange = (): void => this.#updateGauges();
     if (opts.pce !== undefined) {
       const t = opts.pce;
-      const client = new HttpClient({ url: pceUrl(t), caFile: t.caFile, insecure: t.insecure, maxSockets: t.maxInFlight, timeoutMs });
+      const client = new HttpClient({ url: pceBulkFlowsUrl(t), caFile: t.caFile, insecure: t.insecure, maxSockets: t.maxInFlight, timeoutMs });
       const auth = Buffer.from(`${t.keyId}:${t.secret}`).toString('base64');
       const uploader = new Uploader(
         {
