@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { listenRelay, parseAddress, parseReceiver, Replicator, resolveReceiver, type DatagramBatch, type RelayListener, type ResolvedReceiver } from '../src/relay/index.js';
-import { ADDON_PATH } from '../src/relay/native.js';
+import { ADDON_PATH } from '../src/sources/native-addon.js';
 import { startRelay, udpReceiver, udpSender, waitFor, type TestReceiver } from './helpers/relay-udp.js';
 
 const receiver = (text: string): Promise<ResolvedReceiver> => resolveReceiver(parseReceiver(text));

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { parseReceiver, Replicator, resolveReceiver } from '../src/relay/index.js';
-import { ADDON_PATH } from '../src/relay/native.js';
+import { ADDON_PATH } from '../src/sources/native-addon.js';
 import { payloads, startRelay, udpReceiver, udpSender, waitFor, type TestReceiver } from './helpers/relay-udp.js';
 
 const root = process.getuid?.() === 0;

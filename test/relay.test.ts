@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseReceiver, Replicator, resolveReceiver, type ResolvedReceiver } from '../src/relay/index.js';
-import { ADDON_PATH } from '../src/relay/native.js';
+import { ADDON_PATH } from '../src/sources/native-addon.js';
 import { deadPort, payloads, runRelayExpectingFailure, startRelay, udpReceiver, udpSender, waitFor, type TestReceiver } from './helpers/relay-udp.js';
 
 const receiver = (text: string): Promise<ResolvedReceiver> => resolveReceiver(parseReceiver(text));

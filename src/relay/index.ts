@@ -11,7 +11,7 @@ export { parseAddress, type Family, type IpAddress, type IpPrefix } from '../wir
 export { parseRelayConfig, RelayConfigError, type ConfigProblem, type SourceRule } from './config.js';
 export { SpoofUnavailableError } from './native.js';
 export { listenRelay, type ListenOptions, type RelayListener } from './listener.js';
-export { createBatch, type DatagramBatch } from './batch.js';
+export { createBatch, type DatagramBatch } from '../sources/datagram-batch.js';
 export { DEFAULT_RECEIVER_PORT, parseReceiver, ReceiverSyntaxError, resolveReceiver, receiverName, type ReceiverSpec, type ResolvedReceiver } from './receiver.js';
 export { DROP_REASONS, formatRelayCounters, Replicator, type DropReason, type ReceiverCounters, type RelayCounters, type ReplicatorOptions, type ResolvedRule } from './replicator.js';
 

@@ -1,53 +1,9 @@
 /**
- * Loads sluice's optional N-API addon (native/raw_send.c, built by `npm ci` or `npm run build:native`)
- * and opens the raw sockets that source spoofing needs, with errors that say what is missing and
- * how to fix it. Nothing else in the relay needs the addon.
+ * What source spoofing needs of the native addon (src/sources/native-addon.ts), with errors that
+ * say what is missing and how to fix it.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon, type NativeAddon } from '../sources/native-addon.js';
 import type { Family } from '../wire/packet/addr.js';
-
-export interface RawSendAddon {
-  /** A non-blocking raw socket (IPPROTO_RAW; IPV6_HDRINCL for IPv6). Throws with code EPERM/EACCES without the privilege. */
-  open(family: Family, sendBufferBytes: number): number;
-  close(fd: number): void;
-  /** The kernel's MTU towards dst, or -errno. */
-  pathMtu(family: Family, dst: Buffer): number;
-  /** IP packets sent (1, or the fragment count), or -errno. */
-  send(fd: number, family: Family, src: Buffer, srcPort: number, dst: Buffer, dstPort: number, ttl: number, payload: Buffer, mtu: number, zeroChecksum: boolean): number;
-  /** A non-blocking UDP socket connected to dst:port (ttl 0 = system default), or -errno. */
-  openUdp(family: Family, dst: Buffer, port: number, ttl: number, sendBufferBytes: number): number;
-  /** Bytes sent on a socket from openUdp, or -errno (a pending ICMP error comes back here). */
-  sendUdp(fd: number, payload: Buffer): number;
-  // Batched UDP (native/udp_batch.c); absent from addons built before it.
-  /** A bound non-blocking UDP socket (IPV6_V6ONLY only when v6only; SO_RCVBUF = rcvbuf when > 0), or -errno. */
-  openUdpListener?(family: Family, addr: Buffer, port: number, rcvbuf: number, v6only: boolean): number;
-  localPort?(fd: number): number;
-  /** SO_RCVBUF as the kernel reports it, or -errno. */
-  recvBufferSize?(fd: number): number;
-  /**
-   * Watches fd (libuv poll) and drains it with recvmmsg(): onBatch(n) finds n datagrams in slab
-   * slots 0..n-1, meta rows [length, family, port, truncated] and 16 address bytes each; n < 0 is
-   * -errno of a receive error. The fd is the receiver's from then on.
-   */
-  startReceiver?(fd: number, slab: Buffer, slot: number, meta: Int32Array, addrs: Buffer, onBatch: (n: number) => void): object;
-  /** Stops watching and closes the fd. */
-  stopReceiver?(handle: object): void;
-  /** sendmmsg() of slab slots idx[0..n) on a connected socket; res[j] = bytes or -errno. Returns how many were sent. */
-  sendBatch?(fd: number, slab: Buffer, slot: number, meta: Int32Array, idx: Int32Array, n: number, res: Int32Array): number;
-}
-
-/** The addon when it loads, else undefined (for optional fast paths). */
-export function tryLoadRawSendAddon(): RawSendAddon | undefined {
-  try {
-    const a = loadRawSendAddon();
-    return typeof a.openUdp === 'function' ? a : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export const ADDON_PATH = process.env.SLUICE_NATIVE_ADDON ?? fileURLToPath(new URL('../../build/Release/sluice_native.node', import.meta.url));
 
 /** Why spoofing cannot work here, phrased for the person starting the relay. */
 export class SpoofUnavailableError extends Error {
@@ -60,28 +16,20 @@ export class SpoofUnavailableError extends Error {
   }
 }
 
-let cached: RawSendAddon | SpoofUnavailableError | undefined;
-
-export function loadRawSendAddon(): RawSendAddon {
-  if (cached === undefined) {
-    try {
-      cached = createRequire(import.meta.url)(ADDON_PATH) as RawSendAddon;
-    } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? `${ADDON_PATH} does not exist` : (err as Error).message.split('\n')[0];
-      cached = new SpoofUnavailableError(
-        `source spoofing (-S or a /S receiver) needs sluice's native addon, which could not be loaded: ${why}. ` +
-          'Build it with `npm run build:native` (needs python3, make, a C compiler and the Node headers, e.g. Debian libnode-dev), ' +
-          'or drop -S and /S to relay from this host\'s own address.',
-        'no-addon',
-      );
-    }
-  }
-  if (cached instanceof SpoofUnavailableError) throw cached;
-  return cached;
+/** The addon, or a SpoofUnavailableError that says how to get it. */
+export function addonForSpoofing(): NativeAddon {
+  const a = loadNativeAddon();
+  if (!(a instanceof Error)) return a;
+  throw new SpoofUnavailableError(
+    `source spoofing (-S or a /S receiver) needs sluice's native addon, which could not be loaded: ${a.message}. ` +
+      'Build it with `npm run build:native` (needs python3, make, a C compiler and the Node headers, e.g. Debian libnode-dev), ' +
+      'or drop -S and /S to relay from this host\'s own address.',
+    'no-addon',
+  );
 }
 
 /** Opens a raw socket of the family, turning a missing privilege into a SpoofUnavailableError. */
-export function openRawSocket(addon: RawSendAddon, family: Family, sendBufferBytes: number): number {
+export function openRawSocket(addon: NativeAddon, family: Family, sendBufferBytes: number): number {
   try {
     return addon.open(family, sendBufferBytes);
   } catch (err) {

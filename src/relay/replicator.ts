@@ -18,8 +18,9 @@ import dgram from 'node:dgram';
 import { constants as osConstants } from 'node:os';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { parseAddress, prefixMatches, unmapIpv4, type Family, type IpAddress, type IpPrefix } from '../wire/packet/addr.js';
-import { batchDatagram, batchSourceText, META, type DatagramBatch } from './batch.js';
-import { loadRawSendAddon, openRawSocket, tryLoadRawSendAddon, type RawSendAddon } from './native.js';
+import { batchDatagram, batchSourceText, META, type DatagramBatch } from '../sources/datagram-batch.js';
+import { tryLoadNativeAddon, type NativeAddon } from '../sources/native-addon.js';
+import { addonForSpoofing, openRawSocket } from './native.js';
 import { receiverName, type ResolvedReceiver } from './receiver.js';
 
 export type DropReason =
@@ -88,7 +89,7 @@ export interface ReplicatorOptions {
   /** Problems (drops), rate-limited per receiver and reason. Default: stderr. */
   readonly log?: (line: string) => void;
   /** The raw-send addon, for tests; default: loaded on demand when a receiver spoofs. */
-  readonly addon?: RawSendAddon;
+  readonly addon?: NativeAddon;
   /**
    * How plain (not spoofed) copies leave: 'native' = a connected socket of the addon, one send()
    * per copy with its error (ICMP included) returned at once; 'dgram' = node:dgram only; 'auto'
@@ -170,7 +171,7 @@ export class Replicator {
     all: Target[],
     ruled: { rule: ResolvedRule; targets: Target[] }[],
     fds: number[],
-    private readonly addon: RawSendAddon | undefined,
+    private readonly addon: NativeAddon | undefined,
     private readonly opts: ReplicatorOptions,
   ) {
     this.all = all;
@@ -198,7 +199,7 @@ export class Replicator {
     let addon = opts.addon;
     const rawFd = new Map<Family, number>();
     if (families.size > 0) {
-      addon ??= loadRawSendAddon();
+      addon ??= addonForSpoofing();
       try {
         for (const f of families) rawFd.set(f, openRawSocket(addon, f, sndbuf));
       } catch (err) {
@@ -207,8 +208,8 @@ export class Replicator {
       }
     }
     const mode = opts.plainSender ?? 'auto';
-    if (mode === 'native') addon ??= loadRawSendAddon();
-    else if (mode === 'auto') addon ??= tryLoadRawSendAddon();
+    if (mode === 'native') addon ??= addonForSpoofing();
+    else if (mode === 'auto') addon ??= tryLoadNativeAddon();
     const nativePlain = mode !== 'dgram' && addon !== undefined && typeof addon.openUdp === 'function';
     const plainFds: number[] = [];
     const sockets: dgram.Socket[] = [];

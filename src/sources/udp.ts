@@ -1,22 +1,27 @@
-import dgram from 'node:dgram';
 import { makeSession, type TransportSession } from '../wire/batch.js';
+import { ipv4ToString, ipv6ToString } from '../wire/packet/addr.js';
+import { batchDatagram, META, type DatagramBatch } from './datagram-batch.js';
 import { plainAddress, type ListenSpec } from './listen-uri.js';
+import { openUdpSocket, type UdpSocket } from './udp-socket.js';
 
 export type DatagramHandler = (buf: Buffer, session: TransportSession, nowMs: number) => void;
 
 export interface UdpSourceOptions {
-  /** Requested SO_RCVBUF in bytes; the kernel may grant less (net.core.rmem_max). */
+  /** Requested SO_RCVBUF in bytes; the kernel may grant less (net.core.rmem_max). Default 32 MiB. */
   readonly receiveBufferBytes?: number;
+  /** 'auto' (default): recvmmsg batches through the native addon when it is built; 'dgram': node:dgram. */
+  readonly receiver?: 'auto' | 'dgram';
   readonly onWarning?: (msg: string) => void;
 }
 
 /**
- * A UDP listener. With an empty host it binds a dual-stack socket on '::' so one port takes IPv4
- * and IPv6, and falls back to 0.0.0.0 where the machine has no IPv6.
+ * A UDP listener of collect and the service (src/sources/udp-socket.ts binds and receives). Every
+ * datagram reaches the handler with its transport session (one object per exporter address and
+ * port, reused) and the receive time, in its own buffer, so the handler may keep it.
  */
 export class UdpSource {
-  private socket: dgram.Socket | undefined;
-  private readonly sessions = new Map<string, TransportSession>();
+  #socket: UdpSocket | undefined;
+  readonly #sessions = new Map<string, TransportSession>();
   boundPort = 0;
 
   constructor(
@@ -25,68 +30,59 @@ export class UdpSource {
     private readonly opts: UdpSourceOptions = {},
   ) {}
 
+  /** 'batched' or 'dgram', once started. */
+  get receiver(): UdpSocket['kind'] | undefined {
+    return this.#socket?.kind;
+  }
+
   async start(): Promise<void> {
-    const host = this.spec.host;
-    const v6 = host === '' || host.includes(':');
-    try {
-      this.socket = await this.bind(v6 ? 'udp6' : 'udp4', host === '' ? '::' : host);
-    } catch (err) {
-      if (host !== '' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-      this.socket = await this.bind('udp4', '0.0.0.0');
-    }
-  }
-
-  private bind(type: 'udp4' | 'udp6', address: string): Promise<dgram.Socket> {
-    return new Promise((resolve, reject) => {
-      const s = dgram.createSocket({ type, ipv6Only: false, reuseAddr: false });
-      const fail = (err: Error) => {
-        s.close();
-        reject(err);
-      };
-      s.once('error', fail);
-      s.bind({ port: this.spec.port, address, exclusive: true }, () => {
-        s.off('error', fail);
-        s.on('error', (err) => this.opts.onWarning?.(`udp ${this.spec.text}: ${err.message}`));
-        this.boundPort = s.address().port;
-        this.tuneBuffer(s);
-        const localPort = this.boundPort;
-        s.on('message', (msg, rinfo) => {
-          const key = `${rinfo.address}|${rinfo.port}`;
-          let session = this.sessions.get(key);
-          if (session === undefined) {
-            if (this.sessions.size > 100_000) this.sessions.clear(); // bounded under address floods
-            session = makeSession('udp', plainAddress(rinfo.address), rinfo.port, localPort);
-            this.sessions.set(key, session);
-          }
-          this.handler(msg, session, Date.now());
-        });
-        resolve(s);
-      });
-    });
-  }
-
-  private tuneBuffer(s: dgram.Socket): void {
     const want = this.opts.receiveBufferBytes ?? 32 * 1024 * 1024;
-    try {
-      s.setRecvBufferSize(want);
-      // Linux reports double the granted size (bookkeeping overhead is included).
-      const got = s.getRecvBufferSize() / 2;
-      if (got < want) {
-        this.opts.onWarning?.(
-          `udp ${this.spec.text}: receive buffer is ${Math.round(got / 1024)} KiB, not the ${Math.round(want / 1024)} KiB asked for; ` +
-            `raise net.core.rmem_max (sysctl -w net.core.rmem_max=${want}) to avoid drops under bursts`,
-        );
-      }
-    } catch (err) {
-      this.opts.onWarning?.(`udp ${this.spec.text}: cannot set receive buffer: ${(err as Error).message}`);
+    const s = await openUdpSocket({
+      host: this.spec.host,
+      port: this.spec.port,
+      recvBufferBytes: want,
+      receiver: this.opts.receiver,
+      onBatch: (b) => this.#batch(b),
+      onDatagram: (buf, address, port) => this.handler(buf, this.#session(address, port), Date.now()),
+      onError: (err) => this.opts.onWarning?.(`udp ${this.spec.text}: ${err.message}`),
+    });
+    this.#socket = s;
+    this.boundPort = s.address().port;
+    // Linux reports double the granted size (bookkeeping overhead is included).
+    const got = s.recvBufferSize() / 2;
+    if (got > 0 && got < want) {
+      this.opts.onWarning?.(
+        `udp ${this.spec.text}: receive buffer is ${Math.round(got / 1024)} KiB, not the ${Math.round(want / 1024)} KiB asked for; ` +
+          `raise net.core.rmem_max (sysctl -w net.core.rmem_max=${want}) to avoid drops under bursts`,
+      );
     }
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.socket === undefined) return resolve();
-      this.socket.close(() => resolve());
-      this.socket = undefined;
-    });
+  #session(address: string, port: number): TransportSession {
+    const key = `${address}|${port}`;
+    let session = this.#sessions.get(key);
+    if (session === undefined) {
+      if (this.#sessions.size > 100_000) this.#sessions.clear(); // bounded under address floods
+      session = makeSession('udp', plainAddress(address), port, this.boundPort);
+      this.#sessions.set(key, session);
+    }
+    return session;
+  }
+
+  #batch(b: DatagramBatch): void {
+    const now = Date.now();
+    const meta = b.meta;
+    for (let i = 0; i < b.count; i++) {
+      const m = i * META;
+      const address = meta[m + 1] === 4 ? ipv4ToString(b.addrs, i * 16) : ipv6ToString(b.addrs, i * 16);
+      // The batch's memory is reused for the next one; decoders may hold a datagram (pending templates).
+      this.handler(Buffer.from(batchDatagram(b, i)), this.#session(address, meta[m + 2]!), now);
+    }
+  }
+
+  async close(): Promise<void> {
+    const s = this.#socket;
+    this.#socket = undefined;
+    await s?.close();
   }
 }
