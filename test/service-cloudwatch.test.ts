@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseServiceConfig } from '../src/service/config.js';
 import { createLineSource } from '../src/service/line-sources.js';
 import { ServiceRuntime } from '../src/service/runtime.js';
-import { flowKeys } from '../src/service/flow-keys.js';
+import { flowKeys } from '../src/pipeline/flow-fields.js';
 import type { Log } from '../src/model/contracts.js';
 import type { DeliveryPipeline } from '../src/outputs/upload/delivery.js';
 import type { FlowBatch } from '../src/wire/batch.js';

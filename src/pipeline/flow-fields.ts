@@ -1,38 +1,15 @@
 /**
- * Reads the few facts aggregation needs (addresses, destination port, protocol, ICMP type/code,
- * packet and octet counts) out of any FlowBatch, whatever protocol it came from: every decoder
- * maps its records onto IPFIX elements, so one reader serves NetFlow v5/v7/v9, IPFIX and sFlow.
- *
- * The layout is compiled once per template (cached by template identity, then by layout
- * signature): field offsets are constants for fixed-length templates, and variable-length records
- * are sliced once. Nothing is allocated per record except the address strings the key needs.
+ * Reads the few facts aggregation needs (addresses, ports, protocol, ICMP type/code, packet and
+ * octet counts) out of any FlowBatch, whatever protocol it came from, through the template's
+ * FlowPlan (src/model/flow-plan.ts: which element holds which fact). Field offsets are constants
+ * for fixed-length templates, and variable-length records are sliced once. Nothing is allocated
+ * per record except the address strings the key needs.
  */
 import type { FlowBatch } from '../wire/batch.js';
 import { ipv4ToString, ipv6ToString } from '../wire/packet/addr.js';
-import { SLUICE_PEN } from '../wire/ie/sluice-elements.js';
+import { flowPlan, type FlowPlan, type Slot } from '../model/flow-plan.js';
 import type { Template } from '../wire/template.js';
 import { fieldSlices } from '../wire/values.js';
-
-/** IANA element ids read here (RFC 7012 / IANA IPFIX registry). */
-const IE = {
-  octetDeltaCount: 1,
-  packetDeltaCount: 2,
-  protocolIdentifier: 4,
-  sourceIPv4Address: 8,
-  destinationTransportPort: 11,
-  destinationIPv4Address: 12,
-  sourceIPv6Address: 27,
-  destinationIPv6Address: 28,
-  icmpTypeCodeIPv4: 32,
-  icmpTypeCodeIPv6: 139,
-  icmpTypeIPv4: 176,
-  icmpCodeIPv4: 177,
-  icmpTypeIPv6: 178,
-  icmpCodeIPv6: 179,
-} as const;
-/** sluice's sFlow elements: counts scaled by the sampling rate (src/wire/sflow/elements.ts). */
-const SCALED_PACKETS = 1;
-const SCALED_OCTETS = 2;
 
 export const PROTO_ICMP = 1;
 export const PROTO_ICMPV6 = 58;
@@ -48,6 +25,8 @@ export interface FlowFields {
   srcLen: 4 | 16;
   dstOff: number;
   dstLen: 4 | 16;
+  /** 0 when the record has none, and for ICMP. */
+  srcPort: number;
   dstPort: number;
   proto: number;
   /** -1 when the flow is not ICMP / ICMPv6. */
@@ -60,7 +39,7 @@ export interface FlowFields {
 }
 
 export function newFlowFields(): FlowFields {
-  return { buf: Buffer.alloc(0), srcOff: 0, srcLen: 4, dstOff: 0, dstLen: 4, dstPort: 0, proto: 0, icmpType: -1, icmpCode: -1, packets: 0, bytes: 0, multicast: false };
+  return { buf: Buffer.alloc(0), srcOff: 0, srcLen: 4, dstOff: 0, dstLen: 4, srcPort: 0, dstPort: 0, proto: 0, icmpType: -1, icmpCode: -1, packets: 0, bytes: 0, multicast: false };
 }
 
 /** The address as text (dotted quad, or RFC 5952). */
@@ -81,91 +60,28 @@ export function flowKey(f: FlowFields): string {
     : fam + addr + String.fromCharCode(f.dstPort, f.proto, 0x100 | f.icmpType, f.icmpCode);
 }
 
-/** Where one element sits: field index, and its constant offset in fixed-length records (else -1). */
-interface Slot {
-  readonly index: number;
-  readonly offset: number;
-  readonly length: number;
-}
-
-/** The compiled reader of one template layout. */
+/** What aggregation knows of a template: its FlowPlan, and whether its records are flows it can key. */
 export interface RecordPlan {
   /** False for options templates, non-flow records (sFlow counters) and templates with no address. */
   readonly usable: boolean;
   /** Why the template is not usable (a metrics reason label). */
   readonly reason: 'options' | 'not_flow' | 'no_address' | '';
-  readonly fixed: boolean;
-  readonly fieldCount: number;
-  readonly src4?: Slot;
-  readonly dst4?: Slot;
-  readonly src6?: Slot;
-  readonly dst6?: Slot;
-  readonly dstPort?: Slot;
-  readonly proto?: Slot;
-  readonly icmpTypeCode?: Slot;
-  readonly icmpType?: Slot;
-  readonly icmpCode?: Slot;
-  readonly packets?: Slot;
-  readonly bytes?: Slot;
+  readonly flow: FlowPlan;
 }
 
-function compile(t: Template): RecordPlan {
-  const fixed = t.fixedLength >= 0;
-  const offsets: number[] = [];
-  let off = 0;
-  for (const f of t.fields) {
-    offsets.push(fixed ? off : -1);
-    off += f.length;
-  }
-  const find = (pen: number, id: number, lengths: readonly number[]): Slot | undefined => {
-    for (let k = 0; k < t.fields.length; k++) {
-      const f = t.fields[k]!;
-      if (f.pen === pen && f.id === id && lengths.includes(f.length)) return { index: k, offset: offsets[k]!, length: f.length };
-    }
-    return undefined;
-  };
-  const INT = [1, 2, 3, 4, 5, 6, 7, 8];
-  const sflow = t.origin === 'sflow5';
-  // sFlow: one sampled packet stands for `samplingRate` packets, so aggregates use the scaled counts.
-  const packets = (sflow ? find(SLUICE_PEN, SCALED_PACKETS, INT) : undefined) ?? find(0, IE.packetDeltaCount, INT);
-  const bytes = (sflow ? find(SLUICE_PEN, SCALED_OCTETS, INT) : undefined) ?? find(0, IE.octetDeltaCount, INT);
-  const plan = {
-    fixed,
-    fieldCount: t.fields.length,
-    src4: find(0, IE.sourceIPv4Address, [4]),
-    dst4: find(0, IE.destinationIPv4Address, [4]),
-    src6: find(0, IE.sourceIPv6Address, [16]),
-    dst6: find(0, IE.destinationIPv6Address, [16]),
-    dstPort: find(0, IE.destinationTransportPort, [1, 2]),
-    proto: find(0, IE.protocolIdentifier, [1]),
-    icmpTypeCode: find(0, IE.icmpTypeCodeIPv4, [2]) ?? find(0, IE.icmpTypeCodeIPv6, [2]),
-    icmpType: find(0, IE.icmpTypeIPv4, [1]) ?? find(0, IE.icmpTypeIPv6, [1]),
-    icmpCode: find(0, IE.icmpCodeIPv4, [1]) ?? find(0, IE.icmpCodeIPv6, [1]),
-    packets,
-    bytes,
-  };
+const recordPlans = new WeakMap<FlowPlan, RecordPlan>();
+
+/** The plan of a template (compiled on first sight, then cached). */
+export function planFor(t: Template): RecordPlan {
+  const flow = flowPlan(t);
+  let p = recordPlans.get(flow);
+  if (p !== undefined) return p;
   let reason: RecordPlan['reason'] = '';
   if (t.isOptions) reason = 'options';
   else if (t.recordType !== undefined) reason = 'not_flow';
-  else if ((plan.src4 === undefined && plan.src6 === undefined) || (plan.dst4 === undefined && plan.dst6 === undefined)) reason = 'no_address';
-  return { ...plan, usable: reason === '', reason };
-}
-
-const byTemplate = new WeakMap<Template, RecordPlan>();
-const bySignature = new Map<string, RecordPlan>();
-
-/** The compiled plan of a template (compiled on first sight, then cached). */
-export function planFor(t: Template): RecordPlan {
-  let p = byTemplate.get(t);
-  if (p !== undefined) return p;
-  const key = `${t.signature}|${t.isOptions ? 1 : 0}|${t.recordType ?? ''}`;
-  p = bySignature.get(key);
-  if (p === undefined) {
-    p = compile(t);
-    if (bySignature.size > 10_000) bySignature.clear(); // bounded: templates are few, layouts fewer
-    bySignature.set(key, p);
-  }
-  byTemplate.set(t, p);
+  else if ((flow.src4 === undefined && flow.src6 === undefined) || (flow.dst4 === undefined && flow.dst6 === undefined)) reason = 'no_address';
+  p = { usable: reason === '', reason, flow };
+  recordPlans.set(flow, p);
   return p;
 }
 
@@ -203,7 +119,8 @@ export class FlowReader {
    * Fills `out` from record `i` of `b` under `plan`; returns false when the record is too short
    * for its template or carries no address of either family.
    */
-  read(b: FlowBatch, plan: RecordPlan, i: number, out: FlowFields): boolean {
+  read(b: FlowBatch, rp: RecordPlan, i: number, out: FlowFields): boolean {
+    const plan = rp.flow;
     const buf = b.buf;
     const start = b.starts[i]!;
     // Offsets: constants for fixed-length templates, else from one slicing pass. No closures here:
@@ -275,8 +192,44 @@ export class FlowReader {
       out.icmpCode = -1;
     }
     out.dstPort = port;
-    out.packets = plan.packets === undefined ? 0 : uint(buf, at(plan.packets, sl, start), plan.packets.length);
-    out.bytes = plan.bytes === undefined ? 0 : uint(buf, at(plan.bytes, sl, start), plan.bytes.length);
+    out.srcPort = plan.srcPort === undefined || proto === PROTO_ICMP || proto === PROTO_ICMPV6 ? 0 : plan.srcPort.length === 2 ? buf.readUInt16BE(at(plan.srcPort, sl, start)) : buf[at(plan.srcPort, sl, start)]!;
+    // sFlow: one sampled packet stands for `samplingRate` packets, so aggregates use the scaled counts.
+    const pk = plan.scaledPackets ?? plan.packets;
+    const by = plan.scaledBytes ?? plan.bytes;
+    out.packets = pk === undefined ? 0 : uint(buf, at(pk, sl, start), pk.length);
+    out.bytes = by === undefined ? 0 : uint(buf, at(by, sl, start), by.length);
     return true;
   }
+}
+
+/** A record's key facts as text, for --debug lines and tests (not a hot path). */
+export interface FlowKey {
+  readonly src?: string;
+  readonly dst?: string;
+  readonly srcPort?: number;
+  readonly dstPort?: number;
+  readonly protocol?: number;
+}
+
+/** The key facts of every record of a batch (empty objects for records that carry no flow). */
+export function flowKeys(b: FlowBatch): FlowKey[] {
+  const rp = planFor(b.template);
+  const reader = new FlowReader();
+  const f = newFlowFields();
+  const out: FlowKey[] = [];
+  for (let i = 0; i < b.count; i++) {
+    if (!reader.read(b, rp, i, f)) {
+      out.push({});
+      continue;
+    }
+    const p = rp.flow;
+    out.push({
+      src: addressText(f.buf, f.srcOff, f.srcLen),
+      dst: addressText(f.buf, f.dstOff, f.dstLen),
+      srcPort: p.srcPort === undefined ? undefined : f.srcPort,
+      dstPort: p.dstPort === undefined && f.icmpType < 0 ? undefined : f.dstPort,
+      protocol: p.proto === undefined ? undefined : f.proto,
+    });
+  }
+  return out;
 }

@@ -33,7 +33,7 @@ import { protocolKeyword } from '../wire/ie/registry.js';
 import { formatRelayCounters, parseReceiver, Replicator, resolveReceiver, type ResolvedReceiver } from '../relay/index.js';
 import { listenRelay, type RelayListener } from '../relay/listener.js';
 import type { ConnectorSpec, ConsumerSpec, RelaySpec, ServiceConfig } from './config.js';
-import { flowKeys } from './flow-keys.js';
+import { flowKeys } from '../pipeline/flow-fields.js';
 import type { CreateDeliveryPipeline, DeliveryPipeline } from '../outputs/upload/delivery.js';
 import type { LineHandler, LineSource, Lifecycle, Log } from '../model/contracts.js';
 

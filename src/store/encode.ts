@@ -9,188 +9,34 @@
  */
 import { ByteOutput } from '../format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type FieldSelection } from '../format/ipfixcol2-json.js';
-import { timePlan } from '../model/time.js';
+import { flowPlan, type FlowPlan, type Slot } from '../model/flow-plan.js';
 import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
-import { SLUICE_PEN } from '../wire/ie/sluice-elements.js';
 import { parseIp } from '../wire/packet/addr.js';
 import type { FieldSpec, Template } from '../wire/template.js';
 import { fieldSlices } from '../wire/values.js';
 import { BlockBuilder, type ColumnBlock } from './columns.js';
 import type { Kind, TableName } from './schema.js';
 
-/** IANA element ids the core columns are read from (RFC 7012 / IANA IPFIX registry). */
-const E = {
-  octetDeltaCount: 1,
-  packetDeltaCount: 2,
-  protocolIdentifier: 4,
-  ipClassOfService: 5,
-  tcpControlBits: 6,
-  sourceTransportPort: 7,
-  sourceIPv4Address: 8,
-  sourceIPv4PrefixLength: 9,
-  ingressInterface: 10,
-  destinationTransportPort: 11,
-  destinationIPv4Address: 12,
-  destinationIPv4PrefixLength: 13,
-  egressInterface: 14,
-  ipNextHopIPv4Address: 15,
-  bgpSourceAsNumber: 16,
-  bgpDestinationAsNumber: 17,
-  sourceIPv6Address: 27,
-  destinationIPv6Address: 28,
-  sourceIPv6PrefixLength: 29,
-  destinationIPv6PrefixLength: 30,
-  icmpTypeCodeIPv4: 32,
-  samplingInterval: 34,
-  sourceMacAddress: 56,
-  vlanId: 58,
-  flowDirection: 61,
-  ipNextHopIPv6Address: 62,
-  destinationMacAddress: 80,
-  octetTotalCount: 85,
-  packetTotalCount: 86,
-  exporterIPv4Address: 130,
-  exporterIPv6Address: 131,
-  flowEndReason: 136,
-  icmpTypeCodeIPv6: 139,
-  icmpTypeIPv4: 176,
-  icmpCodeIPv4: 177,
-  icmpTypeIPv6: 178,
-  icmpCodeIPv6: 179,
-  dot1qVlanId: 243,
-} as const;
-
-/** sluice's scaled sFlow counts: derived from packets/octets * sampling, so not kept twice. */
-const SCALED_IDS = new Set([1, 2, 3]);
-
+/** Source kind column values. */
 const KIND_OF: Record<FlowProtocol, Kind> = { netflow5: 'v5', netflow7: 'v7', netflow9: 'v9', ipfix: 'ipfix', sflow5: 'sflow', aws: 'aws', text: 'text' };
 
-/** Where one element sits: field index, constant offset in fixed-length records (else -1), length. */
-interface Slot {
-  readonly index: number;
-  readonly offset: number;
-  readonly length: number;
-}
-
-/** The compiled mapping of one template layout onto the flows table. */
-interface FlowPlan {
-  readonly fixed: boolean;
-  readonly fieldCount: number;
-  readonly src4?: Slot;
-  readonly src6?: Slot;
-  readonly dst4?: Slot;
-  readonly dst6?: Slot;
-  readonly srcPort?: Slot;
-  readonly dstPort?: Slot;
-  readonly proto?: Slot;
-  readonly flags?: Slot;
-  readonly tos?: Slot;
-  readonly icmpTypeCode?: Slot;
-  readonly icmpType?: Slot;
-  readonly icmpCode?: Slot;
-  readonly packets?: Slot;
-  readonly bytes?: Slot;
-  readonly sampling?: Slot;
-  readonly inIf?: Slot;
-  readonly outIf?: Slot;
-  readonly srcAs?: Slot;
-  readonly dstAs?: Slot;
-  readonly nextHop4?: Slot;
-  readonly nextHop6?: Slot;
-  readonly srcMask?: Slot;
-  readonly dstMask?: Slot;
-  readonly vlan?: Slot;
-  readonly direction?: Slot;
-  readonly endReason?: Slot;
-  readonly srcMac?: Slot;
-  readonly dstMac?: Slot;
-  readonly agent4?: Slot;
-  readonly agent6?: Slot;
+interface StorePlan {
+  readonly flow: FlowPlan;
   /** The elements of this layout that have no column, for `extra`; undefined when there are none. */
   readonly extra: FieldSelection | undefined;
 }
 
-function compile(t: Template): FlowPlan {
-  const fixed = t.fixedLength >= 0;
-  const offsets: number[] = [];
-  let off = 0;
-  for (const f of t.fields) {
-    offsets.push(fixed ? off : -1);
-    off += f.length;
-  }
-  const used = new Set<number>();
-  const find = (id: number, lengths: readonly number[]): Slot | undefined => {
-    for (let k = 0; k < t.fields.length; k++) {
-      const f = t.fields[k]!;
-      if (f.pen === 0 && f.id === id && lengths.includes(f.length)) {
-        used.add(k);
-        return { index: k, offset: offsets[k]!, length: f.length };
-      }
-    }
-    return undefined;
-  };
-  const INT = [1, 2, 3, 4, 5, 6, 7, 8];
-  const U16 = [1, 2];
-  const U32 = [1, 2, 3, 4];
-  const sflow = t.origin === 'sflow5';
-  const plan: Omit<FlowPlan, 'extra'> = {
-    fixed,
-    fieldCount: t.fields.length,
-    src4: find(E.sourceIPv4Address, [4]),
-    src6: find(E.sourceIPv6Address, [16]),
-    dst4: find(E.destinationIPv4Address, [4]),
-    dst6: find(E.destinationIPv6Address, [16]),
-    srcPort: find(E.sourceTransportPort, U16),
-    dstPort: find(E.destinationTransportPort, U16),
-    proto: find(E.protocolIdentifier, [1]),
-    flags: find(E.tcpControlBits, U16),
-    tos: find(E.ipClassOfService, [1]),
-    icmpTypeCode: find(E.icmpTypeCodeIPv4, [2]) ?? find(E.icmpTypeCodeIPv6, [2]),
-    icmpType: find(E.icmpTypeIPv4, [1]) ?? find(E.icmpTypeIPv6, [1]),
-    icmpCode: find(E.icmpCodeIPv4, [1]) ?? find(E.icmpCodeIPv6, [1]),
-    packets: find(E.packetDeltaCount, INT) ?? find(E.packetTotalCount, INT),
-    bytes: find(E.octetDeltaCount, INT) ?? find(E.octetTotalCount, INT),
-    // A record that carries its own rate (sFlow samples, some v9 exporters) says the rate in force.
-    sampling: find(E.samplingInterval, U32),
-    inIf: find(E.ingressInterface, U32),
-    outIf: find(E.egressInterface, U32),
-    srcAs: find(E.bgpSourceAsNumber, U32),
-    dstAs: find(E.bgpDestinationAsNumber, U32),
-    nextHop4: find(E.ipNextHopIPv4Address, [4]),
-    nextHop6: find(E.ipNextHopIPv6Address, [16]),
-    srcMask: find(E.sourceIPv4PrefixLength, [1]) ?? find(E.sourceIPv6PrefixLength, [1]),
-    dstMask: find(E.destinationIPv4PrefixLength, [1]) ?? find(E.destinationIPv6PrefixLength, [1]),
-    vlan: find(E.vlanId, U16) ?? find(E.dot1qVlanId, U16),
-    direction: find(E.flowDirection, [1]),
-    endReason: find(E.flowEndReason, [1]),
-    srcMac: find(E.sourceMacAddress, [6]),
-    dstMac: find(E.destinationMacAddress, [6]),
-    agent4: sflow ? find(E.exporterIPv4Address, [4]) : undefined,
-    agent6: sflow ? find(E.exporterIPv6Address, [16]) : undefined,
-  };
-  // Times the store keeps as time_start/time_end (to the millisecond); finer ones stay in extra.
-  const tp = timePlan(t);
-  for (const f of [tp.start, tp.end]) if (f !== undefined && f.kind !== 'us' && f.kind !== 'ns') used.add(f.index);
-  const keep = t.fields.map((f, k) => !used.has(k) && !(sflow && f.pen === SLUICE_PEN && SCALED_IDS.has(f.id)));
-  const extra: FieldSelection | undefined = keep.some((x) => x)
-    ? { id: `store:${t.signature}`, keep: (_f: FieldSpec, k: number) => keep[k] === true }
-    : undefined;
-  return { ...plan, extra };
-}
+const storePlans = new WeakMap<FlowPlan, StorePlan>();
 
-const plans = new Map<string, FlowPlan>();
-const planByTemplate = new WeakMap<Template, FlowPlan>();
-
-function planFor(t: Template): FlowPlan {
-  let p = planByTemplate.get(t);
-  if (p !== undefined) return p;
-  p = plans.get(t.signature);
+function storePlanFor(t: Template): StorePlan {
+  const flow = flowPlan(t);
+  let p = storePlans.get(flow);
   if (p === undefined) {
-    p = compile(t);
-    if (plans.size > 10_000) plans.clear(); // bounded under template floods; layouts are few
-    plans.set(t.signature, p);
+    const keep = t.fields.map((_f, k) => !flow.used.has(k));
+    const extra: FieldSelection | undefined = keep.some((x) => x) ? { id: `store:${t.signature}`, keep: (_f: FieldSpec, k: number) => keep[k] === true } : undefined;
+    p = { flow, extra };
+    storePlans.set(flow, p);
   }
-  planByTemplate.set(t, p);
   return p;
 }
 
@@ -238,7 +84,7 @@ export class StoreEncoder {
     const t = b.template;
     if (t.isOptions) this.#whole(b, this.#options, 'options');
     else if (t.recordType !== undefined) this.#whole(b, this.#counters, 'counters');
-    else this.#flowRows(b, planFor(t));
+    else this.#flowRows(b, storePlanFor(t));
   }
 
   /** Full blocks, and with `all` the partly filled ones too. */
@@ -282,7 +128,8 @@ export class StoreEncoder {
     this.counts[table] += b.count;
   }
 
-  #flowRows(b: FlowBatch, p: FlowPlan): void {
+  #flowRows(b: FlowBatch, sp: StorePlan): void {
+    const p = sp.flow;
     const bb = this.#flows;
     const c = this.#c.flows;
     const buf = b.buf;
@@ -362,9 +209,9 @@ export class StoreEncoder {
       if (p.endReason !== undefined) bb.u8(c.end_reason, row, buf[at(p.endReason, start)]!);
       if (p.srcMac !== undefined) bb.u64Bytes(c.src_mac, row, buf, at(p.srcMac, start), 6);
       if (p.dstMac !== undefined) bb.u64Bytes(c.dst_mac, row, buf, at(p.dstMac, start), 6);
-      if (p.extra !== undefined) {
+      if (sp.extra !== undefined) {
         this.#text.reset();
-        if (this.#json.formatFieldsInto(b, i, p.extra, this.#text)) bb.string(c.extra, row, this.#text.buf.toString('utf8', 0, this.#text.len));
+        if (this.#json.formatFieldsInto(b, i, sp.extra, this.#text)) bb.string(c.extra, row, this.#text.buf.toString('utf8', 0, this.#text.len));
       }
     }
     this.counts.flows += b.count;
