@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { tokenOrBasicAuth, type Authenticator } from './server.js';
+import { SluiceError } from '../util/errors.js';
 
 /**
  * `--auth VALUE`: a file of credentials, one per line (`user:password` for HTTP Basic, or a bare
@@ -11,7 +12,7 @@ export function loadAuth(value: string): Authenticator {
   try {
     text = readFileSync(value, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || value.includes('/')) throw new Error(`cannot read the auth file: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || value.includes('/')) throw new SluiceError('usage', `cannot read the auth file: ${(err as Error).message}`);
     text = value;
   }
   const tokens: string[] = [];
@@ -23,6 +24,6 @@ export function loadAuth(value: string): Authenticator {
     if (i > 0) users.set(line.slice(0, i), line.slice(i + 1));
     else tokens.push(line);
   }
-  if (tokens.length === 0 && users.size === 0) throw new Error('the auth file holds no token and no user:password line');
+  if (tokens.length === 0 && users.size === 0) throw new SluiceError('usage', 'the auth file holds no token and no user:password line');
   return tokenOrBasicAuth(tokens, users);
 }

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
+import { SluiceError } from '../util/errors.js';
 
 export interface Request {
   readonly method: string;
@@ -101,7 +102,7 @@ export class HttpServer {
 
   constructor(o: ServerOptions) {
     if (!isLoopback(o.host) && o.auth === undefined) {
-      throw new Error(`refusing to serve on ${o.host} without authentication: bind a loopback address (127.0.0.1, ::1) or give --auth`);
+      throw new SluiceError('usage', `refusing to serve on ${o.host} without authentication: bind a loopback address (127.0.0.1, ::1) or give --auth`);
     }
     this.#o = o;
   }

@@ -3,6 +3,7 @@ import { collectList } from './args.js';
 import { DEFAULT_METER_OPTIONS } from '../probe/meter.js';
 import { runProbe } from '../probe/run.js';
 import { parseCollector } from '../probe/transport.js';
+import { SluiceError } from '../util/errors.js';
 
 function intIn(min: number, max: number): (v: string) => number {
   return (v) => {
@@ -77,12 +78,12 @@ Examples:
   sluice probe -i eth0 -c 127.0.0.1:2055 --filter 'not port 2055'   # live, needs libpcap`,
     )
     .action(async (o: ProbeFlags) => {
-      if ((o.pcap === undefined) === (o.interface === undefined)) throw new Error('give exactly one of --pcap FILE or --interface NAME');
-      if (o.collector === undefined || o.collector.length === 0) throw new Error('give at least one --collector HOST:PORT');
+      if ((o.pcap === undefined) === (o.interface === undefined)) throw new SluiceError('usage', 'give exactly one of --pcap FILE or --interface NAME');
+      if (o.collector === undefined || o.collector.length === 0) throw new SluiceError('usage', 'give at least one --collector HOST:PORT');
       const version = Number(o.version) as 5 | 9 | 10;
-      if (o.transport === 'tcp' && version !== 10) throw new Error('--transport tcp is for IPFIX (--version 10) only; NetFlow v5/v9 are UDP protocols');
-      if (o.biflow && version !== 10) throw new Error('--biflow needs IPFIX (--version 10): v5 and v9 have no reverse elements');
-      if (o.realtime && o.pcap === undefined) throw new Error('--realtime applies to --pcap');
+      if (o.transport === 'tcp' && version !== 10) throw new SluiceError('usage', '--transport tcp is for IPFIX (--version 10) only; NetFlow v5/v9 are UDP protocols');
+      if (o.biflow && version !== 10) throw new SluiceError('usage', '--biflow needs IPFIX (--version 10): v5 and v9 have no reverse elements');
+      if (o.realtime && o.pcap === undefined) throw new SluiceError('usage', '--realtime applies to --pcap');
       const collectors = o.collector.map(parseCollector);
       const log = (line: string) => process.stderr.write(`sluice probe: ${line}\n`);
       const ac = new AbortController();

@@ -14,6 +14,7 @@ import { alive, instances, pidFile, register, runningPid, runtimeDir, unregister
 import { createLineSource } from '../service/line-sources.js';
 import { ServiceRuntime } from '../service/runtime.js';
 import type { CreateDeliveryPipeline, DeliveryPipeline } from '../outputs/upload/delivery.js';
+import { SluiceError } from '../util/errors.js';
 
 function loadOrReport(file: string, after = 'nothing was started.'): ServiceConfig | undefined {
   try {
@@ -200,7 +201,7 @@ udp|tcp|kafka|aws) plus sluice's outputs, http, listeners, relays/forward_to and
 export function serviceCommands(): Command[] {
   const timeout = (v: string) => {
     const n = Number(v);
-    if (!(n > 0)) throw new Error('must be a positive number of seconds');
+    if (!(n > 0)) throw new SluiceError('usage', 'must be a positive number of seconds');
     return n;
   };
   const run = new Command('run')

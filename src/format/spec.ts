@@ -1,4 +1,5 @@
 import { DEFAULT_JSON_OPTIONS, type JsonFormatOptions } from './ipfixcol2-json.js';
+import { SluiceError } from '../util/errors.js';
 
 const ENUMS: Partial<Record<keyof JsonFormatOptions, readonly string[]>> = {
   tcpFlags: ['formatted', 'raw'],
@@ -16,7 +17,7 @@ const NAMES = Object.keys(DEFAULT_JSON_OPTIONS) as (keyof JsonFormatOptions)[];
  */
 export function parseFormatSpec(spec: string): Partial<JsonFormatOptions> {
   const [name, ...opts] = spec.split(',').map((s) => s.trim());
-  if (name !== 'json') throw new Error(`--format: unknown format "${name}" (available: json)`);
+  if (name !== 'json') throw new SluiceError('usage', `--format: unknown format "${name}" (available: json)`);
   const out: Record<string, string | boolean> = {};
   for (const kv of opts) {
     if (kv === '') continue;
@@ -26,16 +27,16 @@ export function parseFormatSpec(spec: string): Partial<JsonFormatOptions> {
     if (!NAMES.includes(key)) {
       const near = NAMES.find((n) => n.toLowerCase() === key.toLowerCase());
       const hint = near !== undefined ? ` (did you mean "${near}"?)` : '';
-      throw new Error(`--format: unknown option "${key}"${hint} (known: ${NAMES.join(', ')})`);
+      throw new SluiceError('usage', `--format: unknown option "${key}"${hint} (known: ${NAMES.join(', ')})`);
     }
-    if (key in out) throw new Error(`--format: ${key} given twice`);
+    if (key in out) throw new SluiceError('usage', `--format: ${key} given twice`);
     const allowed = ENUMS[key];
     if (allowed !== undefined) {
-      if (!allowed.includes(raw)) throw new Error(`--format: ${key} must be one of ${allowed.join('|')}, not "${raw}"`);
+      if (!allowed.includes(raw)) throw new SluiceError('usage', `--format: ${key} must be one of ${allowed.join('|')}, not "${raw}"`);
       out[key] = raw;
     } else {
       const v = raw.toLowerCase();
-      if (!['true', 'false', 'yes', 'no', '1', '0'].includes(v)) throw new Error(`--format: ${key} takes true|false, not "${raw}"`);
+      if (!['true', 'false', 'yes', 'no', '1', '0'].includes(v)) throw new SluiceError('usage', `--format: ${key} takes true|false, not "${raw}"`);
       out[key] = v === 'true' || v === 'yes' || v === '1';
     }
   }

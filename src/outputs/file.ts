@@ -5,6 +5,7 @@ import { createGzip } from 'node:zlib';
 import { checkCodec, createFrameCompressor } from './frame-compress.js';
 import { BLOCKING_BOUND_BYTES, NONBLOCKING_BOUND_BYTES, countDrop, countLines, newCounters, type Compression, type Output, type OutputLog } from './output.js';
 import { strftimeUtc } from './strftime.js';
+import { SluiceError } from '../util/errors.js';
 
 export interface FileOutputOptions {
   /** Directory pattern, strftime escapes in UTC. */
@@ -62,11 +63,11 @@ export class FileOutput implements Output {
       try {
         checkCodec(opts.compression);
       } catch (err) {
-        throw new Error(`${name}: compression=${opts.compression} is not available here: ${(err as Error).message}`);
+        throw new SluiceError('usage', `${name}: compression=${opts.compression} is not available here: ${(err as Error).message}`);
       }
     }
     if (!(opts.timeWindow > 0) || (opts.timeWindow < 60 && !opts.allowShortWindow)) {
-      throw new Error(`${name}: timeWindow must be at least 60 seconds, not ${opts.timeWindow}`);
+      throw new SluiceError('usage', `${name}: timeWindow must be at least 60 seconds, not ${opts.timeWindow}`);
     }
     this.windowMs = Math.round(opts.timeWindow * 1000);
     this.now = opts.now ?? Date.now;

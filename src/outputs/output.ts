@@ -1,3 +1,4 @@
+import type { DropReasonOf } from '../util/drop-reasons.js';
 import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
 
 /**
@@ -89,7 +90,7 @@ export function newCounters(): OutputCounters {
 }
 
 /** Counts a drop of `bytes` under `reason`. */
-export function countDrop(c: OutputCounters, bytes: Buffer, reason: string): void {
+export function countDrop(c: OutputCounters, bytes: Buffer, reason: DropReasonOf<'output'>): void {
   const n = countLines(bytes);
   c.dropped += n;
   c.droppedBytes += bytes.length;

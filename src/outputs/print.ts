@@ -1,3 +1,4 @@
+import type { DropReasonOf } from '../util/drop-reasons.js';
 import type { Writable } from 'node:stream';
 import { BLOCKING_BOUND_BYTES, NONBLOCKING_BOUND_BYTES, countDrop, countLines, newCounters, type Output } from './output.js';
 
@@ -21,7 +22,7 @@ export class PrintOutput implements Output {
     });
   }
 
-  private readonly blockingReason: string;
+  private readonly blockingReason: DropReasonOf<'output'>;
   private broken = false;
 
   write(bytes: Buffer): void {

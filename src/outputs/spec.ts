@@ -1,6 +1,7 @@
 import type { Compression, OutputSpec } from './output.js';
 import { checkStrftime } from './strftime.js';
 import { parseFormatSpec } from '../format/spec.js';
+import { SluiceError } from '../util/errors.js';
 
 /**
  * Parses one `--output` flag into an OutputSpec:
@@ -13,7 +14,7 @@ import { parseFormatSpec } from '../format/spec.js';
  */
 export function parseOutputSpec(text: string): OutputSpec {
   const fail = (what: string): never => {
-    throw new Error(`--output ${text}: ${what}`);
+    throw new SluiceError('usage', `--output ${text}: ${what}`);
   };
   const q = text.indexOf('?');
   const head = q < 0 ? text : text.slice(0, q);

@@ -1,4 +1,5 @@
 /** strftime over a UTC time for the escapes file outputs use: %Y %m %d %H %M %S %j and %%. */
+import { SluiceError } from '../util/errors.js';
 export function strftimeUtc(pattern: string, ms: number): string {
   const d = new Date(ms);
   const p2 = (n: number) => String(n).padStart(2, '0');
@@ -29,5 +30,5 @@ export function strftimeUtc(pattern: string, ms: number): string {
 /** Rejects escapes other than those strftimeUtc knows, naming the bad one. */
 export function checkStrftime(pattern: string): void {
   const m = /%([^YmdHMSj%]|$)/.exec(pattern.replace(/%%/g, ''));
-  if (m) throw new Error(`unsupported strftime escape "%${m[1]}" (supported: %Y %m %d %H %M %S %j %%)`);
+  if (m) throw new SluiceError('usage', `unsupported strftime escape "%${m[1]}" (supported: %Y %m %d %H %M %S %j %%)`);
 }

@@ -14,6 +14,7 @@
  * elements named after them (sluice:awsAccountId ...). ECS fields other than cluster, service,
  * task and container ids are read and not kept.
  */
+import type { DropReasonOf } from '../util/drop-reasons.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
 import type { TransportSession } from '../wire/batch.js';
 import { parseIpv4, parseIpv6 } from '../wire/packet/addr.js';
@@ -161,7 +162,7 @@ export class AwsVpcParser implements LineParser {
     this.rb.flush(session, nowMs, this.hooks.onBatch);
   }
 
-  private parseLine(line: string): string | undefined {
+  private parseLine(line: string): DropReasonOf<'parse'> | undefined {
     const tok = line.trim().split(/\s+/);
     if (tok.length > 1 && tok.every((t) => AWS_KNOWN_FIELDS.has(t))) {
       this.fields = tok;

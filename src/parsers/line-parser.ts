@@ -1,3 +1,4 @@
+import type { DropReasonOf } from '../util/drop-reasons.js';
 import type { FlowBatch, TransportSession } from '../wire/batch.js';
 
 /** What a text-line parser counts: per line, reasons for lines it could not use. */
@@ -9,7 +10,7 @@ export class LineCounters {
   /** Lines that parsed but carry no flow (AWS NODATA / SKIPDATA, header lines), by kind. */
   readonly skipped = new Map<string, number>();
 
-  bad(reason: string): void {
+  bad(reason: DropReasonOf<'parse'>): void {
     this.unparsed.set(reason, (this.unparsed.get(reason) ?? 0) + 1);
   }
 
@@ -27,7 +28,7 @@ export class LineCounters {
 export interface LineParserHooks {
   readonly onBatch: (b: FlowBatch) => void;
   /** A line that did not parse (already counted); the runtime samples these into the debug log. */
-  readonly onBad?: (reason: string, line: string, session: TransportSession) => void;
+  readonly onBad?: (reason: DropReasonOf<'parse'>, line: string, session: TransportSession) => void;
 }
 
 /** Lines in, FlowBatch records out. Never throws on input. */

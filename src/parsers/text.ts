@@ -8,6 +8,7 @@
  * is not counted as a field. A line that does not parse is
  * counted by reason and handed to onBad; it never stops the parser.
  */
+import type { DropReasonOf } from '../util/drop-reasons.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
 import type { TransportSession } from '../wire/batch.js';
 import { parseIpv4, parseIpv6 } from '../wire/packet/addr.js';
@@ -91,7 +92,7 @@ export class TextParser implements LineParser {
   }
 
   /** Returns the reason the line did not parse, or undefined when a record was committed. */
-  private parseLine(raw: string, nowMs: number): string | undefined {
+  private parseLine(raw: string, nowMs: number): DropReasonOf<'parse'> | undefined {
     // A syslog PRI (<134>) is framing, not content: field numbers count from what follows it, as
     // in the log files syslog daemons write.
     const line = raw.charCodeAt(0) === 60 ? raw.replace(PRI_RE, '') : raw;

@@ -16,6 +16,7 @@
  * current year is assumed (the one that does not put the time more than a day into the future, as
  * syslog readers do); without a zone, UTC.
  */
+import { SluiceError } from '../util/errors.js';
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
@@ -93,7 +94,7 @@ export function compileTimestampFormat(format: string): TimestampFormat {
       continue;
     }
     if (/[A-Za-z]/.test(c) && c !== 'T' && c !== 'Z') {
-      throw new Error(`timestamp_format "${format}": "${format.slice(i)}" at position ${i + 1} is not a format token (yyyy yy mmmm mmm mm dd _d dddd ddd HH MM SS[.000] ZZZ -HH[:MM] -HHMM ZHH[:MM] ZHHMM unix)`);
+      throw new SluiceError('config', `timestamp_format "${format}": "${format.slice(i)}" at position ${i + 1} is not a format token (yyyy yy mmmm mmm mm dd _d dddd ddd HH MM SS[.000] ZZZ -HH[:MM] -HHMM ZHH[:MM] ZHHMM unix)`);
     }
     const last = toks[toks.length - 1];
     if (last?.t === 'lit') last.s += c;
@@ -101,10 +102,10 @@ export function compileTimestampFormat(format: string): TimestampFormat {
     i++;
   }
   if (seen.has('unix') && toks.some((t) => t.t !== 'unix' && t.t !== 'space' && t.t !== 'lit')) {
-    throw new Error(`timestamp_format "${format}": unix stands alone`);
+    throw new SluiceError('config', `timestamp_format "${format}": unix stands alone`);
   }
   if (!seen.has('unix') && !(seen.has('day2') || seen.has('dayPad')) && !seen.has('hour')) {
-    throw new Error(`timestamp_format "${format}": needs at least a day (dd or _d) and an hour (HH), or unix`);
+    throw new SluiceError('config', `timestamp_format "${format}": needs at least a day (dd or _d) and an hour (HH), or unix`);
   }
   const frozen = Object.freeze(toks);
   return { text: format, parse: (s, nowMs) => match(frozen, s, nowMs ?? Date.now()) };

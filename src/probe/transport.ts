@@ -9,6 +9,7 @@
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import { SluiceError } from '../util/errors.js';
 
 export interface CollectorAddress {
   readonly host: string;
@@ -18,9 +19,9 @@ export interface CollectorAddress {
 /** host:port, [v6]:port or v6 literal with a port after the last colon in brackets only. */
 export function parseCollector(spec: string): CollectorAddress {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(spec) ?? /^([^:]+):(\d+)$/.exec(spec);
-  if (m === null) throw new Error(`collector "${spec}" is not host:port (IPv6 as [addr]:port)`);
+  if (m === null) throw new SluiceError('usage', `collector "${spec}" is not host:port (IPv6 as [addr]:port)`);
   const port = Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`collector "${spec}": port must be 1-65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SluiceError('usage', `collector "${spec}": port must be 1-65535`);
   return { host: m[1]!, port };
 }
 

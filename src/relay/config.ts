@@ -11,6 +11,7 @@
  */
 import { parseAddress, prefixFromLength, prefixFromMask, type IpPrefix } from '../wire/packet/addr.js';
 import { parseReceiver, ReceiverSyntaxError, type ReceiverSpec } from './receiver.js';
+import { SluiceError } from '../util/errors.js';
 
 export interface SourceRule {
   /** undefined = every source (0.0.0.0 in the file). */
@@ -26,13 +27,12 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
-export class RelayConfigError extends Error {
+export class RelayConfigError extends SluiceError {
   constructor(
     readonly file: string,
     readonly problems: readonly ConfigProblem[],
   ) {
-    super(problems.map((p) => `${file}:${p.line}:${p.column}: ${p.message}`).join('\n'));
-    this.name = 'RelayConfigError';
+    super('relay-config', problems.map((p) => `${file}:${p.line}:${p.column}: ${p.message}`).join('\n'), { file, line: problems[0]?.line, column: problems[0]?.column });
   }
 }
 

@@ -13,7 +13,7 @@ export { SpoofUnavailableError } from './native.js';
 export { listenRelay, type ListenOptions, type RelayListener } from './listener.js';
 export { createBatch, type DatagramBatch } from '../sources/datagram-batch.js';
 export { DEFAULT_RECEIVER_PORT, parseReceiver, ReceiverSyntaxError, resolveReceiver, receiverName, type ReceiverSpec, type ResolvedReceiver } from './receiver.js';
-export { DROP_REASONS, formatRelayCounters, Replicator, type DropReason, type ReceiverCounters, type RelayCounters, type ReplicatorOptions, type ResolvedRule } from './replicator.js';
+export { RELAY_DROP_REASONS, formatRelayCounters, Replicator, type DropReason, type ReceiverCounters, type RelayCounters, type ReplicatorOptions, type ResolvedRule } from './replicator.js';
 
 /** Resolves every receiver of config rules (host names looked up once). */
 export async function resolveRules(rules: readonly SourceRule[], family?: Family): Promise<ResolvedRule[]> {

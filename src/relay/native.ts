@@ -4,15 +4,15 @@
  */
 import { loadNativeAddon, type NativeAddon } from '../sources/native-addon.js';
 import type { Family } from '../wire/packet/addr.js';
+import { SluiceError } from '../util/errors.js';
 
 /** Why spoofing cannot work here, phrased for the person starting the relay. */
-export class SpoofUnavailableError extends Error {
+export class SpoofUnavailableError extends SluiceError {
   constructor(
     message: string,
-    readonly code: 'no-addon' | 'no-privilege' | 'unsupported',
+    readonly reason: 'no-addon' | 'no-privilege' | 'unsupported',
   ) {
-    super(message);
-    this.name = 'SpoofUnavailableError';
+    super('spoof-unavailable', message);
   }
 }
 

@@ -11,6 +11,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { parseAddress, type Family, type IpAddress } from '../wire/packet/addr.js';
+import { SluiceError } from '../util/errors.js';
 
 export const DEFAULT_RECEIVER_PORT = 2000;
 
@@ -34,13 +35,12 @@ export interface ResolvedReceiver extends ReceiverSpec {
 }
 
 /** A syntax error at a 1-based column of the receiver text. */
-export class ReceiverSyntaxError extends Error {
+export class ReceiverSyntaxError extends SluiceError {
   constructor(
     message: string,
     readonly column: number,
   ) {
-    super(message);
-    this.name = 'ReceiverSyntaxError';
+    super('receiver-syntax', message, { column });
   }
 }
 
@@ -132,10 +132,10 @@ export async function resolveReceiver(spec: ReceiverSpec, family?: Family): Prom
   try {
     r = await lookup(spec.host, family !== undefined ? { family } : {});
   } catch (err) {
-    throw new Error(`receiver "${spec.text}": cannot resolve ${spec.host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new SluiceError('receiver-syntax', `receiver "${spec.text}": cannot resolve ${spec.host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   const address = parseAddress(r.address);
-  if (address === undefined) throw new Error(`${spec.text}: ${spec.host} resolved to "${r.address}", not an address`);
+  if (address === undefined) throw new SluiceError('receiver-syntax', `${spec.text}: ${spec.host} resolved to "${r.address}", not an address`);
   return { ...spec, address };
 }
 

@@ -17,27 +17,17 @@
 import dgram from 'node:dgram';
 import { constants as osConstants } from 'node:os';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { dropReasonsOf, type DropReasonOf } from '../util/drop-reasons.js';
 import { parseAddress, prefixMatches, unmapIpv4, type Family, type IpAddress, type IpPrefix } from '../wire/packet/addr.js';
 import { batchDatagram, batchSourceText, META, type DatagramBatch } from '../sources/datagram-batch.js';
 import { tryLoadNativeAddon, type NativeAddon } from '../sources/native-addon.js';
 import { addonForSpoofing, openRawSocket } from './native.js';
 import { receiverName, type ResolvedReceiver } from './receiver.js';
 
-export type DropReason =
-  /** ICMP port/host/network unreachable reported for this receiver (plain sends), or no route. */
-  | 'unreachable'
-  /** Larger than IP can carry to this receiver (e.g. a 65 527-byte IPv6 datagram to IPv4). */
-  | 'too-big'
-  /** Too many datagrams already waiting for this receiver's socket. */
-  | 'queue-full'
-  /** The kernel's send buffer was full (raw sends never wait). */
-  | 'buffer-full'
-  /** Spoofing needs the same address family on both sides (an IPv6 exporter cannot be an IPv4 source). */
-  | 'family-mismatch'
-  /** Any other send error (counted with the errno in the log line). */
-  | 'send-error';
+/** Why a copy did not reach a receiver: the relay stage of the one vocabulary (util/drop-reasons.ts). */
+export type DropReason = DropReasonOf<'relay'>;
 
-export const DROP_REASONS: readonly DropReason[] = ['unreachable', 'too-big', 'queue-full', 'buffer-full', 'family-mismatch', 'send-error'];
+export const RELAY_DROP_REASONS: readonly DropReason[] = dropReasonsOf('relay');
 
 export interface ReceiverCounters {
   /** The receiver as written, e.g. "10.0.0.5/2055/10,4/S". */
@@ -510,7 +500,7 @@ function isMulticast(a: IpAddress): boolean {
 /** A one-line summary of the counters, for logs. */
 export function formatRelayCounters(c: RelayCounters): string {
   const parts = c.receivers.map((r) => {
-    const drops = DROP_REASONS.filter((k) => r.dropped[k] > 0).map((k) => `${k} ${r.dropped[k]}`);
+    const drops = RELAY_DROP_REASONS.filter((k) => r.dropped[k] > 0).map((k) => `${k} ${r.dropped[k]}`);
     return `${r.receiver}${r.spoofed ? ' (spoofed)' : ''}: sent ${r.sent}${r.skipped > 0 ? `, skipped ${r.skipped}` : ''}${drops.length > 0 ? `, dropped ${drops.join(', ')}` : ''}`;
   });
   return `received ${c.received} datagrams (${c.receivedBytes} bytes)${c.unmatched > 0 ? `, ${c.unmatched} for no receiver` : ''}; ${parts.join('; ')}`;

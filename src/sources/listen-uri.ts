@@ -1,4 +1,5 @@
 /** A listener address given as `udp://HOST:PORT` or `tcp://HOST:PORT` (IPv6 hosts in brackets). */
+import { SluiceError } from '../util/errors.js';
 export interface ListenSpec {
   readonly transport: 'udp' | 'tcp';
   /** Host to bind; '' means every address, IPv4 and IPv6. */
@@ -9,9 +10,9 @@ export interface ListenSpec {
 
 export function parseListenUri(text: string): ListenSpec {
   const m = /^(udp|tcp):\/\/(\[[^\]]*\]|[^:/]*)?:(\d+)\/?$/i.exec(text.trim());
-  if (m === null) throw new Error(`--listen "${text}": expected udp://HOST:PORT or tcp://HOST:PORT (HOST may be empty, or [IPv6] in brackets)`);
+  if (m === null) throw new SluiceError('usage', `--listen "${text}": expected udp://HOST:PORT or tcp://HOST:PORT (HOST may be empty, or [IPv6] in brackets)`);
   const port = Number(m[3]);
-  if (port > 65535) throw new Error(`--listen "${text}": port ${port} is out of range 0-65535 (0 picks a free port)`);
+  if (port > 65535) throw new SluiceError('usage', `--listen "${text}": port ${port} is out of range 0-65535 (0 picks a free port)`);
   let host = m[2] ?? '';
   if (host.startsWith('[')) host = host.slice(1, -1);
   if (host === '*') host = '';

@@ -9,6 +9,7 @@ import { constants as osConstants } from 'node:os';
 import { parseAddress, type Family } from '../wire/packet/addr.js';
 import { createBatch, type DatagramBatch } from './datagram-batch.js';
 import { tryLoadNativeAddon, type NativeAddon } from './native-addon.js';
+import { SluiceError } from '../util/errors.js';
 
 export interface UdpSocketOptions {
   /** Address to bind; undefined or '' = every address (dual-stack '::', or '0.0.0.0' under family 4). */
@@ -60,7 +61,7 @@ export async function openUdpSocket(o: UdpSocketOptions): Promise<UdpSocket> {
   const host = o.host === '' ? undefined : o.host;
   if (host !== undefined) {
     const ip = parseAddress(host);
-    if (ip === undefined) throw new Error(`"${host}" is not an IP address`);
+    if (ip === undefined) throw new SluiceError('usage', `"${host}" is not an IP address`);
     return bind(ip.family, host);
   }
   if (o.family === 4) return bind(4, '0.0.0.0');

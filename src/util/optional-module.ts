@@ -7,13 +7,14 @@
  * @param what the feature, for the error: "the Kafka output"
  * @param exportName an export the module must have
  */
+import { SluiceError } from './errors.js';
 export async function loadOptional<T>(url: URL, what: string, exportName: string): Promise<T> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url.href)) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`${what} is not available in this build (${(err as Error).message})`);
+    throw new SluiceError('usage', `${what} is not available in this build (${(err as Error).message})`);
   }
-  if (mod[exportName] === undefined) throw new Error(`${what} is not available in this build (no ${exportName})`);
+  if (mod[exportName] === undefined) throw new SluiceError('usage', `${what} is not available in this build (no ${exportName})`);
   return mod as T;
 }

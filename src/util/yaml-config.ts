@@ -1,5 +1,6 @@
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { SluiceError } from './errors.js';
 
 /**
  * YAML configuration files validated by a zod schema, shared by `collect --config` and the
@@ -7,12 +8,12 @@ import type { z } from 'zod';
  * file:line:column of the node it concerns (a missing key: its parent), and all problems are
  * listed at once, so a user fixes the file in one pass. Nothing runs while there is one.
  */
-export class ConfigError extends Error {
+export class ConfigError extends SluiceError {
   constructor(
     readonly file: string,
     readonly problems: readonly string[],
   ) {
-    super(`${file}: invalid configuration:\n  ${problems.join('\n  ')}`);
+    super('config', `${file}: invalid configuration:\n  ${problems.join('\n  ')}`, { file });
   }
 }
 

@@ -1,22 +1,8 @@
+import type { DropReasonOf } from '../util/drop-reasons.js';
 import type { TransportSession } from './batch.js';
 
-/** Why input was not turned into records. Stable strings: they become metric label values. */
-export type DropReason =
-  | 'truncated' // datagram shorter than its header or than a length it declares
-  | 'bad-version' // unknown protocol version
-  | 'bad-length' // header length field disagrees with the datagram
-  | 'bad-set' // set header with a length below 4 or past the message end
-  | 'bad-template' // malformed (options) template record
-  | 'template-limit' // per-session or total template bound reached
-  | 'template-redefined' // TCP template redefined without withdrawal (RFC 7011 8.1)
-  | 'withdrawal-ignored' // template withdrawal over UDP or for an unknown id
-  | 'missing-template' // data set held for its template, which never came (timed out or session end)
-  | 'pending-overflow' // data set could not be held: per-session pending bound reached
-  | 'template-expired' // data set whose UDP template outlived its lifetime
-  | 'truncated-record' // bytes at the end of a data set that are a cut record, not padding
-  | 'bad-list' // malformed RFC 6313 structured data
-  | 'unsupported' // well-formed input of a kind sluice does not decode (sFlow sample formats other than 1-5)
-  | 'bad-record'; // record that cannot be decoded for another reason
+/** Why input was not turned into records: the decode stage of the one vocabulary (util/drop-reasons.ts). */
+export type DropReason = DropReasonOf<'decode'>;
 
 export interface DropEvent {
   readonly reason: DropReason;

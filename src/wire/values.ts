@@ -1,6 +1,7 @@
 import type { DataType } from './ie/types.js';
 import { ipv4ToString, ipv6ToString, macToString } from './packet/addr.js';
 import { VARLEN, type FieldSpec, type Template } from './template.js';
+import { SluiceError } from '../util/errors.js';
 
 /** A decoded field value. Integers above 2^53 are bigint; octet arrays stay Buffers. */
 export type FieldValue = number | bigint | string | boolean | Buffer | ListValue | null;
@@ -34,12 +35,12 @@ export interface SubTemplateMultiListValue {
 }
 export type ListValue = BasicListValue | SubTemplateListValue | SubTemplateMultiListValue;
 
-export class ListDecodeError extends Error {
+export class ListDecodeError extends SluiceError {
   constructor(
     message: string,
     readonly offset: number,
   ) {
-    super(`${message} at offset ${offset}`);
+    super('list-decode', `${message} at offset ${offset}`, { offset });
   }
 }
 

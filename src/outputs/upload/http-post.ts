@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { SluiceError } from '../../util/errors.js';
 
 export interface PostResult {
   /** HTTP status, or 0 when no reply came (refused, reset, TLS failure, timeout). */
@@ -56,7 +57,7 @@ export class HttpClient {
       this.#agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
       this.#mod = http;
     } else {
-      throw new Error(`unsupported URL scheme ${this.url.protocol} in ${opts.url} (http: or https:)`);
+      throw new SluiceError('config', `unsupported URL scheme ${this.url.protocol} in ${opts.url} (http: or https:)`);
     }
   }
 

@@ -18,6 +18,7 @@ import { PROTOCOL_KEYWORDS } from './generated/protocols.js';
 import { FIREWALL_EVENT, FLOW_END_REASON, FORWARDING_STATUS, FORWARDING_STATUS_REASON, NAT_EVENT } from './generated/values.js';
 import { SLUICE_ELEMENTS, SLUICE_PEN, SLUICE_SCOPE } from './sluice-elements.js';
 import { NETFLOW_EXTRA_PEN, NETFLOW_PEN, REVERSE_PEN, type BiflowRule, type DataType, type InfoElement } from './types.js';
+import { SluiceError } from '../../util/errors.js';
 
 const MAX_PEN = 0xffffffff;
 const MAX_ID = 0x7fff; // the top bit of an IPFIX field id is the enterprise bit, not part of the id
@@ -140,16 +141,14 @@ export interface IeDefinition {
 }
 
 /** A bad line in an IE definitions file; the message starts with "file:line:column:" like a compiler's. */
-export class IeDefinitionError extends Error {
-  readonly code = 'ERR_IE_DEFINITION';
+export class IeDefinitionError extends SluiceError {
   constructor(
     readonly file: string,
     readonly line: number,
     readonly column: number,
     readonly reason: string,
   ) {
-    super(`${file}:${line}:${column}: ${reason}`);
-    this.name = 'IeDefinitionError';
+    super('ie-definition', `${file}:${line}:${column}: ${reason}`, { file, line, column });
   }
 }
 

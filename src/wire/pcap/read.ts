@@ -1,3 +1,4 @@
+import { SluiceError } from '../../util/errors.js';
 /**
  * Reader for libpcap ("pcap") and pcapng capture files held in memory.
  *
@@ -27,12 +28,11 @@ export interface CapturedFrame {
   readonly interfaceId: number;
 }
 
-export class CaptureFormatError extends Error {
-  override readonly name = 'CaptureFormatError';
+export class CaptureFormatError extends SluiceError {
   /** Byte offset in the input of the header or block that is corrupt. */
   readonly offset: number;
   constructor(message: string, offset: number) {
-    super(`${message} (at byte offset ${offset})`);
+    super('capture-format', `${message} (at byte offset ${offset})`, { offset });
     this.offset = offset;
   }
 }

@@ -23,6 +23,7 @@ import type { Template } from '../template.js';
 import { decodeRecord, type FieldValue } from '../values.js';
 import { float64s, int32s } from '../typed-slab.js';
 import { C, G, MAX_LABELS, SflowLayouts } from './layout.js';
+import { SluiceError } from '../../util/errors.js';
 
 // ---- wire constants ---------------------------------------------------------------------------
 
@@ -209,13 +210,13 @@ function next(body: number, len: number, end: number): number {
 }
 
 /** A problem found while reading a sample, carried to the datagram loop, which reports it. */
-class SampleError extends Error {
+class SampleError extends SluiceError {
   constructor(
     readonly reason: DropReason,
     readonly offset: number,
     message: string,
   ) {
-    super(message);
+    super('sflow-sample', message, { offset });
   }
 }
 
