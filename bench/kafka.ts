@@ -5,11 +5,15 @@
  * 256 KB chunks of JSON lines, the way the collector hands them to an output.
  *
  * Timed: from the first write() until close() resolves, i.e. until the broker has acknowledged
- * every record (acks=all). Also reported: the cost of write() alone (queueing, on the caller's
- * thread). Rows: default properties, compression.codec=gzip, a fixed partition, 100 records per
- * message; and the peer, librdkafka's producer (kcat -P) with the same lines, for the ratio.
+ * every record (acks=all). Also reported: the cost of write() alone (handing records to
+ * librdkafka, on the caller's thread). Rows: default properties, gzip, lz4, a fixed partition,
+ * 100 records per message; and the peer, librdkafka's producer (kcat -P) with the same lines, with
+ * each row's ratio to it.
  *
- *   node --import tsx bench/kafka.ts          (RECORDS=500000 to change the amount)
+ *   node --import tsx bench/kafka.ts             (RECORDS=500000 to change the amount)
+ *   node --import tsx bench/kafka.ts --clients   the client libraries alone, side by side with kcat -P
+ *                                                (how the output's client was chosen; candidates that
+ *                                                are not installed are listed as such)
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +84,7 @@ export async function benchKafka(records = Number(process.env.RECORDS ?? 300_000
     const variants: Array<{ name: string; properties: Record<string, string>; partition?: number; recordsPerMessage?: number }> = [
       { name: 'kafka (defaults, acks=all)', properties: {} },
       { name: 'kafka compression.codec=gzip', properties: { 'compression.codec': 'gzip' } },
+      { name: 'kafka compression.codec=lz4', properties: { 'compression.codec': 'lz4' } },
       { name: 'kafka partition=0', properties: {}, partition: 0 },
       { name: 'kafka recordsPerMessage=100', properties: {}, recordsPerMessage: 100 },
     ];
@@ -426,9 +431,11 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     process.exit(0);
   }
   const rows = await benchKafka();
+  const peer = rows.find((r) => r.name.startsWith('peer:'));
   for (const r of rows) {
+    const ratio = peer !== undefined ? ` ${(r.recordsPerSec / peer.recordsPerSec).toFixed(2)}x kcat -P` : '';
     console.log(
-      `${r.name.padEnd(32)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(10)} records/s` +
+      `${r.name.padEnd(32)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(10)} records/s${ratio}` +
         `  ${r.mbPerSec.toFixed(1).padStart(6)} MB/s JSON  (write() alone ${Math.round(r.enqueueRecordsPerSec).toLocaleString('en-US')} records/s;` +
         ` ${r.records} written, ${r.dropped} dropped)`,
     );
