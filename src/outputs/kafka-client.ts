@@ -47,7 +47,6 @@ export interface RdKafkaProducer {
   on(ev: 'event.error', cb: (err: RdKafkaError) => void): void;
   on(ev: 'event.stats', cb: (ev: { message: string }) => void): void;
   on(ev: 'event.log', cb: (ev: { severity: number; fac: string; message: string }) => void): void;
-  removeAllListeners(): void;
 }
 
 export interface RdKafkaModule {

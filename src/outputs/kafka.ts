@@ -376,8 +376,8 @@ export class KafkaOutput implements Output {
       this.producer.setPollInterval(0);
       await raceTimeout(new Promise<void>((resolve) => this.producer.disconnect(0, () => resolve())), Math.max(remaining(), 1000));
     }
+    // Late reports and statistics are ignored from here on (every handler checks the state).
     this.state = 'closed';
-    this.producer.removeAllListeners();
   }
 
   // ---- internals -----------------------------------------------------------------------------
