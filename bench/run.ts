@@ -167,7 +167,7 @@ async function main(): Promise<void> {
         const ratio = (name: string) => (rows.find((r) => r.name === name)?.recordsPerSec ?? NaN) / peer.recordsPerSec;
         console.log(
           `  ratio sluice / kcat -P: one record per message ${ratio('kafka (defaults, acks=all)').toFixed(2)}x, ` +
-            `recordsPerMessage=100 ${ratio('kafka recordsPerMessage=100').toFixed(2)}x (kafkajs pays per message; librdkafka is C)`,
+            `recordsPerMessage=100 ${ratio('kafka recordsPerMessage=100').toFixed(2)}x (librdkafka through @confluentinc/kafka-javascript)`,
         );
       }
     } else console.log('  kafka: kcat not installed (apt-get install kcat): no mock broker, no Kafka row');

@@ -48,3 +48,29 @@ if (nodedir === undefined) give(`not built: no Node headers found (include/node/
 const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.status !== 0) give(`build failed (node-gyp exit ${r.status ?? r.signal}); needs python3, make and a C compiler`);
 say(`built build/Release/sluice_native.node (headers from ${nodedir})`);
+buildKafkaClient();
+
+/**
+ * The Kafka output's client, @confluentinc/kafka-javascript (librdkafka), built here rather than by
+ * its own install script (package.json allowScripts denies that one): its script would fetch a
+ * prebuilt binary, and its static build fetches codec sources. Built from the librdkafka sources
+ * inside its npm package, linked against the system's zlib, zstd and lz4 (Debian zlib1g-dev,
+ * libzstd-dev, liblz4-dev): nothing is downloaded. Without it everything works except
+ * `-o kafka://`, which then says at start that the client is missing and how to build it.
+ */
+function buildKafkaClient() {
+  const dir = join(root, 'node_modules', '@confluentinc', 'kafka-javascript');
+  const kafkaSay = (msg) => process.stderr.write(`sluice kafka client: ${msg}\n`);
+  if (!existsSync(join(dir, 'binding.gyp'))) return kafkaSay('not installed (an optional dependency); the Kafka output is unavailable');
+  if (existsSync(join(dir, 'build', 'Release', 'confluent-kafka-javascript.node')) && process.env.SLUICE_REBUILD_KAFKA !== '1') return kafkaSay('already built');
+  if (process.env.SLUICE_SKIP_KAFKA === '1') return kafkaSay('skipped (SLUICE_SKIP_KAFKA=1); the Kafka output is unavailable');
+  kafkaSay('building librdkafka from the sources in its package (a few minutes; SLUICE_SKIP_KAFKA=1 skips it)');
+  const env = { ...process.env, CKJS_LINKING: 'dynamic' };
+  const k = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (k.status !== 0) {
+    kafkaSay(`build failed (node-gyp exit ${k.status ?? k.signal}): needs g++, make and the zlib, zstd and lz4 headers (Debian: zlib1g-dev libzstd-dev liblz4-dev); the Kafka output is unavailable`);
+    if (strict) process.exit(1);
+    return;
+  }
+  kafkaSay('built');
+}

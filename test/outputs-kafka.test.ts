@@ -1,7 +1,9 @@
 /**
  * The Kafka output against a real broker: librdkafka's mock cluster (Debian's kcat), records
  * produced by sluice's Kafka output and read back with kcat, compared one by one. Also the fixed
- * partition, gzip/lz4/zstd compression, packed messages, property validation and a dead broker.
+ * partition, every compression codec, packed messages, order per partition under load, property
+ * validation, a broker that is down at start and comes up, one that freezes and comes back, and a
+ * dead one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,16 +11,26 @@ import net from 'node:net';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
 import { DecodeStage } from '../src/pipeline/decode.js';
-import kafkajs from 'kafkajs';
+import { spawnSync } from 'node:child_process';
 import { createKafkaOutput, parseKafkaProperties, type KafkaOutput } from '../src/outputs/kafka.js';
 import type { KafkaOutputSpec, OutputLog } from '../src/outputs/output.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IeRegistry } from '../src/wire/ie/registry.js';
 import { consumeAll, haveKcat, startMockCluster, type ConsumedRecord } from './helpers/kafka-mock.js';
+import { loadKafkaClient } from '../src/outputs/kafka-client.js';
 import { generateMessages } from './helpers/messages.js';
 
 const KCAT = haveKcat();
-const skip = KCAT ? false : 'kcat (Debian package kcat) is not installed';
+const CLIENT = (() => {
+  try {
+    loadKafkaClient();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const skip = !CLIENT ? 'the Kafka client (@confluentinc/kafka-javascript) is not built here' : KCAT ? false : 'kcat (Debian package kcat) is not installed';
+const skipNoClient = CLIENT ? false : 'the Kafka client (@confluentinc/kafka-javascript) is not built here';
 
 /** At least `n` JSON lines from the decoder over encoder-generated IPFIX, v9 and v5 messages, as chunks of whole lines. */
 function jsonChunks(n: number): { chunks: Buffer[]; lines: string[] } {
@@ -92,12 +104,13 @@ test('kafka round trip: 2000+ decoder records through the mock cluster, read bac
   t.after(() => cluster.stop());
   const { chunks, lines } = jsonChunks(2000);
   assert.ok(lines.length >= 2000);
-  const out = await produce({ brokers: [cluster.bootstrap], topic: 'flows', properties: {}, blocking: false }, chunks);
+  // No fixed partition and no stickiness: librdkafka picks a partition per record.
+  const out = await produce({ brokers: [cluster.bootstrap], topic: 'flows', properties: { 'sticky.partitioning.linger.ms': '0' }, blocking: false }, chunks);
   assert.equal(out.counters.written, lines.length);
   assert.equal(out.counters.dropped, 0);
   const got = await consumeAll(cluster.bootstrap, 'flows');
   assertSameRecords(lines, got);
-  // unassigned partition: the default partitioner spreads records over the topic's partitions
+  // unassigned partition: the partitioner spreads records over the topic's partitions
   assert.ok(new Set(got.map((r) => r.partition)).size > 1, 'records spread over partitions');
   for (const r of got) JSON.parse(r.value);
 });
@@ -115,7 +128,7 @@ test('kafka fixed partition: every record in that partition, in order', { skip }
   assert.deepEqual(got.map((r) => r.value), lines);
 });
 
-for (const codec of ['gzip', 'lz4', 'zstd']) {
+for (const codec of ['gzip', 'snappy', 'lz4', 'zstd']) {
   test(`kafka compression.codec=${codec}: librdkafka reads every record back intact`, { skip }, async (t) => {
     const cluster = await startMockCluster(codec);
     t.after(() => cluster.stop());
@@ -137,7 +150,7 @@ test('kafka recordsPerMessage: lines packed into messages, none over message.max
     chunks,
     { 'message.max.bytes': String(maxBytes) },
   );
-  assert.equal(out.counters.written, lines.length, 'written counts records, not messages');
+  assert.equal(out.counters.written, lines.length, `written counts records, not messages: ${JSON.stringify(out.counters)}`);
   assert.equal(out.counters.dropped, 0);
   const got = await consumeAll(cluster.bootstrap, 'packed');
   assert.ok(got.length < lines.length / 5, `records packed: ${got.length} messages for ${lines.length} records`);
@@ -149,31 +162,31 @@ test('kafka recordsPerMessage: lines packed into messages, none over message.max
   assert.deepEqual(got.flatMap((m) => m.value.split('\n')), lines);
 });
 
-test('kafka lz4/zstd codecs: registered with kafkajs, standard frames (magic numbers), lossless', async () => {
-  parseKafkaProperties({ 'compression.codec': 'lz4' });
-  parseKafkaProperties({ 'compression.codec': 'zstd' });
-  const { CompressionCodecs, CompressionTypes } = kafkajs;
-  const data = Buffer.from('{"@type":"ipfix.entry","iana:octetDeltaCount":1}\n'.repeat(500));
-  for (const [type, magic] of [[CompressionTypes.LZ4, 0x184d2204], [CompressionTypes.ZSTD, 0xfd2fb528]] as const) {
-    const codec = CompressionCodecs[type]() as { compress(e: { buffer: Buffer }): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> };
-    const packed = await codec.compress({ buffer: data });
-    assert.equal(packed.readUInt32LE(0), magic, `frame magic of codec ${type}`);
-    assert.ok(packed.length < data.length / 10, 'compressed');
-    assert.deepEqual(await codec.decompress(packed), data);
-  }
-});
-
-test('kafka properties: known ones map, unknown and unsupported ones are rejected clearly', () => {
-  const s = parseKafkaProperties({ 'compression.codec': 'gzip', 'linger.ms': '50', 'batch.num.messages': '500', acks: 'all', 'message.max.bytes': '2000000' });
-  assert.equal(s.lingerMs, 50);
-  assert.equal(s.batchMessages, 500);
+test('kafka properties: known ones map to librdkafka, unknown and managed ones are rejected clearly', () => {
+  const s = parseKafkaProperties({ 'compression.codec': 'GZIP', 'linger.ms': '50', 'batch.num.messages': '500', acks: 'all', 'message.max.bytes': '2000000' });
+  assert.equal(s.client['linger.ms'], 50);
+  assert.equal(s.client['batch.num.messages'], 500);
+  assert.equal(s.client['compression.codec'], 'gzip');
   assert.equal(s.acks, -1);
+  assert.equal(s.client['enable.idempotence'], true, 'acks=all: idempotent, so order holds with requests in flight');
   assert.equal(s.maxMessageBytes, 2_000_000);
+  assert.equal(s.boundBytes, 64 * 1024 * 1024);
+  assert.equal(s.client['message.timeout.ms'], undefined, 'non-blocking: librdkafka default (300 s)');
+  const one = parseKafkaProperties({ 'request.required.acks': '1', 'queue.buffering.max.ms': '7' }, true);
+  assert.equal(one.client['enable.idempotence'], false);
+  assert.equal(one.client['max.in.flight.requests.per.connection'], 1, 'acks=1: one request in flight keeps order');
+  assert.equal(one.client['linger.ms'], 7);
+  assert.equal(one.client['message.timeout.ms'], 0, 'blocking: records wait for the broker for ever');
+  assert.equal(one.boundBytes, 1024 * 1024 * 1024);
+  assert.equal(one.client['queue.buffering.max.kbytes'], 1024 * 1024);
+  assert.equal(parseKafkaProperties({ 'queue.buffering.max.kbytes': '32' }).boundBytes, 32 * 1024);
+  assert.equal(parseKafkaProperties({ 'compression.codec': 'snappy' }).client['compression.codec'], 'snappy');
   assert.throws(() => parseKafkaProperties({ 'bogus.option': '1' }), /unknown property "bogus.option"; supported: client.id/);
-  assert.throws(() => parseKafkaProperties({ 'compression.codec': 'snappy' }), /snappy.*not supported.*none, gzip, lz4 or zstd/);
-  assert.throws(() => parseKafkaProperties({ 'compression.codec': 'brotli' }), /expected none, gzip, lz4 or zstd/);
+  assert.throws(() => parseKafkaProperties({ 'compression.codec': 'brotli' }), /expected none, gzip, snappy, lz4 or zstd/);
   assert.throws(() => parseKafkaProperties({ 'linger.ms': 'soon' }), /linger.ms="soon": expected an integer/);
   assert.throws(() => parseKafkaProperties({ acks: '2' }), /acks/);
+  assert.throws(() => parseKafkaProperties({ 'enable.idempotence': 'false' }), /enable.idempotence is set by sluice/);
+  assert.throws(() => parseKafkaProperties({ 'max.in.flight.requests.per.connection': '5' }), /is set by sluice/);
   const { log } = collectLog();
   assert.throws(() => createKafkaOutput({ brokers: ['127.0.0.1:9'], topic: 't', properties: { 'sasl.mechanism': 'plain' }, blocking: false }, log), /unknown property/);
   assert.throws(() => createKafkaOutput({ brokers: ['127.0.0.1:9'], topic: 't', partition: -1, properties: {}, blocking: false }, log), /partition/);
@@ -188,7 +201,7 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-test('kafka dead broker: write() returns at once, drops past the bound are counted, close() keeps its timeout', async () => {
+test('kafka dead broker: write() returns at once, drops past the bound are counted, close() keeps its timeout', { skip: skipNoClient }, async () => {
   const port = await deadPort();
   const { log, lines: logLines } = collectLog();
   const out = createKafkaOutput(
@@ -223,7 +236,7 @@ test('kafka dead broker: write() returns at once, drops past the bound are count
   assert.equal(out.counters.dropReasons['closed'], 1);
 });
 
-test('kafka blocking: buffers up to its bound, then drops under blocking-bound', async () => {
+test('kafka blocking: buffers up to its bound, then drops under blocking-bound', { skip: skipNoClient }, async () => {
   const port = await deadPort();
   const { log } = collectLog();
   const out = createKafkaOutput(
@@ -271,3 +284,179 @@ test('kafka broker dies mid-stream: writes stay instant, everything is accounted
   assert.equal(out.counters.written + out.counters.dropped, lines.length * 21);
   assert.ok(out.counters.dropped > 0);
 });
+
+/** `n` records `{"seq":i,...}` of about 200 bytes, as chunks of whole lines (about 64 KB each). */
+function seqChunks(n: number, from = 0): Buffer[] {
+  const chunks: Buffer[] = [];
+  const pad = 'x'.repeat(170);
+  let lines: string[] = [];
+  for (let i = from; i < from + n; i++) {
+    lines.push(`{"seq":${i},"pad":"${pad}"}\n`);
+    if (lines.length === 320) {
+      chunks.push(Buffer.from(lines.join('')));
+      lines = [];
+    }
+  }
+  if (lines.length > 0) chunks.push(Buffer.from(lines.join('')));
+  return chunks;
+}
+
+/**
+ * The records read back, by sequence number: none twice, each partition in increasing order;
+ * returns the set of numbers seen. `repeats` lists records that may arrive a second time (they are
+ * then skipped in the order check); see the freeze test for why.
+ */
+function checkSequences(got: ConsumedRecord[], repeats?: (seq: number) => boolean): Set<number> {
+  const seen = new Set<number>();
+  const last = new Map<number, number>();
+  for (const r of got) {
+    const seq = (JSON.parse(r.value) as { seq: number }).seq;
+    if (seen.has(seq) && repeats?.(seq) === true) continue;
+    assert.ok(!seen.has(seq), `record ${seq} arrived twice`);
+    seen.add(seq);
+    const prev = last.get(r.partition) ?? -1;
+    assert.ok(seq > prev, `partition ${r.partition}: record ${seq} after ${prev}`);
+    last.set(r.partition, seq);
+  }
+  return seen;
+}
+
+async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('kafka order per partition under load: 100 000 records, small batches, acks=all: none lost, none twice, each partition in order', { skip }, async (t) => {
+  const cluster = await startMockCluster('load');
+  t.after(() => cluster.stop());
+  const n = 100_000;
+  const { log } = collectLog();
+  const out = createKafkaOutput(
+    { brokers: [cluster.bootstrap], topic: 'load', properties: { 'sticky.partitioning.linger.ms': '0', 'batch.num.messages': '200', 'linger.ms': '1' }, blocking: true },
+    log,
+    { closeTimeoutMs: 120_000 },
+  );
+  await out.open();
+  for (const c of seqChunks(n)) out.write(c);
+  await out.close();
+  assert.equal(out.counters.dropped, 0);
+  assert.equal(out.counters.written, n);
+  const got = await consumeAll(cluster.bootstrap, 'load', 60_000);
+  const seen = checkSequences(got);
+  assert.equal(seen.size, n, 'every record arrived');
+  assert.equal(new Set(got.map((r) => r.partition)).size, 4, 'records spread over the 4 partitions');
+});
+
+/** Forwards 127.0.0.1:`port` to `target` once started: a broker address that is down, then up. */
+function lateProxy(port: number, target: string): { start(): Promise<void>; stop(): Promise<void> } {
+  const [host, tport] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    const up = net.connect(tport, host);
+    for (const s of [sock, up]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    sock.pipe(up).pipe(sock);
+  });
+  return {
+    start: () => new Promise<void>((r) => server.listen(port, '127.0.0.1', r)),
+    stop: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        if (!server.listening) return r();
+        server.close(() => r());
+      }),
+  };
+}
+
+test('kafka broker down at start, then up: blocking=yes loses nothing and keeps order', { skip }, async (t) => {
+  const cluster = await startMockCluster('late');
+  t.after(() => cluster.stop());
+  const port = await deadPort();
+  const proxy = lateProxy(port, cluster.bootstrap);
+  t.after(() => proxy.stop());
+  const { log, lines: logLines } = collectLog();
+  const out = createKafkaOutput(
+    { brokers: [`127.0.0.1:${port}`], topic: 'late', properties: { 'reconnect.backoff.max.ms': '300' }, blocking: true },
+    log,
+    { closeTimeoutMs: 30_000 },
+  );
+  const n = 20_000;
+  const first = seqChunks(n / 2);
+  for (const c of first) out.write(c);
+  await out.open();
+  assert.equal(out.counters.written, 0);
+  assert.equal(out.queued, n / 2, 'records wait while the broker is down');
+  assert.ok(logLines.some((l) => /cannot connect/.test(l)), logLines.join('\n'));
+  await proxy.start();
+  for (const c of seqChunks(n / 2, n / 2)) out.write(c);
+  await out.close();
+  assert.equal(out.counters.dropped, 0, JSON.stringify(out.counters));
+  assert.equal(out.counters.written, n);
+  assert.ok(logLines.some((l) => /: connected/.test(l)), logLines.join('\n'));
+  const seen = checkSequences(await consumeAll(cluster.bootstrap, 'late'));
+  assert.equal(seen.size, n);
+});
+
+for (const blocking of [true, false]) {
+  test(`kafka broker freezes mid-stream and comes back: ${blocking ? 'blocking=yes loses nothing' : 'blocking=no drops what outlives message.timeout.ms, counted'}; order kept`, { skip }, async (t) => {
+    const cluster = await startMockCluster(blocking ? 'frozen' : 'frozen-nb');
+    const topic = blocking ? 'frozen' : 'frozen-nb';
+    t.after(async () => {
+      cluster.proc.kill('SIGCONT');
+      await cluster.stop();
+    });
+    const { log, lines: logLines } = collectLog();
+    const out = createKafkaOutput(
+      {
+        brokers: [cluster.bootstrap],
+        topic,
+        properties: {
+          'sticky.partitioning.linger.ms': '0',
+          'socket.timeout.ms': '1000',
+          'request.timeout.ms': '1000',
+          'reconnect.backoff.max.ms': '200',
+          'statistics.interval.ms': '200',
+          ...(blocking ? {} : { 'message.timeout.ms': '1500' }),
+        },
+        blocking,
+      },
+      log,
+      { closeTimeoutMs: 30_000 },
+    );
+    await out.open();
+    const part = 5_000;
+    for (const c of seqChunks(part)) out.write(c);
+    await waitFor(() => out.queued === 0, 20_000, 'the first records to be acknowledged');
+    assert.equal(out.counters.written, part);
+    // SIGSTOP: the broker neither answers nor closes its connections, as a hung or cut-off host.
+    assert.ok(cluster.proc.kill('SIGSTOP'));
+    for (const c of seqChunks(part, part)) out.write(c);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(cluster.proc.kill('SIGCONT'));
+    for (const c of seqChunks(part, 2 * part)) out.write(c);
+    await out.close();
+    const n = 3 * part;
+    assert.equal(out.counters.written + out.counters.dropped, n, JSON.stringify(out.counters));
+    // A request the frozen broker had taken is sent again after its timeout. A real broker drops
+    // the copy (idempotent producer: same producer id and sequence); librdkafka's mock checks
+    // sequences for transactional producers only, so here a record sent during the freeze may
+    // arrive twice. Only those may; every other record exactly once, each partition in order.
+    const seen = checkSequences(await consumeAll(cluster.bootstrap, topic), (seq) => seq >= part && seq < 2 * part);
+    for (let i = 0; i < part; i++) assert.ok(seen.has(i), `record ${i}, acknowledged before the freeze, is there`);
+    if (blocking) {
+      assert.equal(out.counters.dropped, 0, `${JSON.stringify(out.counters)}\n${logLines.join('\n')}`);
+      assert.equal(seen.size, n);
+    } else {
+      assert.ok((out.counters.dropReasons['message-timeout'] ?? 0) > 0, JSON.stringify(out.counters));
+      assert.equal(out.counters.dropped, out.counters.dropReasons['message-timeout']);
+      // A record can time out while its request was already with the broker, so more may arrive than were counted written.
+      assert.ok(seen.size >= out.counters.written, `${seen.size} arrived, ${out.counters.written} counted written`);
+    }
+  });
+}

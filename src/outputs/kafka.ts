@@ -1,7 +1,12 @@
-import kafkajs from 'kafkajs';
-import type { Message, Producer, LogEntry } from 'kafkajs';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
-import { registerKafkaCodecs } from './kafka-codecs.js';
+import {
+  loadKafkaClient,
+  RdKafkaCode,
+  type RdKafkaConfig,
+  type RdKafkaDeliveryReport,
+  type RdKafkaError,
+  type RdKafkaProducer,
+} from './kafka-client.js';
 import {
   BLOCKING_BOUND_BYTES,
   NONBLOCKING_BOUND_BYTES,
@@ -12,67 +17,119 @@ import {
   type OutputLog,
 } from './output.js';
 
-const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
-
 /**
  * `kafka`: JSON records to a Kafka topic, one record per Kafka message (the line without its
- * newline), as IPFIXcol2's json-kafka output does and as consumers expect. Throughput comes from
- * batching at the producer: many messages per produce request (kafkajs `send`), at most one
- * request in flight so records stay in order per partition. kafkajs spends its time per message
- * (30-40k messages/s on one core here, against librdkafka's 450k), so `recordsPerMessage` N > 1
- * packs up to N consecutive queued records into one message, newline-separated, for consumers
- * that split them; packing happens when a request is built, so it spans write() calls.
+ * newline), as IPFIXcol2's json-kafka output does and as consumers expect; `recordsPerMessage` N > 1
+ * packs up to N consecutive lines of one write into a message, newline-separated.
  *
- * write() only queues and returns; a slow or dead broker never stalls the caller. Records wait in
- * a bounded queue (NONBLOCKING_BOUND_BYTES, or BLOCKING_BOUND_BYTES when `blocking`); past it new
- * records are dropped and counted (`overflow` / `blocking-bound`). A failed request is retried
- * (its records stay at the head of the queue) and kafkajs reconnects to the cluster by itself; a
- * producer that could not connect at all is retried every `reconnectMs`. close() flushes what is
- * queued within `closeTimeoutMs` and counts the rest as dropped (`close-timeout`).
+ * The client is librdkafka (kafka-client.ts): write() hands each record to librdkafka's queue
+ * (one native call per record, no JS queue), and librdkafka batches, compresses, sends and
+ * retries on its own threads. Order per partition: with acks=all the producer is idempotent (up to
+ * 5 requests in flight, the broker rejects anything out of sequence and librdkafka resends in
+ * order); with acks 0/1 idempotence is impossible, so one request in flight per broker.
  *
- * Client properties use librdkafka's names (as in IPFIXcol2's `<property>` pairs); only those
- * with a kafkajs equivalent are accepted, anything else is rejected when the output is created.
+ * Bounds and drops: librdkafka's queue is bounded by the output's bound (64 MiB, 1 GiB with
+ * `blocking`, or queue.buffering.max.kbytes); a record that does not fit is dropped as `overflow`
+ * / `blocking-bound`. A queued record waits for the broker at most message.timeout.ms: 300 s by
+ * default, for ever with `blocking` (so nothing is lost within the bound); past it, it is dropped
+ * as `message-timeout`. Before the first connection records wait in a JS queue under the same bound;
+ * a failed first connect is retried every reconnect.backoff.max.ms, later outages are librdkafka's
+ * to ride out (it reconnects by itself). close() flushes within `closeTimeoutMs` and counts what is
+ * left as `close-timeout`.
+ *
+ * Counting: librdkafka reports only failed deliveries (a report per record would cost more than
+ * the record), so `written` = records handed over − failed − still queued, the last from
+ * librdkafka's statistics (every statistics.interval.ms, 1 s); exact once close() has flushed.
  */
 
-/** The properties we understand, with what they do. */
+/** The properties we take (librdkafka names, passed to librdkafka after checking), with what they do. */
 export const KAFKA_PROPERTIES: Readonly<Record<string, string>> = {
   'client.id': 'client id sent to the brokers (default sluice)',
-  acks: 'all|-1, 0 or 1 (default all)',
-  'compression.codec': 'none, gzip, lz4 or zstd (snappy is not offered)',
+  acks: 'all|-1, 0 or 1 (default all; all makes the producer idempotent)',
+  'request.required.acks': 'alias of acks',
+  'compression.codec': 'none, gzip, snappy, lz4 or zstd (default none)',
   'compression.type': 'alias of compression.codec',
+  'compression.level': 'codec level, -1 (the codec default) to 12',
   'linger.ms': 'ms to wait for more records before sending a partial batch (default 5)',
   'queue.buffering.max.ms': 'alias of linger.ms',
-  'batch.num.messages': 'max records per produce request (default 10000)',
-  'message.max.bytes': 'max bytes of one record and of one produce request (default 1000000)',
-  'queue.buffering.max.kbytes': 'queue bound in KiB (default: the output bound for blocking / non-blocking)',
-  'request.timeout.ms': 'broker request timeout (default 30000)',
-  'socket.connection.setup.timeout.ms': 'TCP connect timeout (default 1000)',
-  'retries': 'retries of one request inside the client before sluice requeues it (default 5)',
-  'retry.backoff.ms': 'initial retry backoff (default 300)',
-  'reconnect.backoff.ms': 'wait before connecting again after a failed connect (default 5000)',
+  'batch.num.messages': 'max messages per batch (default 10000)',
+  'batch.size': 'max bytes per batch (librdkafka default 1000000)',
+  'message.max.bytes': 'max bytes of one message and of one request (default 1000000)',
+  'queue.buffering.max.kbytes': 'queue bound in KiB (default: the output bound, 64 MiB or 1 GiB with blocking)',
+  'message.timeout.ms': 'how long a record may wait for the broker, 0 = for ever (default 300000; 0 with blocking)',
+  'request.timeout.ms': 'broker acknowledgement timeout (librdkafka default 30000)',
+  'socket.timeout.ms': 'network request timeout (librdkafka default 60000)',
+  'socket.connection.setup.timeout.ms': 'TCP connect timeout (librdkafka default 30000)',
+  retries: 'resends of a failed batch before its records fail (librdkafka default: unlimited within message.timeout.ms)',
+  'message.send.max.retries': 'alias of retries',
+  'retry.backoff.ms': 'initial wait before a resend (librdkafka default 100)',
+  'reconnect.backoff.ms': 'initial wait before reconnecting to a broker (librdkafka default 100)',
+  'reconnect.backoff.max.ms': 'longest wait between reconnects, and between first-connect attempts (default 5000)',
+  'sticky.partitioning.linger.ms': 'ms records without a fixed partition stay on one partition (librdkafka default 10; 0: random per record)',
+  'statistics.interval.ms': 'how often the written counter is brought up to date (default 1000)',
 };
+
+/** Managed by the output: setting them could break per-partition order or the counters. */
+const MANAGED = new Set([
+  'enable.idempotence',
+  'max.in.flight.requests.per.connection',
+  'max.in.flight',
+  'queue.buffering.max.messages',
+  'delivery.report.only.error',
+  'dr_cb',
+  'dr_msg_cb',
+  'bootstrap.servers',
+  'metadata.broker.list',
+]);
+
+const ALIASES: Readonly<Record<string, string>> = {
+  'request.required.acks': 'acks',
+  'compression.type': 'compression.codec',
+  'queue.buffering.max.ms': 'linger.ms',
+  'message.send.max.retries': 'retries',
+};
+
+const INT_RANGES: Readonly<Record<string, readonly [number, number]>> = {
+  'compression.level': [-1, 12],
+  'linger.ms': [0, 900_000],
+  'batch.num.messages': [1, 1_000_000],
+  'batch.size': [1, 2_147_483_647],
+  'message.max.bytes': [1000, 1_000_000_000],
+  'queue.buffering.max.kbytes': [1, 2_147_483_647],
+  'message.timeout.ms': [0, 2_147_483_647],
+  'request.timeout.ms': [1, 900_000],
+  'socket.timeout.ms': [10, 300_000],
+  'socket.connection.setup.timeout.ms': [1000, 2_147_483_647],
+  retries: [0, 2_147_483_647],
+  'retry.backoff.ms': [1, 300_000],
+  'reconnect.backoff.ms': [0, 3_600_000],
+  'reconnect.backoff.max.ms': [0, 3_600_000],
+  'sticky.partitioning.linger.ms': [0, 900_000],
+  'statistics.interval.ms': [100, 86_400_000],
+};
+
+/** librdkafka counts a record's largest framing (varints, attributes) against message.max.bytes. */
+const RECORD_V2_MAX_OVERHEAD = 36;
 
 export interface KafkaOutputOptions {
   /** How long close() may take to flush (default 5000 ms, IPFIXcol2's flush timeout). */
   closeTimeoutMs?: number;
 }
 
-interface Settings {
-  clientId: string;
-  acks: number;
-  compression: kafkajs.CompressionTypes;
-  lingerMs: number;
-  batchMessages: number;
-  maxMessageBytes: number;
-  boundBytes: number | undefined;
-  requestTimeoutMs: number;
-  connectTimeoutMs: number;
-  retries: number;
-  retryBackoffMs: number;
-  reconnectMs: number;
+/** What the output runs with: librdkafka's configuration and the facts the output itself uses. */
+export interface KafkaSettings {
+  /** librdkafka configuration (without brokers and callbacks). */
+  readonly client: Readonly<RdKafkaConfig>;
+  readonly acks: -1 | 0 | 1;
+  readonly maxMessageBytes: number;
+  /** Bytes queued before records are dropped. */
+  readonly boundBytes: number;
+  readonly statsIntervalMs: number;
+  readonly connectRetryMs: number;
 }
 
-function intProp(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function intProp(name: string, v: string): number {
+  const [min, max] = INT_RANGES[name]!;
   const n = Number(v.trim());
   if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
     throw new Error(`kafka output: property ${name}=${JSON.stringify(v)}: expected an integer in ${min}..${max}`);
@@ -80,120 +137,111 @@ function intProp(name: string, v: string, min: number, max = Number.MAX_SAFE_INT
   return n;
 }
 
-/** Parses librdkafka-style properties; throws on unknown names or bad values. */
-export function parseKafkaProperties(props: Record<string, string>): Settings {
-  const s: Settings = {
-    clientId: 'sluice',
-    acks: -1,
-    compression: CompressionTypes.None,
-    lingerMs: 5,
-    batchMessages: 10_000,
-    maxMessageBytes: 1_000_000,
-    boundBytes: undefined,
-    requestTimeoutMs: 30_000,
-    connectTimeoutMs: 1_000,
-    retries: 5,
-    retryBackoffMs: 300,
-    reconnectMs: 5_000,
-  };
-  for (const [name, value] of Object.entries(props)) {
-    switch (name) {
-      case 'client.id':
-        if (value === '') throw new Error('kafka output: property client.id must not be empty');
-        s.clientId = value;
-        break;
-      case 'acks': {
-        const v = value.trim().toLowerCase();
-        if (v === 'all' || v === '-1') s.acks = -1;
-        else if (v === '0' || v === '1') s.acks = Number(v);
-        else throw new Error(`kafka output: property acks=${JSON.stringify(value)}: expected all, -1, 0 or 1`);
-        break;
+/**
+ * Checks librdkafka-style properties and builds the client configuration; throws on unknown names,
+ * properties the output manages, and bad values.
+ */
+export function parseKafkaProperties(props: Readonly<Record<string, string>>, blocking = false): KafkaSettings {
+  const given: Record<string, string | number> = {};
+  for (const [raw, value] of Object.entries(props)) {
+    if (MANAGED.has(raw)) {
+      throw new Error(`kafka output: property ${raw} is set by sluice (per-partition order, bounds and counters depend on it)`);
+    }
+    if (KAFKA_PROPERTIES[raw] === undefined) {
+      throw new Error(`kafka output: unknown property ${JSON.stringify(raw)}; supported: ${Object.keys(KAFKA_PROPERTIES).join(', ')}`);
+    }
+    const name = ALIASES[raw] ?? raw;
+    if (name === 'client.id') {
+      if (value === '') throw new Error('kafka output: property client.id must not be empty');
+      given[name] = value;
+    } else if (name === 'acks') {
+      const v = value.trim().toLowerCase();
+      if (v === 'all' || v === '-1') given[name] = -1;
+      else if (v === '0' || v === '1') given[name] = Number(v);
+      else throw new Error(`kafka output: property ${raw}=${JSON.stringify(value)}: expected all, -1, 0 or 1`);
+    } else if (name === 'compression.codec') {
+      const v = value.trim().toLowerCase();
+      if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(v)) {
+        throw new Error(`kafka output: property ${raw}=${JSON.stringify(value)}: expected none, gzip, snappy, lz4 or zstd`);
       }
-      case 'compression.codec':
-      case 'compression.type': {
-        const v = value.trim().toLowerCase();
-        if (v === 'none') s.compression = CompressionTypes.None;
-        else if (v === 'gzip') s.compression = CompressionTypes.GZIP;
-        else if (v === 'lz4' || v === 'zstd') {
-          try {
-            registerKafkaCodecs(v);
-          } catch (err) {
-            throw new Error(`kafka output: property ${name}=${value}: the ${v} codec cannot load here (${errText(err)})`);
-          }
-          s.compression = v === 'lz4' ? CompressionTypes.LZ4 : CompressionTypes.ZSTD;
-        } else if (v === 'snappy') {
-          throw new Error(`kafka output: property ${name}=snappy: not supported (sluice ships gzip, lz4 and zstd codecs). Use none, gzip, lz4 or zstd.`);
-        } else throw new Error(`kafka output: property ${name}=${JSON.stringify(value)}: expected none, gzip, lz4 or zstd`);
-        break;
-      }
-      case 'linger.ms':
-      case 'queue.buffering.max.ms':
-        s.lingerMs = intProp(name, value, 0, 900_000);
-        break;
-      case 'batch.num.messages':
-        s.batchMessages = intProp(name, value, 1, 1_000_000);
-        break;
-      case 'message.max.bytes':
-        s.maxMessageBytes = intProp(name, value, 1000, 1_000_000_000);
-        break;
-      case 'queue.buffering.max.kbytes':
-        s.boundBytes = intProp(name, value, 1, 2_147_483_647) * 1024;
-        break;
-      case 'request.timeout.ms':
-        s.requestTimeoutMs = intProp(name, value, 1, 900_000);
-        break;
-      case 'socket.connection.setup.timeout.ms':
-        s.connectTimeoutMs = intProp(name, value, 1, 900_000);
-        break;
-      case 'retries':
-        s.retries = intProp(name, value, 0, 1000);
-        break;
-      case 'retry.backoff.ms':
-        s.retryBackoffMs = intProp(name, value, 1, 300_000);
-        break;
-      case 'reconnect.backoff.ms':
-        s.reconnectMs = intProp(name, value, 1, 3_600_000);
-        break;
-      default:
-        throw new Error(
-          `kafka output: unknown property ${JSON.stringify(name)}; supported: ${Object.keys(KAFKA_PROPERTIES).join(', ')}`,
-        );
+      given[name] = v;
+    } else {
+      given[name] = intProp(name, value);
     }
   }
-  return s;
+  const acks = (given['acks'] ?? -1) as -1 | 0 | 1;
+  const boundBytes = given['queue.buffering.max.kbytes'] !== undefined ? (given['queue.buffering.max.kbytes'] as number) * 1024 : blocking ? BLOCKING_BOUND_BYTES : NONBLOCKING_BOUND_BYTES;
+  const connectRetryMs = (given['reconnect.backoff.max.ms'] as number | undefined) ?? 5_000;
+  const client: RdKafkaConfig = {
+    'client.id': 'sluice',
+    'linger.ms': 5,
+    'batch.num.messages': 10_000,
+    'message.max.bytes': 1_000_000,
+    'statistics.interval.ms': 1_000,
+    'reconnect.backoff.max.ms': connectRetryMs,
+    // A blocking output holds records for as long as the broker is away (the bound still applies).
+    ...(blocking ? { 'message.timeout.ms': 0 } : {}),
+    ...given,
+    acks,
+    // Order per partition: idempotence (acks=all only), else one request in flight.
+    'enable.idempotence': acks === -1,
+    'max.in.flight.requests.per.connection': acks === -1 ? 5 : 1,
+    'queue.buffering.max.kbytes': Math.max(1, Math.floor(boundBytes / 1024)),
+    'queue.buffering.max.messages': 2_147_483_647,
+  };
+  return {
+    client,
+    acks,
+    maxMessageBytes: client['message.max.bytes'] as number,
+    boundBytes,
+    statsIntervalMs: client['statistics.interval.ms'] as number,
+    connectRetryMs,
+  };
 }
 
 export function createKafkaOutput(spec: KafkaOutputSpec, log: OutputLog, opts: KafkaOutputOptions = {}): KafkaOutput {
   return new KafkaOutput(spec, log, opts);
 }
 
+interface LibrdkafkaStats {
+  msg_cnt?: number;
+  brokers?: Record<string, { state?: string; nodeid?: number }>;
+}
+
 export class KafkaOutput implements Output {
   readonly name: string;
   readonly counters: OutputCounters = newCounters();
-  private readonly settings: Settings;
-  private readonly bound: number;
+  /** librdkafka version in use, for the start line. */
+  readonly librdkafkaVersion: string;
+  private readonly settings: KafkaSettings;
   private readonly overflowReason: string;
-  private readonly producer: Producer;
+  private readonly perMessage: number;
+  private readonly partition: number | null;
+  private readonly producer: RdKafkaProducer;
   private readonly closeTimeoutMs: number;
   private readonly limited: RateLimitedLog;
 
-  /** Records (without newline), oldest first, from `head`. */
-  private queue: Buffer[] = [];
-  private head = 0;
-  private queuedBytes = 0;
-  private readonly perMessage: number;
-  /** Records of the request in flight (still at the head of the queue until it succeeds). */
-  private inFlight = 0;
-  private inFlightBytes = 0;
-  private connected = false;
-  private connecting: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private timerForce = false;
-  private closing = false;
-  /** Set once close() has given up or finished: late completions change nothing. */
-  private finished = false;
-  private idleWaiters: Array<() => void> = [];
+  private state: 'connecting' | 'waiting' | 'ready' | 'closed' = 'connecting';
+  /** Chunks written before the first connection (copies), with their size. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** With recordsPerMessage > 1: the lines of an unfinished pack (a copy), sent with the next write or after linger.ms. */
+  private carry: Buffer | undefined;
+  private carryTimer: NodeJS.Timeout | undefined;
   private firstConnect: Promise<void>;
+  private closing = false;
+
+  /** Handed to librdkafka, and failed after that (delivery reports). */
+  private acceptedRecords = 0;
+  private acceptedMessages = 0;
+  private failedRecords = 0;
+  /** Messages librdkafka still holds, from its last statistics. */
+  private outstanding = 0;
+  private statsSeen = 0;
+  private reachable: boolean | undefined;
+  /** Cumulative [messages, records] after each write, for records per message when packing. */
+  private ledger: Array<readonly [number, number]> = [];
 
   constructor(
     private readonly spec: KafkaOutputSpec,
@@ -205,38 +253,37 @@ export class KafkaOutput implements Output {
     if (spec.partition !== undefined && (!Number.isInteger(spec.partition) || spec.partition < 0)) {
       throw new Error(`kafka output: partition ${spec.partition}: expected a non-negative integer`);
     }
-    this.settings = parseKafkaProperties(spec.properties);
+    this.settings = parseKafkaProperties(spec.properties, spec.blocking);
     const per = spec.recordsPerMessage ?? 1;
     if (!Number.isInteger(per) || per < 1 || per > 1_000_000) {
       throw new Error(`kafka output: recordsPerMessage ${per}: expected an integer in 1..1000000`);
     }
     this.perMessage = per;
+    this.partition = spec.partition ?? null;
     this.name = `kafka://${spec.brokers.join(',')}/${spec.topic}${spec.partition !== undefined ? `#${spec.partition}` : ''}`;
-    this.bound = this.settings.boundBytes ?? (spec.blocking ? BLOCKING_BOUND_BYTES : NONBLOCKING_BOUND_BYTES);
     this.overflowReason = spec.blocking ? 'blocking-bound' : 'overflow';
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5_000;
     this.limited = new RateLimitedLog((msg, suppressed) => {
       this.log('warn', suppressed > 0 ? `${msg} (${suppressed} more like it)` : msg);
     });
-    const name = this.name;
-    const kafka = new Kafka({
-      brokers: spec.brokers,
-      clientId: this.settings.clientId,
-      connectionTimeout: this.settings.connectTimeoutMs,
-      requestTimeout: this.settings.requestTimeoutMs,
-      retry: { retries: this.settings.retries, initialRetryTime: this.settings.retryBackoffMs, maxRetryTime: 30_000 },
-      logLevel: logLevel.WARN,
-      logCreator: () => (e: LogEntry) => {
-        if (this.finished) return;
-        const text = `${name}: ${e.namespace ? `[${e.namespace}] ` : ''}${e.log.message}`;
-        this.limited.log(`kafkajs:${e.namespace}:${e.log.message}`, text);
-      },
-    });
-    this.producer = kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: true,
-      maxInFlightRequests: 1,
-      retry: { retries: this.settings.retries, initialRetryTime: this.settings.retryBackoffMs, maxRetryTime: 30_000 },
+    const client = loadKafkaClient();
+    this.librdkafkaVersion = client.librdkafkaVersion;
+    try {
+      this.producer = new client.Producer({
+        ...this.settings.client,
+        'metadata.broker.list': spec.brokers.join(','),
+        // Delivery reports for failures only; with packing, the failed message's value tells its record count.
+        ...(per > 1 ? { dr_msg_cb: true } : { dr_cb: true }),
+        'delivery.report.only.error': true,
+      });
+    } catch (err) {
+      throw new Error(`kafka output: ${errText(err)}`);
+    }
+    this.producer.on('delivery-report', (err, report) => this.onFailure(err, report));
+    this.producer.on('event.stats', (ev) => this.onStats(ev.message));
+    this.producer.on('event.error', (err) => {
+      if (this.state === 'closed') return;
+      this.limited.log(`error:${err.code}`, `${this.name}: ${errText(err)}`);
     });
     this.firstConnect = this.connect();
   }
@@ -246,33 +293,50 @@ export class KafkaOutput implements Output {
     return this.firstConnect;
   }
 
-  /** Records queued and not yet acknowledged by the broker. */
+  /** Records taken and not yet acknowledged or dropped (as of librdkafka's last statistics). */
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.pendingRecords() + (this.carry === undefined ? 0 : countLinesFrom(this.carry, 0)) + this.acceptedRecords - this.failedRecords - this.counters.written;
   }
 
   write(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    if (this.closing) return this.drop(bytes, 'closed');
-    if (this.queuedBytes + bytes.length > this.bound) return this.drop(bytes, this.overflowReason);
-    // One copy: the caller may reuse its buffer; the records are views into the copy.
-    const copy = Buffer.from(bytes);
-    let start = 0;
-    const max = this.settings.maxMessageBytes;
-    while (start < copy.length) {
-      let nl = copy.indexOf(10, start);
-      if (nl < 0) nl = copy.length;
-      const len = nl - start;
-      if (len > max) {
-        this.countDrop(1, len + 1, 'too-large');
-        this.limited.log('too-large', `${this.name}: record of ${len} bytes over message.max.bytes ${max}, dropped`);
-      } else if (len > 0) {
-        this.queue.push(copy.subarray(start, nl));
-        this.queuedBytes += len + 1;
-      }
-      start = nl + 1;
+    if (this.closing) return this.dropLines(bytes, 0, 'closed');
+    if (this.state !== 'ready') {
+      if (this.pendingBytes + bytes.length > this.settings.boundBytes) return this.dropLines(bytes, 0, this.overflowReason);
+      // The caller may reuse its buffer.
+      this.pending.push(Buffer.from(bytes));
+      this.pendingBytes += bytes.length;
+      return;
     }
-    this.schedule();
+    this.produceChunk(bytes);
+  }
+
+  /** Packs span writes: an unfinished pack waits for the next write, at most linger.ms. */
+  private produceChunk(bytes: Buffer): void {
+    if (this.perMessage === 1) {
+      this.produceLines(bytes, true);
+      return;
+    }
+    const chunk = this.carry === undefined ? bytes : Buffer.concat([this.carry, bytes]);
+    this.carry = undefined;
+    const tail = this.produceLines(chunk, false);
+    if (tail < chunk.length) {
+      this.carry = Buffer.from(chunk.subarray(tail));
+      if (this.carryTimer === undefined) {
+        this.carryTimer = setTimeout(() => {
+          this.carryTimer = undefined;
+          this.flushCarry();
+        }, Math.max(1, this.settings.client['linger.ms'] as number));
+      }
+    }
+  }
+
+  private flushCarry(): void {
+    if (this.carryTimer !== undefined) clearTimeout(this.carryTimer);
+    this.carryTimer = undefined;
+    const c = this.carry;
+    this.carry = undefined;
+    if (c !== undefined && this.state === 'ready') this.produceLines(c, true);
   }
 
   async close(): Promise<void> {
@@ -280,185 +344,269 @@ export class KafkaOutput implements Output {
     this.closing = true;
     const deadline = Date.now() + this.closeTimeoutMs;
     const remaining = () => Math.max(0, deadline - Date.now());
-    // Flush: send what is queued now, without lingering.
-    this.schedule(true);
-    await raceTimeout(this.idle(), remaining());
-    this.finished = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    const left = this.queued;
-    if (left > 0) {
-      this.countDrop(left, this.queuedBytes, 'close-timeout');
-      this.log('warn', `${this.name}: ${left} records not delivered within ${this.closeTimeoutMs} ms of closing, dropped`);
-      this.queue = [];
-      this.head = 0;
-      this.queuedBytes = 0;
+    if (this.state !== 'ready') await raceTimeout(this.firstConnectOrReady(), remaining());
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.pending.length > 0) {
+      // Never connected: what waited for the broker is lost.
+      const n = this.pendingRecords();
+      this.countDrop(n, this.pendingBytes, 'close-timeout');
+      this.log('warn', `${this.name}: ${n} records not delivered within ${this.closeTimeoutMs} ms of closing (never connected), dropped`);
+      this.pending = [];
+      this.pendingBytes = 0;
     }
-    for (const w of this.idleWaiters.splice(0)) w();
-    await raceTimeout(
-      this.producer.disconnect().catch(() => undefined),
-      Math.max(remaining(), 200),
-    );
+    if (this.state === 'ready') {
+      this.flushCarry();
+      const flushed = await new Promise<boolean>((resolve) => this.producer.flush(remaining(), (err) => resolve(err === null || err === undefined)));
+      // Failure reports of the last records may still be on their way from librdkafka's thread.
+      await settle();
+      if (flushed) this.outstanding = 0;
+      else {
+        // What librdkafka still holds, from statistics taken after the flush gave up.
+        const seen = this.statsSeen;
+        for (let t = 0; this.statsSeen === seen && t < 20; t++) await sleep(this.settings.statsIntervalMs / 10 + 5);
+      }
+      const left = this.recordsInNewest(this.outstanding);
+      this.counters.written = this.acceptedRecords - this.failedRecords - left;
+      if (left > 0) {
+        this.countDrop(left, 0, 'close-timeout');
+        this.log('warn', `${this.name}: ${left} records not delivered within ${this.closeTimeoutMs} ms of closing, dropped`);
+      }
+      this.state = 'closed';
+      this.producer.setPollInterval(0);
+      await raceTimeout(new Promise<void>((resolve) => this.producer.disconnect(0, () => resolve())), Math.max(remaining(), 1000));
+    }
+    // Late reports and statistics are ignored from here on (every handler checks the state).
+    this.state = 'closed';
   }
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private drop(bytes: Buffer, reason: string): void {
+  private connect(): Promise<void> {
+    return new Promise((resolve) => {
+      this.producer.connect({ timeout: Math.max(1000, Math.min(this.settings.connectRetryMs, 10_000)) }, (err) => {
+        if (this.state === 'closed' || (this.closing && err)) {
+          // Closed meanwhile: release the connection if it came up.
+          if (!err) this.producer.disconnect(0, () => undefined);
+          resolve();
+          return;
+        }
+        if (err) {
+          this.state = 'waiting';
+          this.limited.log(
+            'connect',
+            `${this.name}: cannot connect (${errText(err)}); ${this.pendingRecords()} records waiting, retrying every ${this.settings.connectRetryMs} ms`,
+          );
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.state = 'connecting';
+            void this.connect();
+          }, this.settings.connectRetryMs);
+          resolve();
+          return;
+        }
+        this.state = 'ready';
+        this.reachable = true;
+        this.producer.setPollInterval(20);
+        this.log('info', `${this.name}: connected (librdkafka ${this.librdkafkaVersion}${this.settings.acks === -1 ? ', idempotent' : ''})`);
+        const chunks = this.pending;
+        this.pending = [];
+        this.pendingBytes = 0;
+        for (const c of chunks) this.produceChunk(c);
+        resolve();
+      });
+    });
+  }
+
+  private async firstConnectOrReady(): Promise<void> {
+    while (this.state !== 'ready' && this.state !== 'closed') {
+      if (this.state === 'connecting') await this.firstConnect;
+      if (this.state === 'waiting') await sleep(50);
+      else if (this.state === 'connecting') await sleep(20);
+    }
+  }
+
+  /**
+   * Hands each line (or pack of lines) of `chunk` to librdkafka. Unless `complete`, a last pack
+   * short of recordsPerMessage is left: returns where it starts (chunk.length when none is left).
+   */
+  private produceLines(chunk: Buffer, complete: boolean): number {
+    const max = this.settings.maxMessageBytes - RECORD_V2_MAX_OVERHEAD;
+    const per = this.perMessage;
+    const topic = this.spec.topic;
+    let messages = 0;
+    let records = 0;
+    let start = 0;
+    while (start < chunk.length) {
+      let end = chunk.indexOf(10, start);
+      if (end < 0) end = chunk.length;
+      if (end === start) {
+        start++;
+        continue;
+      }
+      if (end - start > max) {
+        this.countDrop(1, end - start + 1, 'too-large');
+        this.limited.log('too-large', `${this.name}: record of ${end - start} bytes over message.max.bytes ${this.settings.maxMessageBytes} (less ${RECORD_V2_MAX_OVERHEAD} of framing), dropped`);
+        start = end + 1;
+        continue;
+      }
+      let n = 1;
+      if (per > 1) {
+        // Whole consecutive lines: the message is the slice of the chunk, newlines included between them.
+        let full = false;
+        while (n < per && end + 1 < chunk.length && chunk[end + 1] !== 10) {
+          let next = chunk.indexOf(10, end + 1);
+          if (next < 0) next = chunk.length;
+          if (next - start > max) {
+            full = true;
+            break;
+          }
+          end = next;
+          n++;
+        }
+        if (!complete && n < per && !full && end + 1 >= chunk.length) break;
+      }
+      try {
+        this.producer.produce(topic, this.partition, chunk.subarray(start, end));
+      } catch (err) {
+        const code = (err as RdKafkaError).code;
+        if (code === RdKafkaCode.QUEUE_FULL) {
+          // librdkafka's bound is reached: the rest of this chunk cannot fit either.
+          this.dropLines(chunk, start, this.overflowReason);
+          start = chunk.length;
+          break;
+        }
+        this.countDrop(n, end - start + 1, code === RdKafkaCode.MSG_SIZE_TOO_LARGE ? 'too-large' : 'rejected');
+        this.limited.log(`produce:${code}`, `${this.name}: librdkafka refused a record (${errText(err)}), dropped`);
+        start = end + 1;
+        continue;
+      }
+      messages++;
+      records += n;
+      start = end + 1;
+    }
+    this.acceptedMessages += messages;
+    this.acceptedRecords += records;
+    if (per > 1 && messages > 0) this.ledger.push([this.acceptedMessages, this.acceptedRecords]);
+    return Math.min(start, chunk.length);
+  }
+
+  private onFailure(err: RdKafkaError | null, report: RdKafkaDeliveryReport): void {
+    if (err === null || err === undefined || this.state === 'closed') return;
+    const n = this.perMessage > 1 && report.value !== undefined ? countRecords(report.value) : 1;
+    this.failedRecords += n;
+    const reason = err.code === RdKafkaCode.MSG_TIMED_OUT ? 'message-timeout' : 'rejected';
+    this.countDrop(n, report.size + n, reason);
+    this.limited.log(`dr:${err.code}`, `${this.name}: delivery to partition ${report.partition} failed (${errText(err)}), dropped`);
+  }
+
+  private onStats(json: string): void {
+    if (this.state === 'closed') return;
+    let s: LibrdkafkaStats;
+    try {
+      s = JSON.parse(json) as LibrdkafkaStats;
+    } catch {
+      return;
+    }
+    this.statsSeen++;
+    if (typeof s.msg_cnt === 'number') this.outstanding = s.msg_cnt;
+    const w = this.acceptedRecords - this.failedRecords - this.recordsInNewest(this.outstanding);
+    // Monotonic: a statistics snapshot may predate records produced since.
+    if (w > this.counters.written) this.counters.written = w;
+    this.trimLedger();
+    const up = Object.values(s.brokers ?? {}).some((b) => b.state === 'UP' && (b.nodeid ?? -1) >= 0);
+    if (this.reachable === true && !up) {
+      this.log('warn', `${this.name}: no broker reachable; ${this.outstanding} messages held by librdkafka, reconnecting`);
+    } else if (this.reachable === false && up) {
+      this.log('info', `${this.name}: broker reachable again; ${this.outstanding} messages still queued`);
+    }
+    this.reachable = up;
+  }
+
+  /** Records in the newest `n` messages handed to librdkafka. */
+  private recordsInNewest(n: number): number {
+    if (n <= 0) return 0;
+    if (this.perMessage === 1) return n;
+    const before = this.acceptedMessages - n;
+    // Records before the newest n messages: the last write wholly before, plus a share of the one across.
+    let lo = 0;
+    let hi = this.ledger.length - 1;
+    let idx = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ledger[mid]![0] <= before) {
+        idx = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const [m0, r0] = idx >= 0 ? this.ledger[idx]! : [this.ledgerBase[0], this.ledgerBase[1]];
+    const next = this.ledger[idx + 1];
+    const recsBefore = next === undefined || next[0] === m0 ? r0 : r0 + Math.round(((before - m0) * (next[1] - r0)) / (next[0] - m0));
+    return this.acceptedRecords - recsBefore;
+  }
+
+  private ledgerBase: readonly [number, number] = [0, 0];
+
+  private trimLedger(): void {
+    if (this.ledger.length < 1024) return;
+    const done = this.acceptedMessages - this.outstanding;
+    let k = 0;
+    while (k + 1 < this.ledger.length && this.ledger[k + 1]![0] <= done) k++;
+    if (k > 0) {
+      this.ledgerBase = this.ledger[k - 1]!;
+      this.ledger = this.ledger.slice(k);
+    }
+  }
+
+  private pendingRecords(): number {
     let n = 0;
-    for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
-    if (bytes[bytes.length - 1] !== 10) n++;
-    this.countDrop(n, bytes.length, reason);
+    for (const c of this.pending) n += countLinesFrom(c, 0);
+    return n;
+  }
+
+  /** Drops the lines of `bytes` from `from` on. */
+  private dropLines(bytes: Buffer, from: number, reason: string): void {
+    this.countDrop(countLinesFrom(bytes, from), bytes.length - from, reason);
   }
 
   private countDrop(n: number, bytes: number, reason: string): void {
+    if (n <= 0) return;
     const c = this.counters;
     c.dropped += n;
     c.droppedBytes += bytes;
     c.dropReasons[reason] = (c.dropReasons[reason] ?? 0) + n;
   }
-
-  private connect(): Promise<void> {
-    if (this.connecting !== undefined) return this.connecting;
-    const p = this.producer
-      .connect()
-      .then(() => {
-        this.connected = true;
-        if (!this.finished) this.log('info', `${this.name}: connected`);
-      })
-      .catch((err: unknown) => {
-        if (this.finished) return;
-        this.limited.log('connect', `${this.name}: cannot connect (${errText(err)}); retrying every ${this.settings.reconnectMs} ms`);
-        this.setTimer(this.settings.reconnectMs, false);
-      })
-      .finally(() => {
-        this.connecting = undefined;
-        this.schedule();
-      });
-    this.connecting = p;
-    return p;
-  }
-
-  /** Arranges for pump() to run: now if a batch is full or we are flushing, else after linger.ms. */
-  private schedule(force = false): void {
-    if (this.finished) return;
-    if (this.inFlight > 0 || this.connecting !== undefined) return;
-    // Waiting out reconnect.backoff.ms after a failed connect: the timer will try again.
-    if (!this.connected && this.timer !== undefined && !this.timerForce && !this.closing) return;
-    if (this.queued === 0) {
-      this.notifyIdle();
-      return;
-    }
-    if (force || this.closing || this.queued >= this.settings.batchMessages * this.perMessage) {
-      if (this.timer !== undefined && this.timerForce) return;
-      this.setTimer(0, true);
-    } else if (this.timer === undefined) {
-      this.setTimer(this.settings.lingerMs, true);
-    }
-  }
-
-  private setTimer(ms: number, pumpAfter: boolean): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerForce = ms === 0;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerForce = false;
-      if (pumpAfter) this.pump();
-      else if (!this.connected) void this.connect();
-      else this.pump();
-    }, ms);
-  }
-
-  private pump(): void {
-    if (this.finished || this.inFlight > 0 || this.queued === 0) {
-      if (this.queued === 0) this.notifyIdle();
-      return;
-    }
-    if (!this.connected) {
-      void this.connect();
-      return;
-    }
-    const s = this.settings;
-    const messages: Message[] = [];
-    let bytes = 0;
-    const partition = this.spec.partition;
-    const per = this.perMessage;
-    let i = this.head;
-    while (i < this.queue.length && messages.length < s.batchMessages) {
-      const v = this.queue[i]!;
-      if (messages.length > 0 && bytes + v.length + 1 > s.maxMessageBytes) break;
-      let value = v;
-      let j = i + 1;
-      if (per > 1) {
-        // Pack the records that follow while the message stays within recordsPerMessage and message.max.bytes.
-        let len = v.length;
-        while (j < this.queue.length && j - i < per && len + 1 + this.queue[j]!.length <= s.maxMessageBytes) len += 1 + this.queue[j++]!.length;
-        if (messages.length > 0 && bytes + len + 1 > s.maxMessageBytes) break;
-        if (j > i + 1) value = joinLines(this.queue, i, j, len);
-      }
-      messages.push(partition === undefined ? { value } : { value, partition });
-      bytes += value.length + 1;
-      i = j;
-    }
-    this.inFlight = i - this.head;
-    this.inFlightBytes = bytes;
-    this.producer
-      .send({ topic: this.spec.topic, messages, acks: s.acks, compression: s.compression })
-      .then(
-        () => {
-          if (this.finished) return;
-          this.counters.written += this.inFlight;
-          this.head += this.inFlight;
-          this.queuedBytes -= this.inFlightBytes;
-          this.compact();
-          this.inFlight = 0;
-          this.inFlightBytes = 0;
-          this.schedule();
-        },
-        (err: unknown) => {
-          if (this.finished) return;
-          this.inFlight = 0;
-          this.inFlightBytes = 0;
-          this.limited.log('send', `${this.name}: produce failed (${errText(err)}); ${this.queued} records queued, retrying`);
-          if (errText(err).includes('disconnected')) this.connected = false;
-          // Back off before the next attempt; the records stay queued (the bound still applies).
-          this.setTimer(s.retryBackoffMs, true);
-        },
-      );
-  }
-
-  private compact(): void {
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 65_536 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  private idle(): Promise<void> {
-    if (this.queued === 0 && this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private notifyIdle(): void {
-    if (this.inFlight === 0 && this.queued === 0) for (const w of this.idleWaiters.splice(0)) w();
-  }
 }
 
-/** records[from, to) joined by newlines into one buffer of `len` bytes. */
-function joinLines(records: readonly Buffer[], from: number, to: number, len: number): Buffer {
-  const out = Buffer.allocUnsafe(len);
-  let p = 0;
-  for (let k = from; k < to; k++) {
-    if (k > from) out[p++] = 10;
-    p += records[k]!.copy(out, p);
+/** Non-empty lines in `b` from `from` (the last one may lack its newline). */
+function countLinesFrom(b: Buffer, from: number): number {
+  let n = 0;
+  let start = from;
+  while (start < b.length) {
+    let nl = b.indexOf(10, start);
+    if (nl < 0) nl = b.length;
+    if (nl > start) n++;
+    start = nl + 1;
   }
-  return out;
+  return n;
+}
+
+/** Records in one packed message: its lines. */
+function countRecords(value: Buffer): number {
+  return countLinesFrom(value, 0);
 }
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Lets callbacks already queued by librdkafka's threads reach JS. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await sleep(10);
 }
 
 function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
