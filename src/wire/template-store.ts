@@ -61,6 +61,8 @@ export class DomainState implements DomainInfo {
   systemInitTimeMs = NaN;
   samplingInterval = 0;
   samplingAlgorithm = 0;
+  /** When an options record last taught this domain something (receive time), NaN if never. */
+  optionsSeenMs = NaN;
   readonly samplers = new Map<number, number>();
   readonly optionValues = new Map<string, unknown>();
   readonly templates = new Map<number, TemplateEntry>();
