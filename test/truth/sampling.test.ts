@@ -78,6 +78,17 @@ test('sFlow: every flow record carries its sample rate (telegraf issue 15918, 1 
   assert.ok(all(flows, (f) => f.rate === 200 && f.source === 'record'));
 });
 
+test('sFlow discard events are unsampled and counter records get no rate (telegraf issues 15375, 15918)', () => {
+  const drops = new Rig().files(['telegraf/plugins/inputs/netflow/testcases/sflow_issue_15375/sflow_drop_1036.bin'], file());
+  assert.deepEqual(drops.flows(), [{ rate: 1, source: 'unsampled' }]);
+  assert.equal(drops.tracker.counts.unknown, 0);
+  const mixed = new Rig().files(['telegraf/plugins/inputs/netflow/testcases/sflow_issue_15918/message.bin'], file());
+  const counters = mixed.seen.filter((x) => x.batch.template.recordType === 'sflow.counters');
+  assert.equal(counters.length, 1);
+  assert.equal(counters[0]!.rates.source, 'none');
+  assert.equal(mixed.tracker.counts.record, 6, 'the six flow records, not the counter record');
+});
+
 test('v9 options data (interface-scoped SAMPLING_INTERVAL 100) applies to the domain: netflow9_test_invalid01', () => {
   const rig = new Rig().files([LOGSTASH + 'netflow9_test_invalid01.dat'], file());
   const flows = rig.flows();
