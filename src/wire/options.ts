@@ -63,7 +63,6 @@ interface SelectorParams {
  */
 export function absorbOptions(batch: FlowBatch, d: DomainState): void {
   const t = batch.template;
-  const p: SelectorParams = { selected: 0, space: -1, size: 0, population: 0, probability: 0, outMin: 0, outMax: -1, selMin: 0, selMax: -1 };
   for (let i = 0; i < batch.count; i++) {
     let vals: FieldValue[] | undefined;
     try {
@@ -79,11 +78,7 @@ export function absorbOptions(batch: FlowBatch, d: DomainState): void {
     let interval = 0;
     let algorithm = -1;
     let learned = false;
-    p.selected = 0;
-    p.space = -1;
-    p.size = p.population = p.probability = 0;
-    p.outMin = p.selMin = 0;
-    p.outMax = p.selMax = -1;
+    const p: SelectorParams = { selected: 0, space: -1, size: 0, population: 0, probability: 0, outMin: 0, outMax: -1, selMin: 0, selMax: -1 };
     for (let k = 0; k < t.fields.length; k++) {
       const f = t.fields[k]!;
       const v = vals[k]!;

@@ -283,8 +283,8 @@ export class TemplateStore {
         domains.push({
           id: d.id,
           systemInitTimeMs: facts ? nullable(d.systemInitTimeMs) : null,
-          samplingInterval: facts ? d.samplingInterval : 0,
-          samplingAlgorithm: facts ? d.samplingAlgorithm : 0,
+          samplingInterval: facts && d.samplingInterval > 0 && Number.isFinite(d.samplingInterval) ? d.samplingInterval : 0,
+          samplingAlgorithm: facts ? u32(d.samplingAlgorithm) : 0,
           samplers: facts ? [...d.samplers] : [],
           optionsSeenMs: facts ? d.optionsSeenMs : null,
           templates,
@@ -432,7 +432,10 @@ export class TemplateSnapshotError extends Error {
   }
 }
 
+const MAX_U32 = 0xffffffff;
 const nullable = (v: number): number | null => (Number.isFinite(v) ? v : null);
+/** An options value as the snapshot keeps it: what a malformed record left (NaN, a fraction) becomes 0. */
+const u32 = (v: number): number => (Number.isInteger(v) && v >= 0 && v <= MAX_U32 ? v : 0);
 
 function fail(path: string, message: string): never {
   throw new TemplateSnapshotError(path, message);
@@ -458,7 +461,6 @@ function list(v: unknown, path: string, max: number): unknown[] {
   return v;
 }
 
-const MAX_U32 = 0xffffffff;
 
 /**
  * Checks that `value` (parsed JSON) is a template snapshot this version reads, and returns it typed.
@@ -483,7 +485,7 @@ export function parseTemplateSnapshot(value: unknown): TemplateSnapshot {
       int(ds.id, `${q}.id`, 0, MAX_U32);
       if (ds.systemInitTimeMs !== null) time(ds.systemInitTimeMs, `${q}.systemInitTimeMs`);
       if (typeof ds.samplingInterval !== 'number' || !(ds.samplingInterval >= 0) || !Number.isFinite(ds.samplingInterval)) fail(`${q}.samplingInterval`, 'expected a number >= 0');
-      int(ds.samplingAlgorithm, `${q}.samplingAlgorithm`, 0, 65535);
+      int(ds.samplingAlgorithm, `${q}.samplingAlgorithm`, 0, MAX_U32);
       if (ds.optionsSeenMs !== null) time(ds.optionsSeenMs, `${q}.optionsSeenMs`);
       list(ds.samplers, `${q}.samplers`, 4096).forEach((pair, k) => {
         const a = list(pair, `${q}.samplers[${k}]`, 2);

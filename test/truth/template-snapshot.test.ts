@@ -84,6 +84,19 @@ test('snapshot/restore round trip: templates, enterprise and variable-length fie
   assert.deepEqual([...stB.domain(3).samplers], [[3, 512]]);
 });
 
+test('options values a malformed record left (a zero-length samplingAlgorithm) still make a valid snapshot', () => {
+  const a = decoder();
+  const t: EncTemplate = { id: 260, scopeCount: 1, fields: [{ id: 149, length: 4 }, { id: 35, length: 0 }, { id: 34, length: 4 }] };
+  a.d.decode(new IpfixMessageBuilder({ domainId: 4, exportTimeSec: T0 / 1000, sequence: 0 }).templates([t]).data(t, [[1, Buffer.alloc(0), 100]]).build(), udp, T0);
+  assert.ok(Number.isNaN(a.store.session(udp, T0).domain(4).samplingAlgorithm));
+  const snap = viaJson(a.store.snapshot(T0));
+  const b = new TemplateStore();
+  const r = b.restore(snap, registry, T0);
+  assert.equal(r.facts, 1);
+  assert.equal(b.session(udp, T0).domain(4).samplingInterval, 100);
+  assert.equal(b.session(udp, T0).domain(4).samplingAlgorithm, 0);
+});
+
 test('ages are kept: the UDP lifetime counts through the downtime, expired templates stay out', () => {
   const a = decoder();
   a.d.decode(ipfixTemplates(1), udp, T0);
