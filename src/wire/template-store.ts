@@ -1,5 +1,6 @@
-import type { MessageContext, TransportSession } from './batch.js';
-import type { Template } from './template.js';
+import { makeSession, type MessageContext, type TransportSession } from './batch.js';
+import type { IeResolver } from './fixed-formats.js';
+import { makeTemplate, type FieldSpec, type Template } from './template.js';
 
 /** Limits that keep a misbehaving or hostile exporter from exhausting memory. */
 export interface TemplateStoreLimits {
@@ -61,6 +62,8 @@ export class DomainState implements DomainInfo {
   systemInitTimeMs = NaN;
   samplingInterval = 0;
   samplingAlgorithm = 0;
+  /** When an options record last taught this domain something (receive time), NaN if never. */
+  optionsSeenMs = NaN;
   readonly samplers = new Map<number, number>();
   readonly optionValues = new Map<string, unknown>();
   readonly templates = new Map<number, TemplateEntry>();
@@ -254,4 +257,277 @@ export class TemplateStore {
     }
     return n;
   }
+
+  /**
+   * The UDP and file sessions' templates and options facts that are still alive at `nowMs`, with
+   * the time each was last seen. Pure: the caller writes it where it likes (collect/template-state).
+   */
+  snapshot(nowMs: number): TemplateSnapshot {
+    const lifetime = this.limits.udpTemplateLifetimeMs;
+    const sessions: SessionSnapshot[] = [];
+    for (const st of this.sessions.values()) {
+      const s = st.session;
+      if (s.transport !== 'udp' && s.transport !== 'file') continue;
+      const domains: DomainSnapshot[] = [];
+      for (const d of st.domains.values()) {
+        const templates: TemplateSnapshotEntry[] = [];
+        for (const e of d.templates.values()) {
+          if (nowMs - e.lastSeenMs > lifetime) continue;
+          const t = e.template;
+          const fields: number[] = [];
+          for (const f of t.fields) fields.push(f.id, f.pen, f.length);
+          templates.push({ id: t.id, origin: t.origin === 'netflow9' ? 'netflow9' : 'ipfix', scopeCount: t.scopeCount, isOptions: t.isOptions, fields, seenMs: e.lastSeenMs });
+        }
+        const facts = nowMs - d.optionsSeenMs <= lifetime;
+        if (templates.length === 0 && !facts) continue;
+        domains.push({
+          id: d.id,
+          systemInitTimeMs: facts ? nullable(d.systemInitTimeMs) : null,
+          samplingInterval: facts && d.samplingInterval > 0 && Number.isFinite(d.samplingInterval) ? d.samplingInterval : 0,
+          samplingAlgorithm: facts ? u32(d.samplingAlgorithm) : 0,
+          samplers: facts ? [...d.samplers] : [],
+          optionsSeenMs: facts ? d.optionsSeenMs : null,
+          templates,
+        });
+      }
+      if (domains.length > 0) sessions.push({ transport: s.transport, address: s.address, port: s.port, localPort: s.localPort, seenMs: st.lastSeenMs, domains });
+    }
+    return { format: 'sluice.templates', version: 1, takenMs: nowMs, sessions };
+  }
+
+  /**
+   * Brings back what snapshot() saved: templates re-resolved against `registry`, last-seen times
+   * kept, so the UDP lifetime goes on counting through the downtime (expired ones stay out).
+   * What the live store already has wins. The store's bounds apply as to any template. `accept`
+   * picks sessions (e.g. the ones a decode worker owns). Throws TemplateSnapshotError, before
+   * changing anything, when `value` is not a snapshot.
+   */
+  restore(value: unknown, registry: IeResolver, nowMs: number, accept?: (s: TransportSession) => boolean): RestoreResult {
+    const snap = parseTemplateSnapshot(value);
+    const lifetime = this.limits.udpTemplateLifetimeMs;
+    const r = { sessions: 0, templates: 0, facts: 0, expired: 0, kept: 0, refused: 0 };
+    // Oldest first, so map order stays recency order; past the session bound only the newest count.
+    const order = [...snap.sessions].sort((a, b) => a.seenMs - b.seenMs).slice(-this.limits.maxSessions);
+    for (const ss of order) {
+      const session = makeSession(ss.transport, ss.address, ss.port, ss.localPort);
+      if (accept !== undefined && !accept(session)) continue;
+      let st: SessionState | undefined;
+      for (const ds of ss.domains) {
+        const facts = ds.optionsSeenMs !== null && nowMs - ds.optionsSeenMs <= lifetime;
+        if (!facts && ds.optionsSeenMs !== null) r.expired++;
+        const live = ds.templates.filter((t) => {
+          if (nowMs - t.seenMs <= lifetime) return true;
+          r.expired++;
+          return false;
+        });
+        if (live.length === 0 && !facts) continue;
+        st ??= this.session(session, nowMs);
+        const d = st.domain(ds.id);
+        if (facts && Number.isNaN(d.optionsSeenMs)) {
+          if (ds.systemInitTimeMs !== null) d.systemInitTimeMs = ds.systemInitTimeMs;
+          d.samplingInterval = ds.samplingInterval;
+          d.samplingAlgorithm = ds.samplingAlgorithm;
+          for (const [id, interval] of ds.samplers) if (d.samplers.size < 4096) d.samplers.set(id, interval);
+          d.optionsSeenMs = ds.optionsSeenMs!;
+          r.facts++;
+        }
+        for (const ts of live) {
+          if (d.templates.has(ts.id)) {
+            r.kept++;
+            continue;
+          }
+          const fields: FieldSpec[] = [];
+          for (let k = 0; k < ts.fields.length; k += 3) {
+            const id = ts.fields[k]!;
+            const pen = ts.fields[k + 1]!;
+            fields.push({ id, pen, length: ts.fields[k + 2]!, ie: registry.get(pen, id) });
+          }
+          const t = makeTemplate(ts.id, ts.origin, fields, ts.scopeCount, ts.isOptions);
+          if (this.add(st, d, t, nowMs) === 'limit') {
+            r.refused++;
+            continue;
+          }
+          d.templates.get(ts.id)!.lastSeenMs = ts.seenMs;
+          r.templates++;
+        }
+      }
+      if (st !== undefined) {
+        st.lastSeenMs = ss.seenMs;
+        r.sessions++;
+      }
+    }
+    return r;
+  }
+}
+
+// ---- snapshots: templates that survive a restart ------------------------------------------------
+
+/**
+ * The JSON form of the store's UDP and file sessions: templates and options facts with the time
+ * each was last seen, on the clock the caller passes as `nowMs` (wall clock for a collector,
+ * capture time for offline decoding). TCP sessions are left out: their templates end with their
+ * connection (RFC 7011 8.1).
+ */
+export interface TemplateSnapshot {
+  readonly format: 'sluice.templates';
+  readonly version: 1;
+  readonly takenMs: number;
+  readonly sessions: readonly SessionSnapshot[];
+}
+
+export interface SessionSnapshot {
+  readonly transport: 'udp' | 'file';
+  readonly address: string;
+  readonly port: number;
+  readonly localPort: number;
+  readonly seenMs: number;
+  readonly domains: readonly DomainSnapshot[];
+}
+
+export interface DomainSnapshot {
+  /** Observation domain id (IPFIX) / source id (v9). */
+  readonly id: number;
+  /** systemInitTimeMilliseconds; null when never announced. */
+  readonly systemInitTimeMs: number | null;
+  readonly samplingInterval: number;
+  readonly samplingAlgorithm: number;
+  /** [sampler id, interval] pairs. */
+  readonly samplers: readonly (readonly [number, number])[];
+  /** When options last taught the domain something; null when never. */
+  readonly optionsSeenMs: number | null;
+  readonly templates: readonly TemplateSnapshotEntry[];
+}
+
+export interface TemplateSnapshotEntry {
+  readonly id: number;
+  readonly origin: 'netflow9' | 'ipfix';
+  readonly scopeCount: number;
+  readonly isOptions: boolean;
+  /** Field specifiers as flat [element id, enterprise number, length] triples. */
+  readonly fields: readonly number[];
+  readonly seenMs: number;
+}
+
+/** What restore() did. */
+export interface RestoreResult {
+  readonly sessions: number;
+  readonly templates: number;
+  /** Domains whose options facts (systemInitTime, sampling) were restored. */
+  readonly facts: number;
+  /** Templates (and domains' facts) past the UDP lifetime: left out. */
+  readonly expired: number;
+  /** Templates the live store already had: the live definition wins. */
+  readonly kept: number;
+  /** Templates refused by the store's bounds. */
+  readonly refused: number;
+}
+
+/** A snapshot that is not one, or not one this version reads; `path` says where (JSONPath-like). */
+export class TemplateSnapshotError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path}: ${message}`);
+  }
+}
+
+const MAX_U32 = 0xffffffff;
+const nullable = (v: number): number | null => (Number.isFinite(v) ? v : null);
+/** An options value as the snapshot keeps it: what a malformed record left (NaN, a fraction) becomes 0. */
+const u32 = (v: number): number => (Number.isInteger(v) && v >= 0 && v <= MAX_U32 ? v : 0);
+
+function fail(path: string, message: string): never {
+  throw new TemplateSnapshotError(path, message);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(path, `expected an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function time(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, `expected a time in ms, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function list(v: unknown, path: string, max: number): unknown[] {
+  if (!Array.isArray(v)) fail(path, 'expected an array');
+  if (v.length > max) fail(path, `${v.length} entries, at most ${max} expected`);
+  return v;
+}
+
+
+/**
+ * Checks that `value` (parsed JSON) is a template snapshot this version reads, and returns it typed.
+ * Throws TemplateSnapshotError naming the first bad spot, e.g. `$.sessions[3].domains[0].templates[2].fields`.
+ */
+export function parseTemplateSnapshot(value: unknown): TemplateSnapshot {
+  if (!isObject(value) || value.format !== 'sluice.templates') fail('$.format', 'not a sluice template snapshot');
+  if (value.version !== 1) fail('$.version', `version ${JSON.stringify(value.version)} is not one this sluice reads (1)`);
+  time(value.takenMs, '$.takenMs');
+  const sessions = list(value.sessions, '$.sessions', 1 << 20);
+  sessions.forEach((ss, i) => {
+    const p = `$.sessions[${i}]`;
+    if (!isObject(ss)) fail(p, 'expected an object');
+    if (ss.transport !== 'udp' && ss.transport !== 'file') fail(`${p}.transport`, `expected "udp" or "file", got ${JSON.stringify(ss.transport)}`);
+    if (typeof ss.address !== 'string' || ss.address.length > 255) fail(`${p}.address`, 'expected an address string');
+    int(ss.port, `${p}.port`, 0, 65535);
+    int(ss.localPort, `${p}.localPort`, 0, 65535);
+    time(ss.seenMs, `${p}.seenMs`);
+    list(ss.domains, `${p}.domains`, 1 << 16).forEach((ds, j) => {
+      const q = `${p}.domains[${j}]`;
+      if (!isObject(ds)) fail(q, 'expected an object');
+      int(ds.id, `${q}.id`, 0, MAX_U32);
+      if (ds.systemInitTimeMs !== null) time(ds.systemInitTimeMs, `${q}.systemInitTimeMs`);
+      if (typeof ds.samplingInterval !== 'number' || !(ds.samplingInterval >= 0) || !Number.isFinite(ds.samplingInterval)) fail(`${q}.samplingInterval`, 'expected a number >= 0');
+      int(ds.samplingAlgorithm, `${q}.samplingAlgorithm`, 0, MAX_U32);
+      if (ds.optionsSeenMs !== null) time(ds.optionsSeenMs, `${q}.optionsSeenMs`);
+      list(ds.samplers, `${q}.samplers`, 4096).forEach((pair, k) => {
+        const a = list(pair, `${q}.samplers[${k}]`, 2);
+        int(a[0], `${q}.samplers[${k}][0]`, 0, Number.MAX_SAFE_INTEGER);
+        if (typeof a[1] !== 'number' || !(a[1] > 0) || !Number.isFinite(a[1])) fail(`${q}.samplers[${k}][1]`, 'expected an interval > 0');
+      });
+      list(ds.templates, `${q}.templates`, 65536).forEach((ts, k) => {
+        const r = `${q}.templates[${k}]`;
+        if (!isObject(ts)) fail(r, 'expected an object');
+        int(ts.id, `${r}.id`, 256, 65535);
+        if (ts.origin !== 'netflow9' && ts.origin !== 'ipfix') fail(`${r}.origin`, `expected "netflow9" or "ipfix", got ${JSON.stringify(ts.origin)}`);
+        if (typeof ts.isOptions !== 'boolean') fail(`${r}.isOptions`, 'expected true or false');
+        time(ts.seenMs, `${r}.seenMs`);
+        // A template fits one set of at most 65535 bytes: 4 bytes per field at least.
+        const fields = list(ts.fields, `${r}.fields`, 3 * 16383);
+        if (fields.length % 3 !== 0) fail(`${r}.fields`, `expected [id, enterprise, length] triples, got ${fields.length} numbers`);
+        for (let f = 0; f < fields.length; f += 3) {
+          int(fields[f], `${r}.fields[${f}]`, 0, 65535);
+          int(fields[f + 1], `${r}.fields[${f + 1}]`, 0, MAX_U32);
+          int(fields[f + 2], `${r}.fields[${f + 2}]`, 0, 65535);
+        }
+        int(ts.scopeCount, `${r}.scopeCount`, 0, fields.length / 3);
+      });
+    });
+  });
+  return value as unknown as TemplateSnapshot;
+}
+
+/**
+ * One snapshot from several (one per decode worker: each owns its sessions). A session found in
+ * more than one keeps the most recently seen copy.
+ */
+export function mergeSnapshots(snaps: readonly TemplateSnapshot[]): TemplateSnapshot {
+  const byKey = new Map<string, SessionSnapshot>();
+  let takenMs = 0;
+  for (const s of snaps) {
+    takenMs = Math.max(takenMs, s.takenMs);
+    for (const ss of s.sessions) {
+      const key = makeSession(ss.transport, ss.address, ss.port, ss.localPort).key;
+      const had = byKey.get(key);
+      if (had === undefined || had.seenMs < ss.seenMs) byKey.set(key, ss);
+    }
+  }
+  return { format: 'sluice.templates', version: 1, takenMs, sessions: [...byKey.values()] };
 }
