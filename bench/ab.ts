@@ -104,11 +104,11 @@ async function loadSide(dir: string): Promise<() => number> {
   const url = (p: string) => new URL(p, `file://${dir}/`).href;
   const { ByteOutput } = (await import(url('src/format/byte-output.ts'))) as typeof import('../src/format/byte-output.js');
   const { Ipfixcol2JsonFormatter } = (await import(url('src/format/ipfixcol2-json.ts'))) as typeof import('../src/format/ipfixcol2-json.js');
-  // The decode stage moved (model/decode-pipeline.ts DecodePipeline -> pipeline/decode.ts DecodeStage): load whichever the checkout has.
+  // The decode stage moved (model/decode-pipeline.ts DecodeStage -> pipeline/decode.ts DecodeStage): load whichever the checkout has.
   const stageModule = existsSync(`${dir}/src/pipeline/decode.ts`)
     ? ((await import(url('src/pipeline/decode.ts'))) as Record<string, unknown>)
     : ((await import(url('src/model/decode-pipeline.ts'))) as Record<string, unknown>);
-  const DecodeStage = (stageModule.DecodeStage ?? stageModule.DecodePipeline) as typeof import('../src/pipeline/decode.js').DecodeStage;
+  const DecodeStage = (stageModule.DecodeStage ?? stageModule.DecodeStage) as typeof import('../src/pipeline/decode.js').DecodeStage;
   const { makeSession } = (await import(url('src/wire/batch.ts'))) as typeof import('../src/wire/batch.js');
   const { IeRegistry, protocolKeyword } = (await import(url('src/wire/ie/registry.ts'))) as typeof import('../src/wire/ie/registry.js');
   const { buildIpfixStream } = (await import(url('bench/ipfix-stream.ts'))) as typeof import('./ipfix-stream.js');

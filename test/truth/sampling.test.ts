@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { DecodePipeline } from '../../src/pipeline/decode.js';
+import { DecodeStage } from '../../src/pipeline/decode.js';
 import { rateAt, SamplingConfigError, SamplingTracker, scaleCount, type BatchRates, type SamplingConfig } from '../../src/pipeline/sampling.js';
 import { makeSession, type FlowBatch, type TransportSession } from '../../src/wire/batch.js';
 import { encodeNetflow5, IpfixMessageBuilder, Netflow9PacketBuilder, type EncTemplate } from '../../src/wire/encode/ipfix.js';
@@ -25,11 +25,11 @@ interface Seen {
 class Rig {
   readonly seen: Seen[] = [];
   readonly tracker: SamplingTracker;
-  private readonly pipeline: DecodePipeline;
+  private readonly pipeline: DecodeStage;
 
   constructor(config: SamplingConfig = {}) {
     const tracker = (this.tracker = new SamplingTracker(config));
-    this.pipeline = new DecodePipeline({ registry, onBatch: (b) => this.seen.push({ batch: b, rates: tracker.rates(b) }) });
+    this.pipeline = new DecodeStage({ registry, onBatch: (b) => this.seen.push({ batch: b, rates: tracker.rates(b) }) });
   }
 
   feed(buf: Buffer, session: TransportSession): this {
