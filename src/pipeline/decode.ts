@@ -1,8 +1,7 @@
 import type { FlowBatch, TemplateEvent, TransportSession } from '../wire/batch.js';
 import { FlowDecoder } from '../wire/decoder.js';
-import { SflowDecoder } from '../wire/sflow/decode.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
-import { DropCounters, type DropEvent } from '../wire/stats.js';
+import { DropCounters, type DropEvent, type SequenceEvent } from '../wire/stats.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
 import { deriveTimes } from '../model/time.js';
 
@@ -14,6 +13,8 @@ export interface DecodeStageOptions {
   readonly onTemplate?: (ev: TemplateEvent) => void;
   /** Called for every drop (already counted); use a rate-limited log here. */
   readonly onDrop?: (ev: DropEvent) => void;
+  /** Every message's (and sFlow sample's) sequence number, for loss accounting. */
+  readonly onMessage?: (ev: SequenceEvent) => void;
 }
 
 /** Counters a caller can print or export; updated per datagram and per batch, never per record. */
@@ -44,13 +45,13 @@ export class DecodeStage {
           opts.onBatch(b);
         },
         template: opts.onTemplate,
+        message: opts.onMessage,
         drop(ev) {
           counters.drops.add(ev);
           opts.onDrop?.(ev);
         },
       },
     );
-    this.decoder.registerVersion32(5, new SflowDecoder(opts.registry));
   }
 
   handle(buf: Buffer, session: TransportSession, nowMs: number): void {

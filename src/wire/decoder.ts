@@ -2,11 +2,12 @@ import type { FlowBatch, MessageContext, TemplateEvent, TransportSession } from 
 import { netflow5Template, netflow7Template, V5_RECORD_LENGTH, V7_RECORD_LENGTH, type IeResolver } from './fixed-formats.js';
 import { NETFLOW_EXTRA_PEN, NETFLOW_PEN } from './ie/types.js';
 import { absorbOptions } from './options.js';
-import type { DropEvent, DropReason } from './stats.js';
+import type { DropEvent, DropReason, SequenceEvent } from './stats.js';
 import { makeTemplate, splitRecords, VARLEN, type FieldSpec, type Template } from './template.js';
 import { float64s } from './typed-slab.js';
 import { TemplateStore, type DomainState, type SessionState, type TemplateStoreLimits } from './template-store.js';
 import { decodeRecord, ListDecodeError, type FieldValue } from './values.js';
+import { SflowDecoder } from './sflow/decode.js';
 
 /** Where decoded output goes. Called synchronously from decode(). */
 export interface DecodeSink {
@@ -16,10 +17,12 @@ export interface DecodeSink {
   template?(ev: TemplateEvent): void;
   /** Input that did not become records. */
   drop(ev: DropEvent): void;
+  /** A message's sequence number and how many units it carried. */
+  message?(ev: SequenceEvent): void;
 }
 
 /**
- * A decoder for a protocol the core does not handle itself (sFlow). It reports through the same
+ * A decoder for a protocol with its own datagram format (sFlow). It reports through the same
  * sink, so its records flow through the same model and outputs. It must not throw on bad input.
  */
 export interface VersionDecoder {
@@ -39,7 +42,7 @@ export interface DecoderOptions {
 const V9_SCOPE_MAP: Record<number, number> = { 1: 144, 2: 10, 3: 141, 4: 143, 5: 145 };
 
 /**
- * Decodes NetFlow v5/v7/v9 and IPFIX datagrams. Pure: no I/O, no timers; time comes in as `nowMs`.
+ * Decodes NetFlow v5/v7/v9, IPFIX and sFlow v5 datagrams. Pure: no I/O, no timers; time comes in as `nowMs`.
  * decode() never throws on bad input: everything that is not a record is reported to sink.drop.
  */
 export class FlowDecoder {
@@ -47,8 +50,11 @@ export class FlowDecoder {
   private readonly reg: IeResolver;
   private readonly v5: Template;
   private readonly v7: Template;
-  /** Decoders keyed by the 32-bit version word that opens their datagrams (sFlow: 5). */
-  private readonly extra32 = new Map<number, VersionDecoder>();
+  /** The message being walked, and the data records it held (NaN once a set could not be counted). */
+  private msg: MessageContext | undefined;
+  private msgUnits = 0;
+  /** sFlow v5: its datagrams open with the 32-bit version 5, whose upper 16 bits read as NetFlow/IPFIX version 0. */
+  private readonly sflow: SflowDecoder;
 
   constructor(
     opts: DecoderOptions,
@@ -58,15 +64,7 @@ export class FlowDecoder {
     this.store = new TemplateStore(opts.limits);
     this.v5 = netflow5Template(this.reg);
     this.v7 = netflow7Template(this.reg);
-  }
-
-  /**
-   * Registers a decoder for datagrams whose first 32-bit word is `version` (sFlow v5 starts with
-   * the 32-bit value 5, whose upper 16 bits, read as a NetFlow/IPFIX version, are 0).
-   */
-  registerVersion32(version: number, d: VersionDecoder): void {
-    if (version > 0xffff) throw new Error('a 32-bit version word above 65535 would collide with NetFlow/IPFIX versions');
-    this.extra32.set(version, d);
+    this.sflow = new SflowDecoder(this.reg);
   }
 
   decode(buf: Buffer, session: TransportSession, nowMs: number): void {
@@ -93,11 +91,9 @@ export class FlowDecoder {
         return this.fixed(buf, session, nowMs, 5);
       case 7:
         return this.fixed(buf, session, nowMs, 7);
-      case 0: {
-        const d = this.extra32.get(buf.readUInt32BE(0));
-        if (d !== undefined) return d.decode(buf, session, nowMs, this.sink);
+      case 0:
+        if (buf.readUInt32BE(0) === 5) return this.sflow.decode(buf, session, nowMs, this.sink);
         break;
-      }
     }
     this.drop('bad-version', session, 1, 'datagram', 0, `unknown version ${version === 0 ? buf.readUInt32BE(0) : version}`);
   }
@@ -168,6 +164,8 @@ export class FlowDecoder {
     };
     const template = version === 5 ? this.v5 : this.v7;
     this.sink.batch(makeBatch(ctx, template, buf, splitRecords(template, buf, 24, 24 + n * recLen)));
+    // flow_sequence counts flows: the header's count, which the exporter sent whatever arrived.
+    this.sink.message?.({ protocol: ctx.protocol as 'netflow5' | 'netflow7', session, domainId: ctx.domainId, sequence: seq, units: count, exportTimeMs: ctx.exportTimeMs, receivedMs: nowMs });
   }
 
   // ---- NetFlow v9 (RFC 3954) ---------------------------------------------------------------
@@ -190,7 +188,7 @@ export class FlowDecoder {
       sysUpTimeMs: buf.readUInt32BE(4),
       receivedMs: nowMs,
     };
-    this.walkSets(buf, 20, buf.length, ctx, st, dom, nowMs);
+    this.walkMessage(buf, 20, buf.length, ctx, st, dom, nowMs);
   }
 
   // ---- IPFIX (RFC 7011) --------------------------------------------------------------------
@@ -225,7 +223,23 @@ export class FlowDecoder {
       sysUpTimeMs: -1,
       receivedMs: nowMs,
     };
-    this.walkSets(buf, 16, end, ctx, st, dom, nowMs);
+    this.walkMessage(buf, 16, end, ctx, st, dom, nowMs);
+  }
+
+  /** Walks a v9/IPFIX message's sets, then reports its sequence number and the units it held. */
+  private walkMessage(buf: Buffer, pos: number, end: number, ctx: MessageContext, st: SessionState, dom: DomainState, nowMs: number): void {
+    this.msg = ctx;
+    this.msgUnits = 0;
+    try {
+      this.walkSets(buf, pos, end, ctx, st, dom, nowMs);
+    } finally {
+      this.msg = undefined;
+    }
+    const sink = this.sink;
+    if (sink.message === undefined) return;
+    // v9 counts export packets; IPFIX counts data records (RFC 7011 3.1), which a held set hides.
+    const units = ctx.protocol === 'netflow9' ? 1 : this.msgUnits === this.msgUnits ? this.msgUnits : 'unknown';
+    sink.message({ protocol: ctx.protocol as 'ipfix' | 'netflow9', session: ctx.session, domainId: ctx.domainId, sequence: ctx.sequence, units, exportTimeMs: ctx.exportTimeMs, receivedMs: nowMs });
   }
 
   /** Walks the (flow)sets of a v9 or IPFIX message. */
@@ -398,6 +412,7 @@ export class FlowDecoder {
       if (t === 'expired') {
         this.drop('template-expired', ctx.session, 0, 'set', pos - 4, `template ${tid} expired (not refreshed within ${this.store.limits.udpTemplateLifetimeMs} ms); holding the set for a refresh`);
       }
+      if (ctx === this.msg) this.msgUnits = NaN; // records we cannot count yet: the sequence resynchronises
       if (!this.store.hold(st, { ctx, templateId: tid, buf, pos, end, heldAtMs: nowMs })) {
         this.drop('pending-overflow', ctx.session, 1, 'set', pos - 4, `no template ${tid} (domain ${ctx.domainId}) and the hold queue is full`);
       }
@@ -409,6 +424,8 @@ export class FlowDecoder {
   private decodeData(buf: Buffer, pos: number, end: number, t: Template, ctx: MessageContext, dom: DomainState): void {
     const starts = splitRecords(t, buf, pos, end);
     const count = starts.length - 1;
+    // Sets held for their template and decoded later belong to an earlier message, already reported.
+    if (ctx === this.msg) this.msgUnits += count;
     const tail = end - starts[count]!;
     if (tail > 0 && (t.fixedLength < 0 ? tail >= t.minLength : tail >= 4 || tail >= t.fixedLength) && !isZero(buf, starts[count]!, end)) {
       this.drop('truncated-record', ctx.session, 1, 'record', starts[count]!, `${tail} bytes at the end of the data set for template ${t.id} are not a whole record`);

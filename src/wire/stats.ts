@@ -4,6 +4,30 @@ import type { TransportSession } from './batch.js';
 /** Why input was not turned into records: the decode stage of the one vocabulary (util/drop-reasons.ts). */
 export type DropReason = DropReasonOf<'decode'>;
 
+/**
+ * A message's (or an sFlow sample's) sequence number, for loss accounting
+ * (src/pipeline/sequence.ts). One per message, never per record.
+ */
+export interface SequenceEvent {
+  readonly protocol: 'ipfix' | 'netflow9' | 'netflow5' | 'netflow7' | 'sflow5' | 'sflow5-sample';
+  readonly session: TransportSession;
+  /** Observation domain / source id / v5 engine; sFlow: the sub-agent id. */
+  readonly domainId: number;
+  /** sFlow: the agent address from the datagram header. */
+  readonly agent?: string;
+  /** sFlow samples: the data source, and which of its sequences (flow, counter, discard samples). */
+  readonly source?: { readonly type: number; readonly index: number; readonly kind: 'flow' | 'counter' | 'discard' };
+  readonly sequence: number;
+  /**
+   * IPFIX: data records in the message; v5/v7: records the header announces; v9 and sFlow: 1.
+   * 'unknown' when the message held data sets the collector could not count (no template yet).
+   */
+  readonly units: number | 'unknown';
+  /** The message's export time (ms; sFlow: the receive time) and when it was received. */
+  readonly exportTimeMs: number;
+  readonly receivedMs: number;
+}
+
 export interface DropEvent {
   readonly reason: DropReason;
   readonly session: TransportSession;

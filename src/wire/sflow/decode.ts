@@ -17,7 +17,7 @@ import type { DecodeSink, VersionDecoder } from '../decoder.js';
 import type { IeResolver } from '../fixed-formats.js';
 import { ipv4ToString, ipv6ToString } from '../packet/addr.js';
 import { PacketLayers } from '../packet/parse.js';
-import type { DropEvent, DropReason } from '../stats.js';
+import type { DropEvent, DropReason, SequenceEvent } from '../stats.js';
 import { dissectHeader, setIpData, setIpVersion } from './dissect.js';
 import { emitBatches } from './emit.js';
 import {
@@ -30,8 +30,7 @@ import { lost, MAX_COUNT, MAX_PLAUSIBLE, next, pad4, SampleError, SampleState, u
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Decodes sFlow v5 datagrams. Register with FlowDecoder.registerVersion32(5, ...): the datagram
- * opens with the 32-bit version 5.
+ * Decodes sFlow v5 datagrams; FlowDecoder hands it those that open with the 32-bit version 5.
  */
 export class SflowDecoder implements VersionDecoder {
   private readonly layouts: SflowLayouts;
@@ -126,6 +125,7 @@ export class SflowDecoder implements VersionDecoder {
     const uptime = u32(buf, p + 8);
     const count = u32(buf, p + 12);
     p += 16;
+    this.sink.message?.({ protocol: 'sflow5', session: this.session, domainId: this.subAgent, agent: this.agent(), sequence: seq, units: 1, exportTimeMs: nowMs, receivedMs: nowMs });
 
     let i = 0;
     for (; i < count && i < MAX_COUNT; i++) {
@@ -185,6 +185,7 @@ export class SflowDecoder implements VersionDecoder {
         s.srcIndex = u32(buf, p + 8);
         nrec = u32(buf, p + 12);
       }
+      this.sampleSeen('counter');
       this.counterRecords(p + need, end, nrec);
       return;
     }
@@ -238,12 +239,32 @@ export class SflowDecoder implements VersionDecoder {
       s.lo |= L_DROPPED | L_DISCARD | L_IN_IF | L_OUT_IF;
       if (s.srcType === 0 && s.inVal === s.srcIndex) (s.direction = 0), (s.lo |= L_DIRECTION);
       else if (s.srcType === 0 && s.outVal === s.srcIndex) (s.direction = 1), (s.lo |= L_DIRECTION);
+      this.sampleSeen('discard');
       this.flowRecords(p, end, nrec, false);
       return;
     }
     s.lo |= L_SAMPLING;
+    this.sampleSeen('flow');
     this.interfaces(inFmt, inVal, outFmt, outVal);
     this.flowRecords(p, end, nrec, true);
+  }
+
+  /** A sample's sequence number: each data source numbers its flow, counter and discard samples apart. */
+  private sampleSeen(kind: 'flow' | 'counter' | 'discard'): void {
+    const sink = this.sink;
+    if (sink.message === undefined) return;
+    const s = this.s;
+    sink.message({
+      protocol: 'sflow5-sample',
+      session: this.session,
+      domainId: this.subAgent,
+      agent: this.agent(),
+      source: { type: s.srcType, index: s.srcIndex, kind },
+      sequence: s.seq,
+      units: 1,
+      exportTimeMs: this.nowMs,
+      receivedMs: this.nowMs,
+    });
   }
 
   /** The input/output interface formats: 0 ifIndex, 1 discarded (value = reason), 2 multiple (value = count). */
