@@ -66,8 +66,10 @@ function buildKafkaClient() {
   if (process.env.SLUICE_SKIP_KAFKA === '1') return kafkaSay('skipped (SLUICE_SKIP_KAFKA=1); the Kafka output is unavailable');
   kafkaSay('building librdkafka from the sources in its package (a few minutes; SLUICE_SKIP_KAFKA=1 skips it)');
   const env = { ...process.env, CKJS_LINKING: 'dynamic' };
-  const k = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // The compiler's warnings on librdkafka's sources are not ours to fix: shown only when the build fails.
+  const k = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   if (k.status !== 0) {
+    process.stderr.write(`${String(k.stdout ?? '').split('\n').slice(-20).join('\n')}\n${String(k.stderr ?? '').split('\n').slice(-40).join('\n')}\n`);
     kafkaSay(`build failed (node-gyp exit ${k.status ?? k.signal}): needs g++, make and the zlib, zstd and lz4 headers (Debian: zlib1g-dev libzstd-dev liblz4-dev); the Kafka output is unavailable`);
     if (strict) process.exit(1);
     return;
