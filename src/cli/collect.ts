@@ -12,6 +12,25 @@ import { collectList, nonNegativeInt, positiveInt } from './args.js';
 import { FORMAT_HELP } from './format-help.js';
 import { createLog, type LogLevel } from './log.js';
 import { untilSignal } from './signals.js';
+import { basename, dirname, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { loadAuth } from '../api/auth.js';
+import { HttpServer, metricsHandler } from '../api/server.js';
+import { SamplingTracker, type PrefixRate } from '../pipeline/sampling.js';
+
+/** `--sampling-default 1000`, `--sampling-default 1000@192.0.2.0/24`, `--sampling-override 192.0.2.7=512`. */
+function parseRateFlag(text: string, flag: string): PrefixRate {
+  const m = flag === '--sampling-override' ? /^([^=]+)=(\d+(?:\.\d+)?)$/.exec(text) : /^(\d+(?:\.\d+)?)(?:@(.+))?$/.exec(text);
+  if (m === null) throw new InvalidArgumentError(`${flag} ${text}: expected ${flag === '--sampling-override' ? 'PREFIX=RATE (192.0.2.0/24=1000)' : 'RATE or RATE@PREFIX (1000@192.0.2.0/24)'}`);
+  return flag === '--sampling-override' ? { prefix: m[1]!, rate: Number(m[2]) } : { prefix: m[2] ?? '::/0', rate: Number(m[1]) };
+}
+
+/** `9464`, `127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464`; a bare port binds loopback. */
+export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):)?(\d+)$/.exec(text.trim());
+  if (m === null || Number(m[2]) > 65535) throw new InvalidArgumentError(`${flag} ${text}: expected [HOST:]PORT`);
+  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
 
 interface CollectFlags {
   readonly config?: string;
@@ -23,6 +42,13 @@ interface CollectFlags {
   readonly logLevel: LogLevel;
   readonly workers?: number;
   readonly output?: string[];
+  readonly metrics?: string;
+  readonly metricsAuth?: string;
+  readonly state?: string;
+  readonly captureDrops?: string;
+  readonly samplingDefault: string[];
+  readonly samplingOverride: string[];
+  readonly activeTimeout: number;
 }
 
 export function collectCommand(): Command {
@@ -36,6 +62,13 @@ export function collectCommand(): Command {
     .option('--receive-buffer <bytes>', 'UDP socket receive buffer to ask the kernel for', positiveInt)
     .option('-o, --output <spec>', 'where JSON goes; repeatable; replaces the default print: print, file:DIR[?prefix=json.&timeWindow=300&timeAlignment=yes&compression=none|gzip|lz4|zstd], tcp-server://[HOST]:PORT[?blocking=yes], tcp://HOST:PORT, udp://HOST:PORT, kafka://BROKER:PORT/TOPIC[?partition=N]; each takes ?format=json,opt=value... (docs/outputs.md)', collectList)
     .option('--workers <n>', 'decode worker threads (0 = decode on the receiving thread; default: one per CPU core beyond the first, at most 8)', nonNegativeInt)
+    .option('--metrics <[host:]port>', 'serve Prometheus /metrics here (default host 127.0.0.1; any other address needs --metrics-auth)')
+    .option('--metrics-auth <file|token>', 'credentials for /metrics: a file of tokens (Bearer) and user:password lines (Basic), or one token')
+    .option('--state <dir>', 'keep templates and options facts in DIR/templates.json, so a restart decodes data at once instead of waiting up to 30 min for exporters to resend templates')
+    .option('--capture-drops <file.pcap>', 'write every datagram that caused a drop to rotated pcap files FILE-N.pcap (8 x 16 MiB), with its exporter address and ports, for Wireshark or a bug report')
+    .option('--sampling-default <rate[@prefix]>', 'sampling rate (1 in N) for exporters that never state one; @prefix limits it to exporters in a prefix; repeatable', collectList, [])
+    .option('--sampling-override <prefix=rate>', 'sampling rate that wins over what exporters in the prefix state (exporters lie); repeatable', collectList, [])
+    .option('--active-timeout <seconds>', 'flows longer than this are counted as longer-than-active-timeout (exporter health)', positiveInt, 1800)
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText(
       'after',
@@ -46,8 +79,12 @@ Examples:
   sluice collect -l udp://[::1]:9995 -f json,timestamp=unix,ignoreUnknown=false
   sluice collect -o print -o 'file:/var/lib/sluice/%Y/%m/%d/?compression=gzip&format=json,timestamp=unix'
 
+  sluice collect --metrics 9464 --state /var/lib/sluice/state --sampling-default 1000
+  sluice collect --capture-drops /var/tmp/sluice-drops.pcap
+
 Every port accepts every protocol: the version field of each datagram decides.
-Problems with input (bad datagrams, missing templates) are counted and logged on stderr, rate-limited.`,
+Problems with input (bad datagrams, missing templates) are counted and logged on stderr, rate-limited.
+kill -USR1 <pid> logs every exporter: records, sequence loss, drops, sampling, content checks.`,
     )
     .action(async (o: CollectFlags) => {
       process.exitCode = await runCollect(o);
@@ -60,10 +97,19 @@ async function runCollect(o: CollectFlags): Promise<number> {
   const listen = (o.listen && o.listen.length > 0 ? o.listen : (cfg.listen ?? DEFAULT_LISTEN)).map(parseListenUri);
   const format = { ...cfg.format, ...parseFormatSpec(o.format) };
   const outputs = o.output && o.output.length > 0 ? o.output.map(parseOutputSpec) : (cfg.outputs ?? [parseOutputSpec('print')]);
+  const sampling = { defaults: o.samplingDefault.map((s) => parseRateFlag(s, '--sampling-default')), overrides: o.samplingOverride.map((s) => parseRateFlag(s, '--sampling-override')) };
+  new SamplingTracker(sampling); // checks the prefixes and rates now, before anything opens
+  const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics, '--metrics');
+  const metricsAuth = o.metricsAuth === undefined ? undefined : loadAuth(o.metricsAuth);
+  const captureDrops = o.captureDrops === undefined ? undefined : { dir: dirname(resolve(o.captureDrops)), prefix: basename(o.captureDrops).replace(/\.pcap$/, '') };
   const log = createLog(o.logLevel);
   let engine: CollectEngine;
   try {
     engine = await CollectEngine.start({
+      sampling,
+      health: { activeTimeoutMs: o.activeTimeout * 1000 },
+      stateDir: o.state,
+      captureDrops,
       listen,
       outputs,
       format,
@@ -77,13 +123,33 @@ async function runCollect(o: CollectFlags): Promise<number> {
     log.error({}, (err as Error).message);
     return 1;
   }
+  let metrics: HttpServer | undefined;
+  if (metricsAt !== undefined) {
+    try {
+      metrics = new HttpServer({ host: metricsAt.host, port: metricsAt.port, auth: metricsAuth }).route('GET', '/metrics', metricsHandler(engine.exporters.registry));
+      await metrics.listen();
+      log.info({ url: `${metrics.url}/metrics` }, `metrics served on ${metrics.url}/metrics`);
+    } catch (err) {
+      log.error({}, `cannot serve metrics on ${o.metrics}: ${(err as Error).message}`);
+      await engine.stop();
+      return 1;
+    }
+  }
   const overflow = () => (engine.overflow ? `, ${engine.overflow} datagrams dropped: decode workers behind` : '');
   const report = setInterval(() => log.info({}, `${engine.received} datagrams received${overflow()}; outputs: ${engine.outputReport()}`), 60_000);
   report.unref();
+  const usr1 = () => {
+    const lines = engine.exporters.report();
+    log.info({ exporters: engine.exporters.rows() }, lines.length > 0 ? `exporters:\n  ${lines.join('\n  ')}` : 'exporters: none heard from yet');
+  };
+  process.on('SIGUSR1', usr1);
   const sig = await untilSignal();
   log.info({}, `${sig}: stopping`);
   clearInterval(report);
+  process.off('SIGUSR1', usr1);
+  await metrics?.stop();
   const c = await engine.stop();
+  for (const line of engine.exporters.report()) log.info({}, line);
   log.info(
     { datagrams: c.datagrams, records: c.records, optionsRecords: c.optionsRecords, drops: c.drops, overflow: c.overflow },
     `stopped: ${c.datagrams} datagrams, ${c.records} records, ${c.optionsRecords} options records, dropped: ${JSON.stringify(c.drops)}${overflow()}; outputs: ${engine.outputReport()}`,

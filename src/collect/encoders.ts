@@ -7,26 +7,48 @@
  */
 import { ByteOutput } from '../format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
+import { ExporterAccount, type ExporterDelta } from '../pipeline/exporters.js';
+import type { BatchRates } from '../pipeline/sampling.js';
 import type { ColumnBlock } from '../store/columns.js';
 import { StoreEncoder } from '../store/encode.js';
-import type { FlowBatch, TemplateEvent } from '../wire/batch.js';
+import type { FlowBatch, TemplateEvent, TransportSession } from '../wire/batch.js';
+import type { DropEvent, SequenceEvent } from '../wire/stats.js';
+import type { TemplateStore } from '../wire/template-store.js';
 
 /** What a consumer wants encoded (plain data: it is posted to decode workers). */
 export type EncoderSpec =
   /** IPFIXcol2 JSON lines, once per set of format options (outputs with equal options share one pass). */
   | { readonly kind: 'json'; readonly formats: readonly JsonFormatOptions[] }
   /** Rows of the flow store's tables. */
-  | { readonly kind: 'store' };
+  | { readonly kind: 'store' }
+  /** Per-exporter accounting (metrics, the exporters view), and the datagrams that caused drops when capturing. */
+  | { readonly kind: 'exporters'; readonly activeTimeoutMs?: number; readonly lateExportMs?: number; readonly captureDrops: boolean };
+
+/** A datagram that caused a drop, kept for --capture-drops. */
+export interface DroppedDatagram {
+  readonly payload: Uint8Array;
+  readonly address: string;
+  readonly port: number;
+  readonly localPort: number;
+  readonly receivedMs: number;
+}
 
 /** What an encoder hands over; crosses threads with its buffers transferred. */
 export type EncodedPart =
   /** `groups[g]`: JSON lines for format group g, or null when it has none. */
   | { readonly kind: 'json'; readonly groups: readonly (Uint8Array | null)[] }
-  | { readonly kind: 'store'; readonly blocks: readonly ColumnBlock[] };
+  | { readonly kind: 'store'; readonly blocks: readonly ColumnBlock[] }
+  | { readonly kind: 'exporters'; readonly exporters: readonly ExporterDelta[]; readonly dropped: readonly DroppedDatagram[]; readonly templatesChanged: boolean };
 
 export interface BatchEncoder {
-  push(b: FlowBatch): void;
+  /** A batch, with the sampling rates in force for its records (src/pipeline/sampling.ts). */
+  push(b: FlowBatch, rates: BatchRates): void;
   template?(ev: TemplateEvent): void;
+  /** Every datagram, before it is decoded. */
+  datagram?(buf: Buffer, session: TransportSession, nowMs: number): void;
+  /** A drop, with the datagram that caused it. */
+  drop?(ev: DropEvent, datagram: Buffer | undefined, nowMs: number): void;
+  message?(ev: SequenceEvent): void;
   /** What was encoded since the last take(), or undefined when nothing; `all`: partly filled blocks too. */
   take(all: boolean): EncodedPart | undefined;
 }
@@ -34,7 +56,8 @@ export interface BatchEncoder {
 /** Buffers of a part that can be transferred instead of copied. */
 export function transferables(p: EncodedPart): ArrayBuffer[] {
   if (p.kind === 'json') return p.groups.filter((g): g is Uint8Array => g !== null).map((g) => g.buffer as ArrayBuffer);
-  return p.blocks.map((b) => b.data);
+  if (p.kind === 'store') return p.blocks.map((b) => b.data);
+  return p.dropped.map((d) => d.payload.buffer as ArrayBuffer);
 }
 
 /** UTF-8 JSON straight into one buffer per format group: no JSON strings are built. */
@@ -74,8 +97,8 @@ class JsonEncoder implements BatchEncoder {
 class StoreBatchEncoder implements BatchEncoder {
   readonly #enc = new StoreEncoder();
 
-  push(b: FlowBatch): void {
-    this.#enc.push(b);
+  push(b: FlowBatch, rates: BatchRates): void {
+    this.#enc.push(b, rates);
   }
 
   take(all: boolean): EncodedPart | undefined {
@@ -84,12 +107,80 @@ class StoreBatchEncoder implements BatchEncoder {
   }
 }
 
-export function createEncoder(spec: EncoderSpec): BatchEncoder {
+/** Datagrams kept per take for --capture-drops; past it they are counted, not kept. */
+const MAX_DROPPED_PER_TAKE = 256;
+
+class ExportersEncoder implements BatchEncoder {
+  readonly #acc: ExporterAccount;
+  readonly #capture: boolean;
+  #dropped: DroppedDatagram[] = [];
+  #lastCaptured: Buffer | undefined;
+  #templatesChanged = false;
+  #lastStoreRead = 0;
+  /** Dropped datagrams not kept because a take's share was full. */
+  captureOverflow = 0;
+
+  constructor(
+    spec: Extract<EncoderSpec, { kind: 'exporters' }>,
+    private readonly store: () => TemplateStore,
+  ) {
+    this.#acc = new ExporterAccount({ activeTimeoutMs: spec.activeTimeoutMs, lateExportMs: spec.lateExportMs });
+    this.#capture = spec.captureDrops;
+  }
+
+  push(b: FlowBatch, rates: BatchRates): void {
+    this.#acc.batch(b, rates);
+    // Options data teaches sampling and systemInitTime: worth keeping across a restart too.
+    if (b.template.isOptions) this.#templatesChanged = true;
+  }
+
+  template(): void {
+    this.#templatesChanged = true;
+  }
+
+  datagram(buf: Buffer, session: TransportSession, nowMs: number): void {
+    this.#acc.datagram(buf, session.address, nowMs);
+  }
+
+  drop(ev: DropEvent, datagram: Buffer | undefined, nowMs: number): void {
+    this.#acc.drop(ev);
+    // One copy per datagram, however many drops it caused.
+    if (!this.#capture || datagram === undefined || datagram === this.#lastCaptured) return;
+    this.#lastCaptured = datagram;
+    if (this.#dropped.length >= MAX_DROPPED_PER_TAKE) {
+      this.captureOverflow++;
+      return;
+    }
+    this.#dropped.push({ payload: new Uint8Array(datagram), address: ev.session.address, port: ev.session.port, localPort: ev.session.localPort, receivedMs: nowMs });
+  }
+
+  message(ev: SequenceEvent): void {
+    this.#acc.message(ev);
+  }
+
+  take(all: boolean): EncodedPart | undefined {
+    // The template store is walked at most every 5 s (it can hold many sessions).
+    const now = Date.now();
+    const readStore = all && now - this.#lastStoreRead >= 5000;
+    if (readStore) this.#lastStoreRead = now;
+    const exporters = this.#acc.take(readStore ? this.store() : undefined);
+    if (exporters.length === 0 && this.#dropped.length === 0 && !this.#templatesChanged) return undefined;
+    const part: EncodedPart = { kind: 'exporters', exporters, dropped: this.#dropped, templatesChanged: this.#templatesChanged };
+    this.#dropped = [];
+    this.#templatesChanged = false;
+    return part;
+  }
+}
+
+/** `store`: the decoder's template store, for encoders that report on it (exporters). */
+export function createEncoder(spec: EncoderSpec, store: () => TemplateStore): BatchEncoder {
   switch (spec.kind) {
     case 'json':
       return new JsonEncoder(spec.formats);
     case 'store':
       return new StoreBatchEncoder();
+    case 'exporters':
+      return new ExportersEncoder(spec, store);
   }
 }
 

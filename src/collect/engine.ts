@@ -20,7 +20,14 @@ import { TcpSource } from '../sources/tcp.js';
 import { UdpSource } from '../sources/udp.js';
 import type { TransportSession } from '../wire/batch.js';
 import type { TemplateStoreLimits } from '../wire/template-store.js';
+import { Counter } from 'prom-client';
+import { DropCapture } from '../outputs/drop-capture.js';
+import type { ExporterDelta } from '../pipeline/exporters.js';
+import type { SamplingConfig } from '../pipeline/sampling.js';
+import { mergeSnapshots, type TemplateSnapshot } from '../wire/template-store.js';
 import { JSON_FLUSH_BYTES, JsonEncoder, type EncodedPart, type EncoderSpec } from './encoders.js';
+import { ExporterTable } from './exporters.js';
+import { TemplateState } from './template-state.js';
 import { Fanout } from './fanout.js';
 import type { WorkerCounters } from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
@@ -32,6 +39,14 @@ export interface BlockTarget {
 }
 
 export interface CollectOptions {
+  /** Sampling rates configured per exporter prefix (docs/exporter-truth.md). */
+  readonly sampling?: SamplingConfig;
+  /** Content checks: flows longer than activeTimeoutMs and exports later than lateExportMs are counted. */
+  readonly health?: { readonly activeTimeoutMs?: number; readonly lateExportMs?: number };
+  /** Directory of templates.json: templates and options facts kept across restarts. */
+  readonly stateDir?: string;
+  /** Datagrams that caused a drop, written as pcap files (`<dir>/<prefix>-N.pcap`, rotated). */
+  readonly captureDrops?: { readonly dir: string; readonly prefix: string; readonly maxFileBytes?: number; readonly maxFiles?: number };
   readonly listen: readonly ListenSpec[];
   /** JSON outputs; may be empty when the store is the only consumer. */
   readonly outputs: readonly OutputSpec[];
@@ -52,6 +67,11 @@ export interface CollectSummary extends WorkerCounters {
   readonly overflow: number;
 }
 
+/** Datagrams a busy worker could not take, as an exporter delta (reason workers-behind). */
+function workersBehind(exporter: string, n: number): ExporterDelta {
+  return { exporter, datagrams: {}, records: [], drops: { 'workers-behind': n }, sequence: [], sampling: [], rateUnknown: 0, templates: [], health: {}, delay: { buckets: [], sum: 0, count: 0 }, clockSkew: NaN, lastSeenMs: 0 };
+}
+
 /** One per CPU core beyond the first, at most 8. */
 export function defaultWorkers(): number {
   return Math.min(8, Math.max(0, availableParallelism() - 1));
@@ -67,13 +87,40 @@ export class CollectEngine {
   #pool: WorkerPool | undefined;
   #fanout: Fanout | undefined;
   #received = 0;
-  /** Where each encoder's parts go on this thread, index-aligned with #specs. */
-  #receivers: Array<(p: EncodedPart) => void> = [];
+  /** Where each encoder's parts go on this thread, index-aligned with #specs (worker: which decoder made it). */
+  #receivers: Array<(p: EncodedPart, worker: number) => void> = [];
   #stopping: Promise<CollectSummary> | undefined;
+  /** Every exporter's account, merged from the decoders: metrics, the exporters view, the summary. */
+  readonly exporters: ExporterTable;
+  #state: TemplateState | undefined;
+  #capture: DropCapture | undefined;
 
   private constructor(o: CollectOptions) {
     this.#o = o;
     this.#groups = formatGroups(o.outputs, o.format);
+    this.exporters = new ExporterTable();
+    const outputs = this.#outputs;
+    const written = new Counter({
+      name: 'sluice_output_written_total',
+      help: 'JSON lines handed on by each output (file, socket, client, Kafka)',
+      labelNames: ['output'],
+      registers: [this.exporters.registry],
+      collect() {
+        this.reset();
+        for (const out of outputs) this.inc({ output: out.name }, out.counters.written);
+      },
+    });
+    void written;
+    new Counter({
+      name: 'sluice_output_dropped_total',
+      help: 'JSON lines an output could not take, per output and reason',
+      labelNames: ['output', 'reason'],
+      registers: [this.exporters.registry],
+      collect() {
+        this.reset();
+        for (const out of outputs) for (const [reason, n] of Object.entries(out.counters.dropReasons)) this.inc({ output: out.name, reason }, n);
+      },
+    });
   }
 
   /** Opens outputs, decoders and listeners; on any failure closes what was opened and throws. */
@@ -136,6 +183,20 @@ export class CollectEngine {
         }
       });
     }
+    // Every exporter is accounted for, whatever the outputs: metrics, the exporters view, the summary.
+    this.#specs.push({ kind: 'exporters', activeTimeoutMs: o.health?.activeTimeoutMs, lateExportMs: o.health?.lateExportMs, captureDrops: o.captureDrops !== undefined });
+    if (o.captureDrops !== undefined) this.#capture = new DropCapture({ ...o.captureDrops, log });
+    this.#receivers.push((p, worker) => {
+      if (p.kind !== 'exporters') return;
+      this.exporters.merge(worker, p.exporters);
+      if (this.#capture !== undefined) for (const d of p.dropped) this.#capture.capture({ payload: Buffer.from(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength), address: d.address, port: d.port, localPort: d.localPort, receivedMs: d.receivedMs });
+      if (p.templatesChanged) this.#state?.changed();
+    });
+    let restore: TemplateSnapshot | undefined;
+    if (o.stateDir !== undefined) {
+      this.#state = new TemplateState({ dir: o.stateDir, log, take: () => this.#takeSnapshot() });
+      restore = await this.#state.load();
+    }
     if (o.store !== undefined) {
       const store = o.store;
       this.#specs.push({ kind: 'store' });
@@ -147,8 +208,8 @@ export class CollectEngine {
     let onDatagram: (buf: Buffer, session: TransportSession, now: number) => void;
     let onClose: (session: TransportSession) => void;
     if (o.workers > 0) {
-      const pool = new WorkerPool(o.workers, { encoders: this.#specs, ieFiles: o.ieFiles, limits: o.limits }, {
-        onPart: (k, p) => this.#receivers[k]!(p),
+      const pool = new WorkerPool(o.workers, { encoders: this.#specs, ieFiles: o.ieFiles, limits: o.limits, sampling: o.sampling, restore }, {
+        onPart: (k, p, worker) => this.#receivers[k]!(p, worker),
         onLog: (level, msg) => log[level]({}, msg),
       });
       this.#pool = pool;
@@ -158,13 +219,19 @@ export class CollectEngine {
       };
       onClose = (s) => pool.close(s);
     } else {
+      const registry = loadRegistry(o.ieFiles);
       const fanout = new Fanout({
-        registry: loadRegistry(o.ieFiles),
+        registry,
         limits: o.limits,
         encoders: this.#specs,
+        sampling: o.sampling,
         onDrop: dropLogger((line) => log.warn({}, line)),
       });
       this.#fanout = fanout;
+      if (restore !== undefined) {
+        const r = fanout.stage.decoder.store.restore(restore, registry, Date.now());
+        if (r.templates > 0) log.info({ templates: r.templates, sessions: r.sessions }, `restored ${r.templates} templates of ${r.sessions} sessions (${r.expired} expired)`);
+      }
       const json = fanout.encoders.find((e): e is JsonEncoder => e instanceof JsonEncoder);
       // Parts are delivered once per event-loop turn, so a burst of datagrams becomes one write.
       let scheduled = false;
@@ -198,6 +265,9 @@ export class CollectEngine {
       this.#sources.push(src);
       log.info({ transport: spec.transport, port: src.boundPort }, `listening on ${spec.transport}://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${src.boundPort}`);
     }
+    await this.#state?.start();
+    if (this.#state !== undefined) log.info({ path: this.#state.path }, `templates kept across restarts in ${this.#state.path}`);
+    if (this.#capture !== undefined) log.info({ dir: o.captureDrops!.dir }, `datagrams that cause drops are written to ${o.captureDrops!.dir}/${o.captureDrops!.prefix}-N.pcap`);
     log.info({ workers: o.workers }, o.workers > 0 ? `decoding in ${o.workers} worker thread(s)` : 'decoding on the receiving thread');
     const consumers = this.#groups.map((g) => g.specs.map((s) => s.name).join(' + '));
     if (o.store !== undefined) consumers.push('store');
@@ -210,7 +280,7 @@ export class CollectEngine {
     if (parts === undefined) return;
     for (let k = 0; k < parts.length; k++) {
       const p = parts[k];
-      if (p !== undefined) this.#receivers[k]!(p);
+      if (p !== undefined) this.#receivers[k]!(p, 0);
     }
   }
 
@@ -220,9 +290,17 @@ export class CollectEngine {
     return this.#stopping;
   }
 
+  /** Every decoder's templates, as one snapshot. */
+  async #takeSnapshot(): Promise<TemplateSnapshot> {
+    if (this.#pool !== undefined) return mergeSnapshots(await this.#pool.snapshot());
+    return this.#fanout!.stage.decoder.store.snapshot(Date.now());
+  }
+
   async #close(): Promise<CollectSummary> {
     for (const t of this.#timers) clearInterval(t);
     await Promise.all(this.#sources.map((s) => s.close()));
+    // Templates written while the decoders still hold them (the workers stop next).
+    await this.#state?.stop();
     let c: WorkerCounters = { datagrams: 0, records: 0, optionsRecords: 0, drops: {} };
     if (this.#pool !== undefined) c = await this.#pool.stop();
     else if (this.#fanout !== undefined) {
@@ -234,6 +312,8 @@ export class CollectEngine {
     // Files finished and renamed (gzip trailers written), sockets drained and ended, segments written.
     await Promise.all(this.#outputs.map((out) => out.close()));
     await this.#o.store?.close();
+    await this.#capture?.stop();
+    for (const [address, n] of this.#pool?.overflowBy ?? []) this.exporters.merge(0, [workersBehind(address, n)]);
     return { ...c, overflow: this.overflow };
   }
 }

@@ -1,4 +1,5 @@
 import { DecodeStage } from '../pipeline/decode.js';
+import { SamplingTracker, type SamplingConfig } from '../pipeline/sampling.js';
 import type { TransportSession } from '../wire/batch.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
 import type { DropEvent } from '../wire/stats.js';
@@ -9,6 +10,8 @@ export interface FanoutOptions {
   readonly registry: IeResolver;
   readonly limits?: Partial<TemplateStoreLimits>;
   readonly encoders: readonly EncoderSpec[];
+  /** Sampling rates configured per exporter prefix (overrides, defaults). */
+  readonly sampling?: SamplingConfig;
   /** Every drop (already counted); use a rate-limited log here. */
   readonly onDrop?: (ev: DropEvent) => void;
 }
@@ -21,24 +24,44 @@ export interface FanoutOptions {
 export class Fanout {
   readonly stage: DecodeStage;
   readonly encoders: readonly BatchEncoder[];
+  /** The one place that decides the sampling rate of each record, shared by every encoder. */
+  readonly sampling: SamplingTracker;
+  readonly #onDatagram: BatchEncoder[];
+  /** The datagram being decoded (drops name it) and when it arrived. */
+  #current: Buffer | undefined;
+  #nowMs = 0;
 
   constructor(o: FanoutOptions) {
-    const encoders = o.encoders.map(createEncoder);
+    const encoders = o.encoders.map((spec) => createEncoder(spec, () => this.stage.decoder.store));
     this.encoders = encoders;
+    this.sampling = new SamplingTracker(o.sampling);
+    const sampling = this.sampling;
     const withTemplates = encoders.filter((e) => e.template !== undefined);
+    const withDrops = encoders.filter((e) => e.drop !== undefined);
+    const withMessages = encoders.filter((e) => e.message !== undefined);
+    this.#onDatagram = encoders.filter((e) => e.datagram !== undefined);
     this.stage = new DecodeStage({
       registry: o.registry,
       limits: o.limits,
       onBatch: (b) => {
-        for (let i = 0; i < encoders.length; i++) encoders[i]!.push(b);
+        const rates = sampling.rates(b);
+        for (let i = 0; i < encoders.length; i++) encoders[i]!.push(b, rates);
       },
       onTemplate: withTemplates.length > 0 ? (ev) => withTemplates.forEach((e) => e.template!(ev)) : undefined,
-      onDrop: o.onDrop,
+      onDrop: (ev) => {
+        for (const e of withDrops) e.drop!(ev, this.#current, this.#nowMs);
+        o.onDrop?.(ev);
+      },
+      onMessage: withMessages.length > 0 ? (ev) => withMessages.forEach((e) => e.message!(ev)) : undefined,
     });
   }
 
   handle(buf: Buffer, session: TransportSession, nowMs: number): void {
+    for (let i = 0; i < this.#onDatagram.length; i++) this.#onDatagram[i]!.datagram!(buf, session, nowMs);
+    this.#current = buf;
+    this.#nowMs = nowMs;
     this.stage.handle(buf, session, nowMs);
+    this.#current = undefined;
   }
 
   /** A TCP session ended: its templates end with it. */

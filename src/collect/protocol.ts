@@ -1,4 +1,5 @@
-import type { TemplateStoreLimits } from '../wire/template-store.js';
+import type { SamplingConfig } from '../pipeline/sampling.js';
+import type { TemplateSnapshot, TemplateStoreLimits } from '../wire/template-store.js';
 import type { Transport } from '../wire/batch.js';
 import type { EncodedPart, EncoderSpec } from './encoders.js';
 
@@ -12,6 +13,12 @@ export interface WorkerConfig {
   readonly encoders: readonly EncoderSpec[];
   readonly ieFiles: readonly string[];
   readonly limits: Partial<TemplateStoreLimits>;
+  readonly sampling?: SamplingConfig;
+  /** This worker's index and the number of workers (sessions are pinned by laneOf). */
+  readonly worker: number;
+  readonly workers: number;
+  /** Templates saved by an earlier run (collect --state): each worker takes back its own sessions. */
+  readonly restore?: TemplateSnapshot;
 }
 
 export interface SessionDef {
@@ -26,6 +33,8 @@ export type ToWorker =
   /** `index` holds [offset, length, sessionId, receivedMs] per datagram into `data`. */
   | { readonly t: 'data'; readonly data: ArrayBuffer; readonly index: Float64Array; readonly sessions: readonly SessionDef[] }
   | { readonly t: 'close'; readonly sessionId: number }
+  /** Asks for the worker's templates (collect --state). */
+  | { readonly t: 'snapshot'; readonly id: number }
   | { readonly t: 'stop' };
 
 export interface WorkerCounters {
@@ -39,4 +48,5 @@ export type FromWorker =
   /** `parts[k]`: what encoder k produced (null: nothing); `datagrams`: how many of the posted ones this accounts for. */
   | { readonly t: 'out'; readonly parts: readonly (EncodedPart | null)[]; readonly datagrams: number }
   | { readonly t: 'log'; readonly level: 'warn' | 'error' | 'info'; readonly msg: string }
+  | { readonly t: 'snapshot'; readonly id: number; readonly snapshot: TemplateSnapshot }
   | { readonly t: 'stopped'; readonly counters: WorkerCounters };

@@ -1,11 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { TransportSession } from '../wire/batch.js';
 import type { EncodedPart } from './encoders.js';
+import type { TemplateSnapshot } from '../wire/template-store.js';
 import type { FromWorker, SessionDef, ToWorker, WorkerConfig, WorkerCounters } from './protocol.js';
 
 export interface WorkerPoolHooks {
   /** What encoder `encoder` (index into WorkerConfig.encoders) produced in a worker. */
-  readonly onPart: (encoder: number, part: EncodedPart) => void;
+  readonly onPart: (encoder: number, part: EncodedPart, worker: number) => void;
   readonly onLog: (level: 'warn' | 'error' | 'info', msg: string) => void;
 }
 
@@ -37,14 +38,20 @@ export class WorkerPool {
   /** Datagrams dropped because a worker fell too far behind. */
   overflow = 0;
 
+  /** Snapshot requests waiting for their workers' answers. */
+  readonly #snapshots = new Map<number, { left: number; got: TemplateSnapshot[]; done: (s: TemplateSnapshot[]) => void }>();
+  #snapshotId = 0;
+  /** Datagrams dropped per sender because its worker fell behind (bounded), for the metrics. */
+  readonly overflowBy = new Map<string, number>();
+
   constructor(
     size: number,
-    config: WorkerConfig,
+    config: Omit<WorkerConfig, 'worker' | 'workers'>,
     private readonly hooks: WorkerPoolHooks,
   ) {
     const script = workerScript();
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script, { workerData: config });
+      const worker = new Worker(script, { workerData: { ...config, worker: i, workers: size } satisfies WorkerConfig });
       const lane: Lane = { worker, parts: [], index: [], bytes: 0, newSessions: [], inFlight: 0, stopped: Promise.resolve({ datagrams: 0, records: 0, optionsRecords: 0, drops: {} }) };
       lane.stopped = new Promise<WorkerCounters>((resolve, reject) => {
         worker.on('message', (m: FromWorker) => {
@@ -52,9 +59,19 @@ export class WorkerPool {
             lane.inFlight -= m.datagrams;
             for (let k = 0; k < m.parts.length; k++) {
               const p = m.parts[k];
-              if (p !== null && p !== undefined) hooks.onPart(k, p);
+              if (p !== null && p !== undefined) hooks.onPart(k, p, i);
             }
           } else if (m.t === 'log') hooks.onLog(m.level, m.msg);
+          else if (m.t === 'snapshot') {
+            const w = this.#snapshots.get(m.id);
+            if (w !== undefined) {
+              w.got.push(m.snapshot);
+              if (--w.left === 0) {
+                this.#snapshots.delete(m.id);
+                w.done(w.got);
+              }
+            }
+          }
           else if (m.t === 'stopped') resolve(m.counters);
         });
         worker.on('error', (err) => {
@@ -70,13 +87,14 @@ export class WorkerPool {
     let e = this.ids.get(session.key);
     if (e === undefined) {
       if (this.ids.size > 200_000) this.ids.clear(); // bounded under address floods; sessions are re-announced
-      e = { id: this.nextId++, lane: hash(session.key) % this.lanes.length };
+      e = { id: this.nextId++, lane: laneOf(session.key, this.lanes.length) };
       this.ids.set(session.key, e);
       this.lanes[e.lane]!.newSessions.push({ id: e.id, transport: session.transport, address: session.address, port: session.port, localPort: session.localPort });
     }
     const lane = this.lanes[e.lane]!;
     if (lane.inFlight + lane.index.length / 4 >= MAX_IN_FLIGHT) {
       this.overflow++;
+      if (this.overflowBy.size < 10_000 || this.overflowBy.has(session.address)) this.overflowBy.set(session.address, (this.overflowBy.get(session.address) ?? 0) + 1);
       return;
     }
     lane.index.push(lane.bytes, buf.length, e.id, nowMs);
@@ -114,6 +132,16 @@ export class WorkerPool {
     }
   }
 
+  /** Every worker's templates (datagrams posted before are decoded first: the messages keep their order). */
+  snapshot(): Promise<TemplateSnapshot[]> {
+    this.post();
+    const id = ++this.#snapshotId;
+    return new Promise((done) => {
+      this.#snapshots.set(id, { left: this.lanes.length, got: [], done });
+      for (const lane of this.lanes) lane.worker.postMessage({ t: 'snapshot', id } satisfies ToWorker);
+    });
+  }
+
   /** Drains, stops every worker and returns their summed counters. */
   async stop(): Promise<WorkerCounters> {
     this.post();
@@ -141,6 +169,11 @@ function workerScript(): URL {
   const entry = new URL('./worker.ts', import.meta.url).href;
   const code = `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(entry)});`;
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+/** The worker a transport session is pinned to: the same in the pool and in each worker (restore). */
+export function laneOf(sessionKey: string, workers: number): number {
+  return hash(sessionKey) % workers;
 }
 
 /** FNV-1a over the session key: stable, cheap, evenly spread. */

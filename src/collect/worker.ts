@@ -5,6 +5,7 @@ import { makeSession, type TransportSession } from '../wire/batch.js';
 import { transferables, type EncodedPart } from './encoders.js';
 import { Fanout } from './fanout.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
+import { laneOf } from './worker-pool.js';
 
 /**
  * A decode worker: datagrams in, encoded parts out. Each transport session is pinned to one worker
@@ -15,13 +16,19 @@ if (port === null) throw new Error('collect/worker.ts must run in a worker threa
 const cfg = workerData as WorkerConfig;
 const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
+const registry = loadRegistry(cfg.ieFiles);
 const fanout = new Fanout({
-  registry: loadRegistry(cfg.ieFiles),
+  registry,
   limits: cfg.limits,
   encoders: cfg.encoders,
+  sampling: cfg.sampling,
   onDrop: dropLogger((msg) => send({ t: 'log', level: 'warn', msg })),
 });
 const sessions = new Map<number, TransportSession>();
+if (cfg.restore !== undefined) {
+  const r = fanout.stage.decoder.store.restore(cfg.restore, registry, Date.now(), (s) => laneOf(s.key, cfg.workers) === cfg.worker);
+  if (r.templates > 0) send({ t: 'log', level: 'info', msg: `decode worker ${cfg.worker}: restored ${r.templates} templates of ${r.sessions} sessions (${r.expired} expired)` });
+}
 
 function flush(datagrams: number, all: boolean): void {
   const parts = fanout.take(all).map((p) => p ?? null);
@@ -62,6 +69,9 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     }
+    case 'snapshot':
+      send({ t: 'snapshot', id: m.id, snapshot: fanout.stage.decoder.store.snapshot(Date.now()) });
+      break;
     case 'stop': {
       clearInterval(tick);
       clearInterval(drain);

@@ -10,6 +10,7 @@
 import { ByteOutput } from '../format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type FieldSelection } from '../format/ipfixcol2-json.js';
 import { flowPlan, type FlowPlan, type Slot } from '../model/flow-plan.js';
+import { SamplingTracker, type BatchRates } from '../pipeline/sampling.js';
 import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
 import { parseIp } from '../wire/packet/addr.js';
 import type { FieldSpec, Template } from '../wire/template.js';
@@ -52,16 +53,6 @@ function uint(buf: Buffer, off: number, len: number): number {
   return buf.readUIntBE(off, len - 4) * 4294967296 + buf.readUInt32BE(off + len - 4);
 }
 
-/** Everything a record can say about sampling when the record itself does not. */
-function messageRate(b: FlowBatch): number {
-  const h = b.ctx.header;
-  // v5/v7: the low 14 bits are the interval, the top two the mode.
-  if (h !== undefined && (h.samplingInterval & 0x3fff) > 1) return h.samplingInterval & 0x3fff;
-  const d = b.ctx.domain;
-  if (d !== undefined && d.samplingInterval > 1) return Math.round(d.samplingInterval);
-  return 1;
-}
-
 const EMPTY16 = new Uint8Array(16);
 
 /** The store's batch consumer: fills blocks; take() hands them over. Not shared between threads. */
@@ -73,18 +64,20 @@ export class StoreEncoder {
   readonly #json = new Ipfixcol2JsonFormatter({ ignoreUnknown: false, ignoreOptions: false, nonPrintableChar: false });
   readonly #text = new ByteOutput(4096);
   #slices = new Int32Array(64);
+  #sampling: SamplingTracker | undefined;
   /** Exporter address text -> bytes (4 or 16), bounded. */
   readonly #exporters = new Map<string, Uint8Array>();
   readonly #c = columnIndexes();
   /** Records kept in blocks since start, per table. */
   readonly counts = { flows: 0, options: 0, counters: 0 };
 
-  push(b: FlowBatch): void {
+  /** Without `rates`, the encoder's own tracker decides them (tests, tools); collect passes the shared one's. */
+  push(b: FlowBatch, rates?: BatchRates): void {
     if (b.count === 0) return;
     const t = b.template;
     if (t.isOptions) this.#whole(b, this.#options, 'options');
     else if (t.recordType !== undefined) this.#whole(b, this.#counters, 'counters');
-    else this.#flowRows(b, storePlanFor(t));
+    else this.#flowRows(b, storePlanFor(t), rates ?? (this.#sampling ??= new SamplingTracker()).rates(b));
   }
 
   /** Full blocks, and with `all` the partly filled ones too. */
@@ -128,7 +121,7 @@ export class StoreEncoder {
     this.counts[table] += b.count;
   }
 
-  #flowRows(b: FlowBatch, sp: StorePlan): void {
+  #flowRows(b: FlowBatch, sp: StorePlan, rates: BatchRates): void {
     const p = sp.flow;
     const bb = this.#flows;
     const c = this.#c.flows;
@@ -137,7 +130,8 @@ export class StoreEncoder {
     const sessionExporter = this.#exporterBytes(ctx.session.address);
     const kind = KIND_OF[ctx.protocol];
     const domain = ctx.domainId >>> 0;
-    const rate = messageRate(b);
+    const perRecord = rates.perRecord;
+    const rate = Math.max(1, Math.round(rates.rate));
     let sl: Int32Array | undefined;
     if (!p.fixed && this.#slices.length < p.fieldCount * 2) this.#slices = new Int32Array(p.fieldCount * 2);
     const at = (s: Slot, start: number): number => (sl === undefined ? start + s.offset : sl[2 * s.index]!);
@@ -190,12 +184,8 @@ export class StoreEncoder {
       }
       if (p.packets !== undefined) bb.u64Bytes(c.packets, row, buf, at(p.packets, start), p.packets.length);
       if (p.bytes !== undefined) bb.u64Bytes(c.bytes, row, buf, at(p.bytes, start), p.bytes.length);
-      let r = rate;
-      if (p.sampling !== undefined) {
-        const v = uint(buf, at(p.sampling, start), p.sampling.length);
-        if (v > 1) r = v;
-      }
-      bb.u32(c.sampling, row, r);
+      // The rate in force, as src/pipeline/sampling.ts decided it (1 when unsampled or unknown).
+      bb.u32(c.sampling, row, perRecord === undefined ? rate : Math.max(1, Math.round(perRecord[i]!)));
       if (p.inIf !== undefined) bb.u32(c.in_if, row, uint(buf, at(p.inIf, start), p.inIf.length));
       if (p.outIf !== undefined) bb.u32(c.out_if, row, uint(buf, at(p.outIf, start), p.outIf.length));
       if (p.srcAs !== undefined) bb.u32(c.src_as, row, uint(buf, at(p.srcAs, start), p.srcAs.length));

@@ -102,6 +102,11 @@ export class TemplateStore {
   constructor(limits: Partial<TemplateStoreLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
+  /** Every session's state, for the per-exporter gauges (templates, samplers); read, never written. */
+  sessionStates(): IterableIterator<SessionState> {
+    return this.sessions.values();
+  }
+
 
   get templateCount(): number {
     return this.total;

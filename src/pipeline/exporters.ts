@@ -1,0 +1,330 @@
+/**
+ * Per-exporter accounting: what each exporter sent, what sluice could not use, what never
+ * arrived, and whether its records carry what a consumer needs. Runs beside the decoder (one per
+ * decode worker), fed batches, drops and sequence events; take() hands over what changed since the
+ * last take as plain data, which the collect engine merges across workers into metrics, the API's
+ * exporters view and the stop summary.
+ *
+ * Cheap by construction: per batch a few map lookups; per record only the checks that depend on
+ * the record (protocol, times), on typed arrays, without allocation.
+ */
+import { flowPlan, type FlowPlan } from '../model/flow-plan.js';
+import { timePlan } from '../model/time.js';
+import type { DropReasonOf } from '../util/drop-reasons.js';
+import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
+import { ipv4ToString, ipv6ToString } from '../wire/packet/addr.js';
+import type { DropEvent, SequenceEvent } from '../wire/stats.js';
+import type { TemplateStore } from '../wire/template-store.js';
+import type { BatchRates } from './sampling.js';
+import { sequenceKeys, SequenceTracker, type SequenceCounts, type SequenceProtocol } from './sequence.js';
+
+/** The Skylight-style checks of a record's content, counted per exporter. */
+export const HEALTH_CHECKS = [
+  'missing-times',
+  'missing-interfaces',
+  'missing-protocol',
+  'missing-tos',
+  'missing-addresses',
+  'missing-bytes',
+  'missing-packets',
+  'ports-missing',
+  'icmp-type-missing',
+  'longer-than-active-timeout',
+  'exported-late',
+] as const;
+export type HealthCheck = (typeof HEALTH_CHECKS)[number];
+
+/** Upper bounds (seconds) of the export-delay histogram: receive time minus flow end. */
+export const DELAY_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600] as const;
+
+/** Sequence units per protocol: what a lost count counts. */
+export const SEQUENCE_UNIT: Record<SequenceProtocol, 'records' | 'packets' | 'datagrams' | 'samples'> = {
+  ipfix: 'records',
+  netflow9: 'packets',
+  netflow5: 'records',
+  netflow7: 'records',
+  sflow5: 'datagrams',
+  'sflow5-sample': 'samples',
+};
+
+export type RecordKind = 'flow' | 'options' | 'counters';
+
+/** What changed for one exporter since the last take(); counters are deltas, gauges current values. */
+export interface ExporterDelta {
+  readonly exporter: string;
+  /** Datagrams by protocol (counted by the sender's address). */
+  readonly datagrams: Partial<Record<FlowProtocol, number>>;
+  /** [domain, kind, records]. */
+  readonly records: Array<[number, RecordKind, number]>;
+  readonly drops: Partial<Record<DropReasonOf<'decode' | 'input'>, number>>;
+  /** [domain, unit, lost, resets, reordered, duplicates, received]. */
+  readonly sequence: Array<[number, string, number, number, number, number, number]>;
+  /** [domain, sampler, rate]: gauges. */
+  readonly sampling: Array<[number, string, number]>;
+  /** Records whose sampling rate nothing stated (taken as 1). */
+  readonly rateUnknown: number;
+  /** [domain, templates]: gauges (sent with every take that read the template store). */
+  readonly templates: Array<[number, number]>;
+  readonly health: Partial<Record<HealthCheck, number>>;
+  /** Export delay histogram deltas: counts per DELAY_BUCKETS bound plus +Inf, and the sum in seconds. */
+  readonly delay: { readonly buckets: number[]; readonly sum: number; readonly count: number };
+  /** Mean export time minus receive time over this period, seconds; NaN when nothing said. */
+  readonly clockSkew: number;
+  readonly lastSeenMs: number;
+}
+
+interface Acc {
+  datagrams: Partial<Record<FlowProtocol, number>>;
+  records: Map<string, [number, RecordKind, number]>;
+  drops: Partial<Record<DropReasonOf<'decode' | 'input'>, number>>;
+  sampling: Map<string, [number, string, number]>;
+  rateUnknown: number;
+  health: Partial<Record<HealthCheck, number>>;
+  delayBuckets: number[];
+  delaySum: number;
+  delayCount: number;
+  skewSum: number;
+  skewCount: number;
+  lastSeenMs: number;
+}
+
+export interface ExporterOptions {
+  /** Flows longer than this are counted (ms). Default 30 min. */
+  readonly activeTimeoutMs?: number;
+  /** Exports later than this after the flow ended are counted (ms). Default 60 s. */
+  readonly lateExportMs?: number;
+}
+
+const PROTOCOL_OF: Record<number, FlowProtocol> = { 5: 'netflow5', 7: 'netflow7', 9: 'netflow9', 10: 'ipfix' };
+
+/** The checks a template fails for every record, decided once per layout. */
+interface TemplateHealth {
+  readonly missing: readonly HealthCheck[];
+  readonly plan: FlowPlan;
+  readonly hasPorts: boolean;
+  readonly hasIcmp: boolean;
+}
+
+const healthByPlan = new WeakMap<FlowPlan, TemplateHealth>();
+
+function templateHealth(b: FlowBatch): TemplateHealth {
+  const plan = flowPlan(b.template);
+  let h = healthByPlan.get(plan);
+  if (h !== undefined) return h;
+  const tp = timePlan(b.template);
+  const missing: HealthCheck[] = [];
+  if (tp.start === undefined || tp.end === undefined) missing.push('missing-times');
+  if (plan.inIf === undefined || plan.outIf === undefined) missing.push('missing-interfaces');
+  if (plan.proto === undefined) missing.push('missing-protocol');
+  if (plan.tos === undefined) missing.push('missing-tos');
+  if ((plan.src4 === undefined && plan.src6 === undefined) || (plan.dst4 === undefined && plan.dst6 === undefined)) missing.push('missing-addresses');
+  if (plan.bytes === undefined) missing.push('missing-bytes');
+  if (plan.packets === undefined) missing.push('missing-packets');
+  h = {
+    missing,
+    plan,
+    hasPorts: plan.srcPort !== undefined && plan.dstPort !== undefined,
+    // v5 and many exporters carry ICMP type * 256 + code in the destination port.
+    hasIcmp: plan.icmpTypeCode !== undefined || plan.icmpType !== undefined || plan.dstPort !== undefined,
+  };
+  healthByPlan.set(plan, h);
+  return h;
+}
+
+/** Bounded: exporters beyond this are not tracked apart (their counts go to `other`). */
+const MAX_EXPORTERS = 10_000;
+
+export class ExporterAccount {
+  readonly #acc = new Map<string, Acc>();
+  readonly #sequence = new SequenceTracker();
+  /** Sequence counts at the last take, per stream key, to hand over deltas. */
+  readonly #sentSeq = new Map<string, { lost: number; resets: number; reordered: number; duplicates: number; received: number }>();
+  /** Stream key -> [exporter, domain, unit]. */
+  readonly #seqKeys = new Map<string, [string, number, string]>();
+  readonly #activeMs: number;
+  readonly #lateMs: number;
+  /** Agent address text per batch buffer offset is not worth a cache: one per datagram. */
+  #agentBuf: Buffer | undefined;
+  #agentOff = -1;
+  #agentText = '';
+
+  constructor(o: ExporterOptions = {}) {
+    this.#activeMs = o.activeTimeoutMs ?? 30 * 60_000;
+    this.#lateMs = o.lateExportMs ?? 60_000;
+  }
+
+  #get(exporter: string): Acc {
+    let a = this.#acc.get(exporter);
+    if (a === undefined) {
+      if (this.#acc.size >= MAX_EXPORTERS && exporter !== 'other') return this.#get('other');
+      a = { datagrams: {}, records: new Map(), drops: {}, sampling: new Map(), rateUnknown: 0, health: {}, delayBuckets: new Array<number>(DELAY_BUCKETS.length + 1).fill(0), delaySum: 0, delayCount: 0, skewSum: 0, skewCount: 0, lastSeenMs: 0 };
+      this.#acc.set(exporter, a);
+    }
+    return a;
+  }
+
+  /** A datagram arrived from `address` (counted by the sender: the protocol from its version word). */
+  datagram(buf: Buffer, address: string, nowMs: number): void {
+    let p: FlowProtocol | undefined;
+    if (buf.length >= 4) p = buf[0] === 0 && buf[1] === 0 ? (buf.readUInt32BE(0) === 5 ? 'sflow5' : undefined) : PROTOCOL_OF[buf.readUInt16BE(0)];
+    const a = this.#get(address);
+    if (p !== undefined) a.datagrams[p] = (a.datagrams[p] ?? 0) + 1;
+    a.lastSeenMs = nowMs;
+  }
+
+  drop(ev: DropEvent): void {
+    const a = this.#get(ev.agent ?? ev.session.address);
+    a.drops[ev.reason] = (a.drops[ev.reason] ?? 0) + ev.count;
+  }
+
+  message(ev: SequenceEvent): void {
+    const exporter = ev.agent ?? ev.session.address;
+    const key =
+      ev.protocol === 'sflow5-sample'
+        ? sequenceKeys.source(exporter, ev.domainId, ev.source!.type, ev.source!.index, ev.source!.kind)
+        : ev.protocol === 'sflow5'
+          ? sequenceKeys.agent(exporter, ev.domainId)
+          : sequenceKeys.domain(ev.session.key, ev.domainId);
+    if (!this.#seqKeys.has(key)) {
+      if (this.#seqKeys.size > 200_000) this.#seqKeys.clear();
+      this.#seqKeys.set(key, [exporter, ev.domainId, SEQUENCE_UNIT[ev.protocol]]);
+    }
+    this.#sequence.observe({ protocol: ev.protocol, key, sequence: ev.sequence, units: ev.units });
+    if (ev.protocol !== 'sflow5' && ev.protocol !== 'sflow5-sample') {
+      const a = this.#get(exporter);
+      a.skewSum += (ev.exportTimeMs - ev.receivedMs) / 1000;
+      a.skewCount++;
+    }
+  }
+
+  /** The exporter a batch speaks for: the sFlow agent, else the sender. */
+  #exporterOf(b: FlowBatch, plan: FlowPlan): string {
+    const slot = plan.agent4 ?? plan.agent6;
+    if (slot === undefined || b.count === 0 || slot.offset < 0) return b.ctx.session.address;
+    const at = b.starts[0]! + slot.offset;
+    if (this.#agentBuf !== b.buf || this.#agentOff !== at) {
+      this.#agentBuf = b.buf;
+      this.#agentOff = at;
+      this.#agentText = slot.length === 4 ? ipv4ToString(b.buf, at) : ipv6ToString(b.buf, at);
+    }
+    return this.#agentText;
+  }
+
+  batch(b: FlowBatch, rates: BatchRates): void {
+    if (b.count === 0) return;
+    const t = b.template;
+    const kind: RecordKind = t.isOptions ? 'options' : t.recordType !== undefined ? 'counters' : 'flow';
+    const h = kind === 'flow' ? templateHealth(b) : undefined;
+    const exporter = h !== undefined ? this.#exporterOf(b, h.plan) : b.ctx.session.address;
+    const a = this.#get(exporter);
+    const domain = b.ctx.domainId >>> 0;
+    const rk = `${domain}|${kind}`;
+    const r = a.records.get(rk);
+    if (r === undefined) a.records.set(rk, [domain, kind, b.count]);
+    else r[2] += b.count;
+    a.lastSeenMs = b.ctx.receivedMs;
+    if (h === undefined) return;
+    // Sampling: the rate in force, per the source that stated it.
+    if (rates.source === 'unknown') a.rateUnknown += b.count;
+    else if (rates.source !== 'none' && rates.source !== 'mixed' && rates.source !== 'unsampled') {
+      const sk = `${domain}|${rates.source}`;
+      const s = a.sampling.get(sk);
+      if (s === undefined) a.sampling.set(sk, [domain, rates.source, rates.rate]);
+      else s[2] = rates.rate;
+    }
+    for (const m of h.missing) a.health[m] = (a.health[m] ?? 0) + b.count;
+    // Per record: ports / ICMP by protocol, duration, export delay.
+    const plan = h.plan;
+    const protoSlot = plan.proto;
+    const fixed = plan.fixed && protoSlot !== undefined;
+    const S = b.startMs;
+    const E = b.endMs;
+    const recv = b.ctx.receivedMs;
+    let noPorts = 0;
+    let noIcmp = 0;
+    let long = 0;
+    let late = 0;
+    const buckets = a.delayBuckets;
+    for (let i = 0; i < b.count; i++) {
+      if (fixed) {
+        const p = b.buf[b.starts[i]! + protoSlot.offset]!;
+        if ((p === 6 || p === 17) && !h.hasPorts) noPorts++;
+        else if ((p === 1 || p === 58) && !h.hasIcmp) noIcmp++;
+      }
+      const e = E[i]!;
+      if (e !== e) continue;
+      const s = S[i]!;
+      if (s === s && e - s > this.#activeMs) long++;
+      const d = recv - e;
+      if (d > this.#lateMs) late++;
+      const sec = d > 0 ? d / 1000 : 0;
+      a.delaySum += sec;
+      a.delayCount++;
+      let k = 0;
+      while (k < DELAY_BUCKETS.length && sec > DELAY_BUCKETS[k]!) k++;
+      buckets[k]!++;
+    }
+    if (noPorts) a.health['ports-missing'] = (a.health['ports-missing'] ?? 0) + noPorts;
+    if (noIcmp) a.health['icmp-type-missing'] = (a.health['icmp-type-missing'] ?? 0) + noIcmp;
+    if (long) a.health['longer-than-active-timeout'] = (a.health['longer-than-active-timeout'] ?? 0) + long;
+    if (late) a.health['exported-late'] = (a.health['exported-late'] ?? 0) + late;
+  }
+
+  /**
+   * What changed since the last take, per exporter. With a template store, the template counts and
+   * options-learned sampler rates of every (exporter, domain) it holds are added as gauges.
+   */
+  take(store?: TemplateStore): ExporterDelta[] {
+    const out = new Map<string, ExporterDelta>();
+    const delta = (exporter: string): ExporterDelta => {
+      let d = out.get(exporter);
+      if (d === undefined) {
+        const a = this.#acc.get(exporter);
+        d = {
+          exporter,
+          datagrams: a?.datagrams ?? {},
+          records: a ? [...a.records.values()] : [],
+          drops: a?.drops ?? {},
+          sequence: [],
+          sampling: a ? [...a.sampling.values()] : [],
+          rateUnknown: a?.rateUnknown ?? 0,
+          templates: [],
+          health: a?.health ?? {},
+          delay: { buckets: a?.delayBuckets ?? new Array<number>(DELAY_BUCKETS.length + 1).fill(0), sum: a?.delaySum ?? 0, count: a?.delayCount ?? 0 },
+          clockSkew: a && a.skewCount > 0 ? a.skewSum / a.skewCount : NaN,
+          lastSeenMs: a?.lastSeenMs ?? 0,
+        };
+        out.set(exporter, d);
+      }
+      return d;
+    };
+    for (const exporter of this.#acc.keys()) delta(exporter);
+    this.#acc.clear();
+    for (const [key, c] of this.#sequence.entries()) {
+      const who = this.#seqKeys.get(key);
+      if (who === undefined) continue;
+      const prev = this.#sentSeq.get(key) ?? { lost: 0, resets: 0, reordered: 0, duplicates: 0, received: 0 };
+      const d = { lost: c.lost - prev.lost, resets: c.resets - prev.resets, reordered: c.reordered - prev.reordered, duplicates: c.duplicates - prev.duplicates, received: c.received - prev.received };
+      if (d.lost === 0 && d.resets === 0 && d.reordered === 0 && d.duplicates === 0 && d.received === 0) continue;
+      this.#sentSeq.set(key, { lost: c.lost, resets: c.resets, reordered: c.reordered, duplicates: c.duplicates, received: c.received });
+      if (this.#sentSeq.size > 200_000) this.#sentSeq.clear();
+      delta(who[0]).sequence.push([who[1], who[2], d.lost, d.resets, d.reordered, d.duplicates, d.received]);
+    }
+    if (store !== undefined) {
+      for (const s of store.sessionStates()) {
+        for (const dom of s.domains.values()) {
+          const d = delta(s.session.address);
+          d.templates.push([dom.id, dom.templates.size]);
+          for (const [id, rate] of dom.samplers) d.sampling.push([dom.id, `id:${id}`, rate]);
+          if (dom.samplingInterval > 0) d.sampling.push([dom.id, 'domain', dom.samplingInterval]);
+        }
+      }
+    }
+    return [...out.values()];
+  }
+
+  /** Sequence counts per stream so far (for tests and the stop summary). */
+  sequenceCounts(): Map<string, SequenceCounts> {
+    return new Map(this.#sequence.entries());
+  }
+}
