@@ -9,6 +9,23 @@ export function errnoOf(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e && typeof (e as { code: unknown }).code === 'string' ? (e as { code: string }).code : undefined;
 }
 
+const DUCKDB_IO_CODES: readonly [RegExp, string][] = [
+  [/No space left on device/i, 'ENOSPC'],
+  [/Disk quota exceeded/i, 'EDQUOT'],
+  [/Read-only file system/i, 'EROFS'],
+  [/Input\/output error/i, 'EIO'],
+  [/Permission denied/i, 'EACCES'],
+];
+
+/** The errno name of a failed write: node's code, or read off a DuckDB IO error's message; else "error". */
+export function writeErrorCode(e: unknown): string {
+  const code = errnoOf(e);
+  if (code !== undefined) return code;
+  const msg = e instanceof Error ? e.message : String(e);
+  for (const [re, name] of DUCKDB_IO_CODES) if (re.test(msg)) return name;
+  return 'error';
+}
+
 /** Flushes a file's (or directory's) data and metadata to the device. */
 export async function syncPath(path: string): Promise<void> {
   const fh = await fsp.open(path, 'r');

@@ -45,6 +45,7 @@ export async function writeGeneration(t: WriteTarget, table: TableName, gen: str
   const hourSql = partitionHourSql(table);
   const done: number[] = [];
   const made: Segment[] = [];
+  let failure: unknown;
   try {
     await t.con.run(`COPY (SELECT *, ${hourSql} AS ${HOUR_COLUMN} FROM "${gen}") TO $1 (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${HOUR_COLUMN}))`, [dir]);
     const partitions: { hour: number; dir: string }[] = [];
@@ -53,42 +54,51 @@ export async function writeGeneration(t: WriteTarget, table: TableName, gen: str
       if (m !== null) partitions.push({ hour: Number(m[1]), dir: join(dir, name) });
     }
     partitions.sort((a, b) => a.hour - b.hour);
+    // A partition that fails does not stop the others (a full disk fails them all anyway).
     for (const p of partitions) {
-      const inPartition: Segment[] = [];
       try {
-        for (const file of (await readdirOrEmpty(p.dir)).filter((f) => f.endsWith(SEGMENT_SUFFIX)).sort()) {
-          const from = join(p.dir, file);
-          await syncPath(from);
-          const bytes = (await fsp.stat(from)).size;
-          const seq = t.nextSequence();
-          const writtenMs = Math.floor(t.now());
-          const path = join(t.root, partitionPath(table, p.hour), segmentFileName({ first: seq, last: seq, writtenMs }));
-          await renameDurable(t.root, from, path);
-          const seg: Segment = { table, hour: p.hour, first: seq, last: seq, writtenMs, path, bytes };
-          inPartition.push(seg);
-          t.added(seg);
-        }
+        made.push(...(await placePartition(t, table, p.hour, p.dir)));
+        done.push(p.hour);
       } catch (e) {
-        // Take back the part of this partition that made it, so the partition stays whole in memory.
-        for (const s of inPartition) {
-          await unlinkIfPresent(s.path).catch(() => undefined);
-          t.removed(s);
-        }
-        throw e;
+        failure ??= e;
       }
-      done.push(p.hour);
-      made.push(...inPartition);
     }
-    await fsp.rm(dir, { recursive: true, force: true });
-    return made;
   } catch (e) {
-    await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
-    let rowsWritten = 0;
-    if (done.length > 0) {
-      const hours = `[${done.join(', ')}]`; // numbers parsed from our own directory names
-      const r = await t.con.runAndReadAll(`DELETE FROM "${gen}" WHERE list_contains(${hours}, ${hourSql})`);
-      rowsWritten = r.rowsChanged;
+    failure = e;
+  }
+  await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  if (failure === undefined) return made;
+  let rowsWritten = 0;
+  if (done.length > 0) {
+    const hours = `[${done.join(', ')}]`; // numbers parsed from our own directory names
+    rowsWritten = (await t.con.run(`DELETE FROM "${gen}" WHERE list_contains(${hours}, ${hourSql})`)).rowsChanged;
+  }
+  throw new WriteFailure(failure, rowsWritten);
+}
+
+/** Puts one partition's files in place, all or none of them. */
+async function placePartition(t: WriteTarget, table: TableName, hour: number, dir: string): Promise<Segment[]> {
+  const placed: Segment[] = [];
+  try {
+    for (const file of (await readdirOrEmpty(dir)).filter((f) => f.endsWith(SEGMENT_SUFFIX)).sort()) {
+      const from = join(dir, file);
+      await syncPath(from);
+      const bytes = (await fsp.stat(from)).size;
+      const seq = t.nextSequence();
+      const writtenMs = Math.floor(t.now());
+      const path = join(t.root, partitionPath(table, hour), segmentFileName({ first: seq, last: seq, writtenMs }));
+      await renameDurable(t.root, from, path);
+      const seg: Segment = { table, hour, first: seq, last: seq, writtenMs, path, bytes };
+      placed.push(seg);
+      t.added(seg);
     }
-    throw new WriteFailure(e, rowsWritten);
+    return placed;
+  } catch (e) {
+    // Take back what made it, so the partition stays whole in memory for the next attempt.
+    for (const s of placed) {
+      await unlinkIfPresent(s.path).catch(() => undefined);
+      t.removed(s);
+    }
+    throw e;
   }
 }

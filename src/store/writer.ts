@@ -16,7 +16,7 @@ import { BadBlockError, checkBlock } from './block-append.js';
 import { Catalog, type CatalogTotals } from './catalog.js';
 import type { ColumnBlock } from './columns.js';
 import { DEFAULT_COMPACTION, mergeSegments, planCompaction, type CompactionOptions } from './compaction.js';
-import { errnoOf } from './durable.js';
+import { errnoOf, writeErrorCode } from './durable.js';
 import { GLOB_CHARS, TMP_DIR, type Segment } from './layout.js';
 import { moveReplaced, sweepReplaced } from './replaced.js';
 import { deleteSegments, planRetention } from './retention.js';
@@ -83,8 +83,9 @@ export interface StoreStats {
   readonly timestampsRepaired: number;
   readonly segmentsWritten: number;
   readonly bytesWritten: number;
-  /** Failed writes (flushes and merges); the last one's message. */
+  /** Failed writes (flushes and merges), and by errno name (ENOSPC: disk full); the last one's message. */
   readonly writeErrors: number;
+  readonly writeErrorsByCode: Readonly<Record<string, number>>;
   readonly lastWriteError: string | null;
   /** When the last flush finished (the store's clock) and how long it took. */
   readonly lastFlushMs: number | null;
@@ -155,6 +156,7 @@ export class StoreWriter {
   #segmentsWritten = 0;
   #bytesWritten = 0;
   #writeErrors = 0;
+  readonly #writeErrorsByCode = new Map<string, number>();
   #lastWriteError: string | null = null;
   #lastFlushMs: number | null = null;
   #lastFlushDurationMs: number | null = null;
@@ -319,6 +321,7 @@ export class StoreWriter {
       segmentsWritten: this.#segmentsWritten,
       bytesWritten: this.#bytesWritten,
       writeErrors: this.#writeErrors,
+      writeErrorsByCode: Object.fromEntries(this.#writeErrorsByCode),
       lastWriteError: this.#lastWriteError,
       lastFlushMs: this.#lastFlushMs,
       lastFlushDurationMs: this.#lastFlushDurationMs,
@@ -367,6 +370,14 @@ export class StoreWriter {
     const detail = error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) };
     this.#limited(`drop|${reason}`, 'warn', { reason, rows, ...detail, buffered: this.#bufferedRows(), maxBufferedRows: this.#o.maxBufferedRows }, `store dropped rows: ${reason}`);
     return false;
+  }
+
+  #countWriteError(e: unknown): string {
+    const code = writeErrorCode(e);
+    this.#writeErrors++;
+    this.#writeErrorsByCode.set(code, (this.#writeErrorsByCode.get(code) ?? 0) + 1);
+    this.#lastWriteError = e instanceof Error ? e.message : String(e);
+    return code;
   }
 
   #limited(key: string, level: 'warn' | 'error', obj: object, msg: string): void {
@@ -421,10 +432,9 @@ export class StoreWriter {
           this.#rowsWritten.set(table, this.#rowsWritten.get(table)! + e.rowsWritten);
         }
         const message = cause instanceof Error ? cause.message : String(cause);
+        const code = this.#countWriteError(cause);
         error ??= message;
-        this.#writeErrors++;
-        this.#lastWriteError = message;
-        this.#limited(`write|${errnoOf(cause) ?? 'error'}`, 'error', { table, code: errnoOf(cause), error: message, buffered: this.#bufferedRows() }, 'store write failed; rows kept in memory');
+        this.#limited(`write|${code}`, 'error', { table, code, error: message, buffered: this.#bufferedRows() }, 'store write failed; rows kept in memory');
       }
     }
     const end = performance.now();
@@ -454,9 +464,8 @@ export class StoreWriter {
         await moveReplaced(root, plan.inputs, this.#o.now());
       } catch (e) {
         this.#comp.errors++;
-        this.#writeErrors++;
-        this.#lastWriteError = e instanceof Error ? e.message : String(e);
-        this.#limited(`merge|${errnoOf(e) ?? 'error'}`, 'warn', { table: plan.table, hour: plan.hour, inputs: plan.inputs.length, error: this.#lastWriteError }, 'store merge failed; segments left as they are');
+        const code = this.#countWriteError(e);
+        this.#limited(`merge|${code}`, 'warn', { table: plan.table, hour: plan.hour, inputs: plan.inputs.length, code, error: this.#lastWriteError }, 'store merge failed; segments left as they are');
       }
     }
     let expired = 0;
