@@ -91,6 +91,7 @@ export function liveAndCovered<T extends SegmentFile>(files: readonly T[]): { li
  * such an error apart.
  */
 export async function listSegments(storeDir: string, table: TableName, window?: TimeWindow, options: ListOptions = {}): Promise<string[]> {
+  if (window !== undefined && window.fromMs > window.toMs) return [];
   const hours = windowHours(window, options.maxFlowMs);
   if (hours.from > hours.to) return [];
   return liveAndCovered(await scanTable(storeDir, table, hours)).live.map((s) => s.path);
