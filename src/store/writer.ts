@@ -282,8 +282,8 @@ export class StoreWriter {
    */
   flush(): Promise<FlushResult> {
     if (this.#closed && this.#closing !== undefined) return this.#closing.then(() => ({ rowsWritten: 0, segments: 0, rowsBuffered: 0 }));
-    const run = this.#flushChain.then(() => this.#flushOnce());
-    this.#flushChain = run.catch(() => undefined);
+    const run = this.#flushChain.then(() => this.#flushOnce()).catch((e: unknown) => this.#unexpected('flush', e));
+    this.#flushChain = run;
     return run;
   }
 
@@ -291,8 +291,13 @@ export class StoreWriter {
   maintain(): Promise<MaintenanceResult> {
     if (this.#maintaining || this.#closing !== undefined) return Promise.resolve({ merges: 0, expired: 0, sweptBatches: 0 });
     this.#maintaining = true;
-    const run = this.#maintainOnce().finally(() => (this.#maintaining = false));
-    this.#maintChain = run.catch(() => undefined);
+    const run = this.#maintainOnce()
+      .catch((e: unknown) => {
+        this.#unexpected('maintenance', e);
+        return { merges: 0, expired: 0, sweptBatches: 0 };
+      })
+      .finally(() => (this.#maintaining = false));
+    this.#maintChain = run;
     return run;
   }
 
@@ -370,6 +375,13 @@ export class StoreWriter {
     const detail = error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) };
     this.#limited(`drop|${reason}`, 'warn', { reason, rows, ...detail, buffered: this.#bufferedRows(), maxBufferedRows: this.#o.maxBufferedRows }, `store dropped rows: ${reason}`);
     return false;
+  }
+
+  /** What no step should let through; logged, so a timer's promise never rejects into the process. */
+  #unexpected(step: string, e: unknown): FlushResult {
+    const error = e instanceof Error ? e.message : String(e);
+    this.#limited(`unexpected|${step}`, 'error', { step, error }, 'store step failed unexpectedly');
+    return { rowsWritten: 0, segments: 0, rowsBuffered: this.#bufferedRows(), error };
   }
 
   #countWriteError(e: unknown): string {
