@@ -20,6 +20,8 @@ function arg(name: string, dflt: number): number {
 
 const blocks = arg('--blocks', 500);
 const flushMs = arg('--flush-ms', 1000);
+const rate = arg('--rate', 300_000);
+const seconds = arg('--seconds', 10);
 const startMs = Date.UTC(2026, 0, 1);
 
 async function once(label: string, timerFlush: boolean): Promise<void> {
@@ -54,5 +56,41 @@ async function once(label: string, timerFlush: boolean): Promise<void> {
   }
 }
 
+/** Offers `rate` rows/s for `seconds` (a block every so often), flushing every flushMs. */
+async function steady(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-store-'));
+  try {
+    const input = syntheticFlowBlocks(64, { seed: 11, startMs, stepMs: 2 });
+    const w = await StoreWriter.open(dir, { flushIntervalMs: flushMs, maintenanceIntervalMs: 2000 });
+    let peakRss = 0;
+    let maxFlushMs = 0;
+    let maxBuffered = 0;
+    let offered = 0;
+    let k = 0;
+    const t0 = Date.now();
+    for (let tick = 0; Date.now() - t0 < seconds * 1000 && tick < seconds * 1000; tick++) {
+      // Catch up with the offered rate, however late the timer was.
+      while (offered < ((Date.now() - t0) / 1000) * rate) {
+        w.append(input[k++ % input.length]!);
+        offered += input[0]!.count;
+      }
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      maxFlushMs = Math.max(maxFlushMs, w.stats().lastFlushDurationMs ?? 0);
+      maxBuffered = Math.max(maxBuffered, w.stats().rowsBuffered);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await w.flush();
+    const st = w.stats();
+    await w.close();
+    const dropped = Object.values(st.rowsDropped).reduce((a, b) => a + b, 0);
+    console.log(`steady offer of ${rate} rows/s for ${seconds} s, flush every ${flushMs} ms:`);
+    console.log(`  appended ${st.rowsAppended} rows, written ${st.rowsWritten}, dropped ${dropped}; slowest flush ${maxFlushMs.toFixed(0)} ms; at most ${maxBuffered} rows waiting; ${st.compaction.merges} merges`);
+    console.log(`  peak RSS ${(peakRss / 1e6).toFixed(0)} MB`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 await once('append then flush', false);
 await once('append with the flush timer', true);
+await steady();
