@@ -31,6 +31,7 @@ async function once(label: string, timerFlush: boolean): Promise<void> {
     const rows = input.reduce((n, b) => n + b.count, 0);
     const w = await StoreWriter.open(dir, { flushIntervalMs: timerFlush ? flushMs : 3_600_000, maxBufferedRows: rows + 1, maintenanceIntervalMs: 3_600_000 });
     let appendNs = 0n;
+    const rssBefore = process.memoryUsage().rss;
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < input.length; i++) {
       const a = process.hrtime.bigint();
@@ -40,6 +41,7 @@ async function once(label: string, timerFlush: boolean): Promise<void> {
       if (timerFlush && i % 16 === 15) await new Promise((r) => setImmediate(r));
     }
     const t1 = process.hrtime.bigint();
+    const heldBytes = process.memoryUsage().rss - rssBefore;
     const f = await w.flush();
     const t2 = process.hrtime.bigint();
     const st = w.stats();
@@ -48,7 +50,10 @@ async function once(label: string, timerFlush: boolean): Promise<void> {
     const mrs = (n: number, s: number): string => `${(n / s / 1e6).toFixed(2)} M rows/s`;
     console.log(`${label}: ${rows} rows in ${blocks} blocks`);
     console.log(`  appended  ${mrs(rows, sec(appendNs))}  (time inside append())`);
-    if (!timerFlush) console.log(`  written   ${mrs(f.rowsWritten, sec(t2 - t1))}  (one flush of everything: ${f.segments} segments)`);
+    if (!timerFlush) {
+      console.log(`  held      ${(heldBytes / rows).toFixed(0)} bytes/row of RSS while waiting in memory`);
+      console.log(`  written   ${mrs(f.rowsWritten, sec(t2 - t1))}  (one flush of everything: ${f.segments} segments)`);
+    }
     else console.log(`  sustained ${mrs(rows, sec(t2 - t0))}  (first append to last row on disk, flush every ${flushMs} ms; ${st.segmentsWritten} segments)`);
     console.log(`  on disk   ${(st.bytes / st.rowsWritten).toFixed(1)} bytes/row (${(st.bytes / 1e6).toFixed(1)} MB), dropped ${Object.values(st.rowsDropped).reduce((a, b) => a + b, 0)}`);
   } finally {
