@@ -10,16 +10,26 @@ import type { TestContext } from 'node:test';
 import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { StoreWriter, type StoreOptions } from '../../../src/store/writer.js';
 
+const writers = new Set<StoreWriter>();
+
+/** A directory removed at the end of the test, after every writer opened in it has closed. */
 export function tempDir(t: TestContext, prefix = 'sluice-store-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    for (const w of writers) if (w.dir.startsWith(dir)) await w.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
 /** Opens a writer that the test closes at its end (if the test did not). Timers are slow unless asked. */
 export async function openWriter(t: TestContext, dir: string, options: StoreOptions = {}): Promise<StoreWriter> {
   const w = await StoreWriter.open(dir, { flushIntervalMs: 3_600_000, maintenanceIntervalMs: 3_600_000, ...options });
-  t.after(() => w.close());
+  writers.add(w);
+  t.after(async () => {
+    await w.close();
+    writers.delete(w);
+  });
   return w;
 }
 
