@@ -75,11 +75,6 @@ export function parseSegmentFileName(name: string): SegmentName | undefined {
   return { first, last, writtenMs };
 }
 
-/** The partition hour of a time (clamped to the store's range). */
-export function hourOf(ms: number): number {
-  return Math.min(Math.max(Math.floor(ms / HOUR_MS), 0), MAX_HOUR);
-}
-
 /** `YYYY-MM-DD` and `HH` of a partition hour. */
 export function partitionParts(hour: number): { day: string; hh: string } {
   const iso = new Date(hour * HOUR_MS).toISOString();
@@ -106,11 +101,6 @@ export function parseHourOfDay(hh: string): number | undefined {
   if (!HOUR_RE.test(hh)) return undefined;
   const h = Number(hh);
   return h < 24 ? h : undefined;
-}
-
-/** True when `a` holds every segment that `b` held (same partition assumed): a merge that replaced b. */
-export function covers(a: SegmentName, b: SegmentName): boolean {
-  return a.first <= b.first && b.last <= a.last && (a.first !== b.first || a.last !== b.last);
 }
 
 /**
