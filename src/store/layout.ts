@@ -5,7 +5,7 @@
  *   DIR/store.json                                   format, version, creation time, sequence floor
  *   DIR/<table>/YYYY-MM-DD/HH/<first>-<last>_<written>.parquet   live segments, partitioned by hour (UTC)
  *   DIR/.tmp/                                        files being written (removed at open)
- *   DIR/.replaced/<movedMs>/<table>/YYYY-MM-DD/HH/   segments a merge replaced, deleted after a grace period
+ *   DIR/.replaced/<movedMs>-<pid>-<n>/<table>/...    segments a merge replaced, deleted after a grace period
  *   DIR/.lock                                        the writer's process id (one writer per store)
  *
  * A segment name carries its sequence range and when it was written here, e.g.
