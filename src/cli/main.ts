@@ -6,6 +6,7 @@ import { collectList } from './common.js';
 import { runDecode } from './decode.js';
 import { relayCommand } from './relay.js';
 import { buildProbeCommand } from './probe.js';
+import { buildQueryCommand } from './query.js';
 import { addServiceCommands } from './service.js';
 
 function positiveInt(v: string): number {
@@ -104,6 +105,7 @@ Examples:
   program.enablePositionalOptions();
   program.addCommand(relayCommand());
   program.addCommand(buildProbeCommand());
+  program.addCommand(buildQueryCommand());
 
   addServiceCommands(program);
   return program;

@@ -67,24 +67,37 @@ export function isOrder(s: string): s is Order {
   return (ORDERS as readonly string[]).includes(s);
 }
 
-/** "srcip/bytes" -> key and order (flows when not given). Throws QueryUsageError. */
-export function parseKeyOrder(text: string): { key: KeyName; order: Order } {
-  const [k = '', o, extra] = text.toLowerCase().split('/');
-  if (!isKeyName(k)) throw new QueryUsageError(`unknown statistic element "${k}" (expected one of ${KEY_NAMES.join(', ')})`);
-  if (extra !== undefined || (o !== undefined && !isOrder(o))) {
-    throw new QueryUsageError(`unknown order "${text.slice(k.length + 1)}" (expected one of ${ORDERS.join(', ')})`);
-  }
-  return { key: k, order: (o ?? 'flows') as Order };
+/** "bytes" -> the order. Throws QueryUsageError. */
+export function parseOrder(text: string): Order {
+  const o = text.toLowerCase();
+  if (!isOrder(o)) throw new QueryUsageError(`unknown order "${text}" (expected one of ${ORDERS.join(', ')})`);
+  return o;
 }
 
-/** "srcip,dstport" -> keys. Throws QueryUsageError. */
-export function parseKeyList(text: string): KeyName[] {
-  const keys = text.split(',').map((s) => s.trim().toLowerCase());
+/** Splits "WHAT[/ORDER]"; the order defaults to flows. */
+function withOrder(text: string, what: string): { head: string; order: Order } {
+  const parts = text.split('/');
+  if (parts.length > 2) throw new QueryUsageError(`${what} takes one "/ORDER", got "${text}"`);
+  return { head: parts[0]!, order: parts[1] === undefined ? 'flows' : parseOrder(parts[1]) };
+}
+
+/** -s "srcip/bytes" -> key and order. Throws QueryUsageError. */
+export function parseStat(text: string): { key: KeyName; order: Order } {
+  const { head, order } = withOrder(text, '-s');
+  const k = head.toLowerCase();
+  if (!isKeyName(k)) throw new QueryUsageError(`unknown statistic element "${head}" (expected one of ${KEY_NAMES.join(', ')})`);
+  return { key: k, order };
+}
+
+/** -A "srcip,dstport/bytes" -> keys and order. Throws QueryUsageError. */
+export function parseAggregation(text: string): { keys: KeyName[]; order: Order } {
+  const { head, order } = withOrder(text, '-A');
+  const keys = head.split(',').map((s) => s.trim().toLowerCase());
   for (const k of keys) {
     if (!isKeyName(k)) throw new QueryUsageError(`unknown aggregation key "${k}" (expected one of ${KEY_NAMES.join(', ')})`);
   }
   if (new Set(keys).size !== keys.length) throw new QueryUsageError(`aggregation key given twice in "${text}"`);
-  return keys as KeyName[];
+  return { keys: keys as KeyName[], order };
 }
 
 /** Whether any of the keys counts a flow on both sides (the query then reads each flow twice). */
