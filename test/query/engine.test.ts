@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueryEngine } from '../../src/query/engine.js';
 import { storeSegments } from '../../src/query/segments.js';
-import { QueryTimeoutError, SqlRefusedError } from '../../src/query/errors.js';
+import { FilterError, QueryTimeoutError, QueryUsageError, SqlRefusedError } from '../../src/query/errors.js';
 import type { AggregateResult } from '../../src/query/results.js';
 import { T0, writeSegment, type FlowInput } from './helpers.js';
 
@@ -260,4 +260,52 @@ test('a query past its time limit is interrupted and reported as such', { timeou
   });
   // The engine works on afterwards.
   assert.equal((await engine.totals()).flows, 7);
+});
+
+test('the listing gets the window (open ends widened), and a segment that vanished is listed again once', async () => {
+  const calls: unknown[] = [];
+  const real = storeSegments(dir);
+  let first = true;
+  const lister: typeof real = async (table, window) => {
+    calls.push([table, window]);
+    const files = await real(table, window);
+    if (table === 'flows' && first) {
+      first = false;
+      return [...files, join(dir, 'flows/2024/05/01/compacted-away.parquet')];
+    }
+    return files;
+  };
+  const e = await QueryEngine.open({ segments: lister });
+  try {
+    assert.equal((await e.totals({ window: { fromMs: T0 } })).flows, 7);
+    assert.deepEqual(calls, [
+      ['flows', { fromMs: T0, toMs: 8.64e15 }],
+      ['flows', { fromMs: T0, toMs: 8.64e15 }],
+    ]);
+    calls.length = 0;
+    await e.totals();
+    await e.totals({ window: HOUR });
+    assert.deepEqual(calls, [['flows', undefined], ['flows', HOUR]]);
+  } finally {
+    e.close();
+  }
+});
+
+test('engine queries report the time limit too, and reject impossible requests as usage errors', async () => {
+  const slowListing: Parameters<typeof QueryEngine.open>[0]['segments'] = async (table, window) => {
+    await new Promise((r) => setTimeout(r, 100));
+    return storeSegments(dir)(table, window);
+  };
+  const e = await QueryEngine.open({ segments: slowListing, timeLimitMs: 10 });
+  try {
+    await assert.rejects(e.totals(), QueryTimeoutError);
+    await assert.rejects(e.aggregate({ keys: ['srcip'] }), QueryTimeoutError);
+    assert.equal((await e.totals({ timeLimitMs: 0 })).flows, 7);
+  } finally {
+    e.close();
+  }
+  await assert.rejects(engine.series({ intervalMs: 1000, window: { fromMs: T0, toMs: T0 + 365 * 86_400_000 } }), QueryUsageError);
+  await assert.rejects(engine.aggregate({ keys: [] }), QueryUsageError);
+  await assert.rejects(engine.flows({ limit: -1 }), QueryUsageError);
+  await assert.rejects(engine.totals({ filter: 'port 99999' }), FilterError);
 });
