@@ -113,8 +113,15 @@ export function addressText(b: Uint8Array): string {
   return isMapped(b) ? ipv4ToString(buf, MAPPED_PREFIX_BYTES) : ipv6ToString(buf, 0);
 }
 
-/** A UUID value read from the store as address text. */
+/** UUID text of the IPv4-mapped addresses: everything but the last 8 hex digits (the IPv4 address). */
+const MAPPED_UUID_PREFIX = '00000000-0000-0000-0000-ffff';
+
+/** A UUID value read from the store as address text (runs once per address of every raw flow printed). */
 export function uuidAddressText(uuid: string): string {
+  if (uuid.length === 36 && uuid.startsWith(MAPPED_UUID_PREFIX)) {
+    const v = parseInt(uuid.slice(28), 16);
+    return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
+  }
   return addressText(uuidBytes(uuid));
 }
 

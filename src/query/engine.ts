@@ -11,7 +11,7 @@ import { QueryUsageError } from './errors.js';
 import { parseFilter, type FilterNode } from './filter-parse.js';
 import { keyValue, keyWidth, type KeyName, type NetMasks, type Order } from './keys.js';
 import { macroStatements } from './macros.js';
-import { flowRecord, type FlowRecord } from './records.js';
+import { flowRecords, type FlowRecord } from './records.js';
 import { rates, type AggregateResult, type AggregateRow, type Counters, type FlowPage, type SeriesPoint, type SeriesResult, type SqlResult, type Totals } from './results.js';
 import type { SegmentLister, SegmentWindow } from './segments.js';
 import { runSqlSession, type SqlOptions } from './sql-session.js';
@@ -173,9 +173,16 @@ export class QueryEngine {
     const limit = q.limit ?? null;
     return this.#withSource(q, filter, async (s, src) => {
       // One more than asked tells whether another page follows.
-      const rows = await this.#read(s, flowsStatement(src, q.newestFirst ?? true, limit === null ? null : limit + 1, offset));
+      const st = flowsStatement(src, q.newestFirst ?? true, limit === null ? null : limit + 1, offset);
+      const result = await s.limit.run(() => s.conn.stream(st.sql, st.params.slice()));
+      const rows: FlowRecord[] = [];
+      for (;;) {
+        const chunk = await s.limit.run(() => result.fetchChunk());
+        if (chunk === null || chunk.rowCount === 0) break;
+        rows.push(...flowRecords(chunk));
+      }
       const more = limit !== null && rows.length > limit;
-      return { rows: (more ? rows.slice(0, limit) : rows).map(flowRecord), offset, limit, more };
+      return { rows: more ? rows.slice(0, limit) : rows, offset, limit, more };
     });
   }
 
@@ -193,11 +200,10 @@ export class QueryEngine {
     try {
       const st = flowsStatement({ files, window: q.window ?? {}, filter }, q.newestFirst ?? true, q.limit ?? null, q.offset ?? 0);
       const result = await limit.run(() => conn.stream(st.sql, st.params.slice()));
-      const batches = result.yieldRowsJs();
       for (;;) {
-        const next = await limit.run(() => batches.next());
-        if (next.done === true) break;
-        yield next.value.map(flowRecord);
+        const chunk = await limit.run(() => result.fetchChunk());
+        if (chunk === null || chunk.rowCount === 0) break;
+        yield flowRecords(chunk);
       }
     } finally {
       limit.dispose();

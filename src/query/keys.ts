@@ -105,30 +105,24 @@ export function countsBothSides(keys: readonly KeyName[]): boolean {
   return keys.some((k) => KEYS[k].bothSides);
 }
 
-/** Columns of the flows table the keys read. */
-export function keyColumns(keys: readonly KeyName[]): string[] {
-  const out = new Set<string>();
-  for (const k of keys) {
-    const d = KEYS[k];
-    out.add(d.src).add(d.dst);
-    if (d.maskColumn !== undefined) out.add(d.maskColumn);
-  }
-  return [...out];
+/** The flows columns a key reads on one side (0 source, 1 destination): the value, and for nets the flow's prefix length. */
+export function keySource(key: KeyName, side: 0 | 1): { readonly column: string; readonly mask?: string } {
+  const d = KEYS[key];
+  const column = side === 0 || !d.bothSides ? d.src : d.dst;
+  return d.maskColumn === undefined ? { column } : { column, mask: d.maskColumn };
 }
 
 /**
- * SQL select expressions of one key on one side (0 source, 1 destination): one expression, or
- * three for nets (high and low 64 bits of the masked address, prefix length in bits of 128).
- * The net macros are defined in macros.ts.
+ * SQL expressions of a key's value over `value` (and `mask`, for nets) as keySource read them:
+ * the value itself, or for nets three expressions (high and low 64 bits of the masked address,
+ * the prefix length in bits of 128). The net macros are defined in macros.ts.
  */
-export function keySql(key: KeyName, side: 0 | 1, masks: NetMasks, params: SqlParams): string[] {
-  const d = KEYS[key];
-  const col = side === 0 || !d.bothSides ? d.src : d.dst;
-  if (d.kind !== 'net') return [col];
-  const v4 = masks.v4 !== undefined ? params.add(masks.v4, 'INTEGER') : `coalesce(${d.maskColumn}, 32)`;
-  const v6 = masks.v6 !== undefined ? params.add(masks.v6, 'INTEGER') : `coalesce(${d.maskColumn}, 128)`;
-  const bits = `sluice_net_bits(${col}, ${v4}, ${v6})`;
-  return [`sluice_net_hi(${col}, ${bits})`, `sluice_net_lo(${col}, ${bits})`, bits];
+export function keySql(key: KeyName, value: string, mask: string | undefined, masks: NetMasks, params: SqlParams): string[] {
+  if (KEYS[key].kind !== 'net') return [value];
+  const v4 = masks.v4 !== undefined ? params.add(masks.v4, 'INTEGER') : `coalesce(${mask}, 32)`;
+  const v6 = masks.v6 !== undefined ? params.add(masks.v6, 'INTEGER') : `coalesce(${mask}, 128)`;
+  const bits = `sluice_net_bits(${value}, ${v4}, ${v6})`;
+  return [`sluice_net_hi(${value}, ${bits})`, `sluice_net_lo(${value}, ${bits})`, bits];
 }
 
 /** How many SQL columns keySql gives for a key. */

@@ -7,7 +7,7 @@ import { FLOW_COLUMNS } from '../store/schema.js';
 import type { FilterNode } from './filter-parse.js';
 import { filterSql } from './filter-sql.js';
 import { FIRST_SEEN, FLOW_TIME, SCALED_BYTES, SCALED_PACKETS, rateSql } from './flow-sql.js';
-import { countsBothSides, keySql, keyWidth, type KeyName, type NetMasks, type Order } from './keys.js';
+import { countsBothSides, keySource, keySql, type KeyName, type NetMasks, type Order } from './keys.js';
 import { flowSelectList } from './records.js';
 import { segmentsRelation } from './segments.js';
 import { SqlParams } from './sql-params.js';
@@ -55,35 +55,58 @@ export function totalsStatement(src: FlowSource): Statement {
 }
 
 interface Grouped {
-  /** CTEs m (matched), a (one row per flow and side), r (groups with their measures). */
+  /** CTEs m (matched), a (one row per flow and side, raw key columns), g0 (grouped by the raw columns), r (groups by key value, with rates). */
   readonly ctes: string;
-  /** Names of the key columns in a and r, per key. */
+  /** The raw key columns of a and g0. */
+  readonly rawColumns: readonly string[];
+  /** Select expressions of the key values over the raw columns, named as keyColumns. */
+  readonly keySelect: readonly string[];
+  /** Names of the key value columns of r, keyWidth per key. */
   readonly keyColumns: readonly string[];
   /** ORDER BY text for r. */
   readonly orderBy: string;
 }
 
+/**
+ * Groups in two steps: first by the raw columns (addresses, masks, ports as stored), then by the
+ * key values computed from them. Key expressions (networks of addresses) then run once per
+ * distinct raw value instead of once per flow.
+ */
 function grouped(src: FlowSource, keys: readonly KeyName[], order: Order, masks: NetMasks, params: SqlParams): Grouped {
   const sides: (0 | 1)[] = countsBothSides(keys) ? [0, 1] : [0];
+  const rawColumns: string[] = [];
+  const keySelect: string[] = [];
   const keyColumns: string[] = [];
-  keys.forEach((k, i) => {
-    for (let j = 0; j < keyWidth(k); j++) keyColumns.push(`k${i}_${j}`);
-  });
   const mList: string[] = [];
-  for (const side of sides) {
-    keys.forEach((k, i) => keySql(k, side, masks, params).forEach((e, j) => mList.push(`${e} AS k${i}_${j}_s${side}`)));
-  }
+  keys.forEach((k, i) => {
+    const hasMask = keySource(k, 0).mask !== undefined;
+    rawColumns.push(`r${i}`);
+    if (hasMask) rawColumns.push(`r${i}m`);
+    for (const side of sides) {
+      const s = keySource(k, side);
+      mList.push(`${s.column} AS r${i}_s${side}`);
+      if (s.mask !== undefined) mList.push(`${s.mask} AS r${i}m_s${side}`);
+    }
+    keySql(k, `r${i}`, hasMask ? `r${i}m` : undefined, masks, params).forEach((e, j) => {
+      keySelect.push(`${e} AS k${i}_${j}`);
+      keyColumns.push(`k${i}_${j}`);
+    });
+  });
   mList.push(MEASURES);
-  const arms = sides.map((side) => `SELECT ${keyColumns.map((c) => `${c}_s${side} AS ${c}`).join(', ')}, p, b, f, l FROM m`);
+  const raw = rawColumns.join(', ');
+  const keysList = keyColumns.join(', ');
+  const arms = sides.map((side) => `SELECT ${rawColumns.map((c) => `${c}_s${side} AS ${c}`).join(', ')}, p, b, f, l FROM m`);
   const r = rateSql('bytes', 'packets', 'last_ms - first_ms');
   const ctes =
     `WITH m AS (${matched(src, mList.join(', '), params)}), ` +
     `a AS (${arms.join(' UNION ALL ')}), ` +
-    `g AS (SELECT ${keyColumns.join(', ')}, count(*) AS flows, sum(p) AS packets, sum(b) AS bytes, min(f) AS first_ms, max(l) AS last_ms FROM a GROUP BY ${keyColumns.join(', ')}), ` +
+    `g0 AS (SELECT ${raw}, count(*) AS flows, sum(p) AS packets, sum(b) AS bytes, min(f) AS first_ms, max(l) AS last_ms FROM a GROUP BY ${raw}), ` +
+    `g AS (SELECT ${keysList}, sum(flows) AS flows, sum(packets) AS packets, sum(bytes) AS bytes, min(first_ms) AS first_ms, max(last_ms) AS last_ms ` +
+    `FROM (SELECT ${keySelect.join(', ')}, flows, packets, bytes, first_ms, last_ms FROM g0) GROUP BY ${keysList}), ` +
     `r AS (SELECT *, ${r.bps} AS bps, ${r.pps} AS pps, ${r.bpp} AS bpp FROM g)`;
   // Ties broken by the key values, so the same query always lists the same groups.
   const orderBy = `${order} DESC, ${keyColumns.map((c) => `${c} ASC NULLS LAST`).join(', ')}`;
-  return { ctes, keyColumns, orderBy };
+  return { ctes, rawColumns, keySelect, keyColumns, orderBy };
 }
 
 /** Rows: key columns (keyWidth per key), flows, packets, bytes, first_ms, last_ms, bps, pps, bpp; `limit` null: all groups. */
@@ -110,11 +133,14 @@ export function splitSeriesStatement(src: FlowSource, intervalMs: number, key: K
   const params = new SqlParams();
   const g = grouped(src, [key], order, masks, params);
   const iv = params.add(intervalMs, 'BIGINT');
-  const on = g.keyColumns.map((c) => `a.${c} IS NOT DISTINCT FROM top.${c}`).join(' AND ');
+  const raw = g.rawColumns.join(', ');
+  const on = g.keyColumns.map((c) => `s1.${c} IS NOT DISTINCT FROM top.${c}`).join(' AND ');
   const sql =
-    `${g.ctes}, top AS (SELECT ${g.keyColumns.join(', ')}, row_number() OVER (ORDER BY ${g.orderBy}) AS rank FROM r ORDER BY rank LIMIT ${count(limit, 'the limit')}) ` +
-    `SELECT (a.l // ${iv}) * ${iv} AS t, top.rank AS rank, count(*) AS flows, sum(a.p) AS packets, sum(a.b) AS bytes ` +
-    `FROM a LEFT JOIN top ON ${on} GROUP BY t, rank ORDER BY t, rank`;
+    `${g.ctes}, top AS (SELECT ${g.keyColumns.join(', ')}, row_number() OVER (ORDER BY ${g.orderBy}) AS rank FROM r ORDER BY rank LIMIT ${count(limit, 'the limit')}), ` +
+    `s0 AS (SELECT (l // ${iv}) * ${iv} AS t, ${raw}, count(*) AS flows, sum(p) AS packets, sum(b) AS bytes FROM a GROUP BY t, ${raw}), ` +
+    `s1 AS (SELECT t, ${g.keySelect.join(', ')}, flows, packets, bytes FROM s0) ` +
+    `SELECT s1.t AS t, top.rank AS rank, sum(s1.flows) AS flows, sum(s1.packets) AS packets, sum(s1.bytes) AS bytes ` +
+    `FROM s1 LEFT JOIN top ON ${on} GROUP BY s1.t, top.rank ORDER BY t, rank`;
   return { sql, params: params.values };
 }
 

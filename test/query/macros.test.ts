@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { macroStatements } from '../../src/query/macros.js';
-import { addressText, networkText, prefixRange, uuidBytes } from '../../src/query/address.js';
+import { addressText, networkText, prefixRange, uuidAddressText, uuidBytes } from '../../src/query/address.js';
 import { addressUuid } from '../../src/store/columns.js';
 import { Prng } from '../helpers/prng.js';
 
@@ -66,4 +66,8 @@ test('the net macros mask to the same network as a prefix range', async () => {
     const expected = prefixRange(b, bits).lo;
     assert.equal(networkText(BigInt(hi as bigint), BigInt(lo as bigint), bits), `${addressText(uuidBytes(expected))}/${len}`);
   }
+});
+
+test('the fast UUID reader of raw flows gives the same text as the formatter', () => {
+  for (const b of addresses(2000, 5)) assert.equal(uuidAddressText(addressUuid(b)), addressText(b));
 });
