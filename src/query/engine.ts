@@ -7,12 +7,14 @@
  * segments it needs, and runs on a connection of its own under a time limit (QueryTimeoutError).
  */
 import { DuckDBInstance, type DuckDBConnection, type JS } from '@duckdb/node-api';
-import { QueryUsageError } from './errors.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { QueryTimeoutError, QueryUsageError } from './errors.js';
 import { parseFilter, type FilterNode } from './filter-parse.js';
 import { keyValue, keyWidth, type KeyName, type NetMasks, type Order } from './keys.js';
 import { macroStatements } from './macros.js';
 import { flowRecords, type FlowRecord } from './records.js';
 import { rates, type AggregateResult, type AggregateRow, type Counters, type FlowPage, type SeriesPoint, type SeriesResult, type SqlResult, type Totals } from './results.js';
+import type { TableName } from '../store/schema.js';
 import type { SegmentLister, SegmentWindow } from './segments.js';
 import { runSqlSession, type SqlOptions } from './sql-session.js';
 import { aggregateStatement, flowsStatement, seriesStatement, splitSeriesStatement, totalsStatement, type FlowSource, type Statement } from './statements.js';
@@ -24,6 +26,11 @@ export interface EngineOptions {
   readonly segments: SegmentLister;
   /** Time limit of each call in ms, unless the call gives its own; 0: none. Default 300 s. */
   readonly timeLimitMs?: number;
+  /**
+   * Told of a segment file DuckDB could not read (damaged, not Parquet); the query then runs
+   * without it. Default: a line on stderr, at most one per file per minute.
+   */
+  readonly onSkippedSegment?: (path: string, reason: string) => void;
 }
 
 /** What every query selects flows by. */
@@ -80,15 +87,59 @@ function isVanishedFile(e: unknown): boolean {
   return e instanceof Error && /No files found|No such file|does not exist|Cannot open file/i.test(e.message);
 }
 
+/** The listed file a DuckDB error is about, if it names one. */
+function fileOf(e: unknown, files: readonly string[]): string | undefined {
+  return e instanceof Error ? files.find((f) => e.message.includes(f)) : undefined;
+}
+
+const skipLog = new RateLimitedLog((msg, suppressed) => {
+  process.stderr.write(`${msg}${suppressed > 0 ? ` (and ${suppressed} more times)` : ''}\n`);
+}, 60_000);
+
+function logSkipped(path: string, reason: string): void {
+  skipLog.log(path, `sluice query: skipped unreadable segment ${path}: ${reason.split('\n')[0]}`);
+}
+
+/**
+ * Runs `body` over the files `list` gives; when it fails because of one file, goes on without it:
+ * a file that vanished makes the list be taken again (once), a damaged one is reported and left out.
+ */
+async function withReadableFiles<T>(
+  list: () => Promise<string[]>,
+  onSkipped: (path: string, reason: string) => void,
+  body: (files: readonly string[]) => Promise<T>,
+): Promise<T> {
+  let files = await list();
+  let listedAgain = false;
+  for (;;) {
+    try {
+      return await body(files);
+    } catch (e) {
+      if (e instanceof QueryTimeoutError) throw e;
+      if (isVanishedFile(e) && !listedAgain) {
+        listedAgain = true;
+        files = await list();
+        continue;
+      }
+      const bad = fileOf(e, files);
+      if (bad === undefined) throw e;
+      onSkipped(bad, (e as Error).message);
+      files = files.filter((f) => f !== bad);
+    }
+  }
+}
+
 export class QueryEngine {
   readonly #db: DuckDBInstance;
   readonly #segments: SegmentLister;
   readonly #timeLimitMs: number;
+  readonly #onSkipped: (path: string, reason: string) => void;
 
   private constructor(db: DuckDBInstance, options: EngineOptions) {
     this.#db = db;
     this.#segments = options.segments;
     this.#timeLimitMs = options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS;
+    this.#onSkipped = options.onSkippedSegment ?? logSkipped;
   }
 
   static async open(options: EngineOptions): Promise<QueryEngine> {
@@ -194,12 +245,18 @@ export class QueryEngine {
     const filter = parseFilter(q.filter ?? '');
     checkCount(q.limit, 'the flow limit');
     checkCount(q.offset, 'the offset');
-    const files = await this.#segments('flows', segmentWindow(q.window));
     const conn = await this.#db.connect();
     const limit = new TimeLimit(conn, q.timeLimitMs ?? this.#timeLimitMs);
     try {
-      const st = flowsStatement({ files, window: q.window ?? {}, filter }, q.newestFirst ?? true, q.limit ?? null, q.offset ?? 0);
-      const result = await limit.run(() => conn.stream(st.sql, st.params.slice()));
+      // Unreadable segments are found when the statement starts (DuckDB reads every file's footer then).
+      const result = await withReadableFiles(
+        () => this.#segments('flows', segmentWindow(q.window)),
+        this.#onSkipped,
+        (files) => {
+          const st = flowsStatement({ files, window: q.window ?? {}, filter }, q.newestFirst ?? true, q.limit ?? null, q.offset ?? 0);
+          return limit.run(() => conn.stream(st.sql, st.params.slice()));
+        },
+      );
       for (;;) {
         const chunk = await limit.run(() => result.fetchChunk());
         if (chunk === null || chunk.rowCount === 0) break;
@@ -217,8 +274,17 @@ export class QueryEngine {
    */
   async sql(text: string, options: SqlOptions & { readonly window?: TimeWindow; readonly timeLimitMs?: number } = {}): Promise<SqlResult> {
     const w = segmentWindow(options.window);
-    const [flows, opts, counters] = await Promise.all([this.#segments('flows', w), this.#segments('options', w), this.#segments('counters', w)]);
-    return runSqlSession(text, { flows, options: opts, counters }, options.window ?? {}, options.timeLimitMs ?? this.#timeLimitMs, options);
+    let byTable: Record<TableName, string[]> = { flows: [], options: [], counters: [] };
+    const list = async (): Promise<string[]> => {
+      const [flows, opts, counters] = await Promise.all([this.#segments('flows', w), this.#segments('options', w), this.#segments('counters', w)]);
+      byTable = { flows, options: opts, counters };
+      return [...flows, ...opts, ...counters];
+    };
+    return withReadableFiles(list, this.#onSkipped, (files) => {
+      const keep = (f: string): boolean => files.includes(f);
+      const tables = { flows: byTable.flows.filter(keep), options: byTable.options.filter(keep), counters: byTable.counters.filter(keep) };
+      return runSqlSession(text, tables, options.window ?? {}, options.timeLimitMs ?? this.#timeLimitMs, options);
+    });
   }
 
   async #withSource<T>(q: Scope, filter: FilterNode, body: (s: Session, src: FlowSource) => Promise<T>): Promise<T> {
@@ -227,15 +293,11 @@ export class QueryEngine {
     try {
       const session = { conn, limit };
       const window = q.window ?? {};
-      const files = await this.#segments('flows', segmentWindow(q.window));
-      try {
-        return await body(session, { files, window, filter });
-      } catch (e) {
-        if (!isVanishedFile(e)) throw e;
-        // The store replaced segments under us: list again, once.
-        const again = await this.#segments('flows', segmentWindow(q.window));
-        return await body(session, { files: again, window, filter });
-      }
+      return await withReadableFiles(
+        () => this.#segments('flows', segmentWindow(q.window)),
+        this.#onSkipped,
+        (files) => body(session, { files, window, filter }),
+      );
     } finally {
       limit.dispose();
       conn.closeSync();

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueryEngine } from '../../src/query/engine.js';
@@ -308,4 +308,26 @@ test('engine queries report the time limit too, and reject impossible requests a
   await assert.rejects(engine.aggregate({ keys: [] }), QueryUsageError);
   await assert.rejects(engine.flows({ limit: -1 }), QueryUsageError);
   await assert.rejects(engine.totals({ filter: 'port 99999' }), FilterError);
+});
+
+test('a damaged segment is reported and left out; the query answers from the others', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'sluice-query-damaged-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  await writeSegment(join(d, 'flows/a.parquet'), [FLOWS.r1!, FLOWS.r2!]);
+  writeFileSync(join(d, 'flows/b.parquet'), 'not parquet at all');
+  await writeSegment(join(d, 'flows/c.parquet'), [FLOWS.r3!]);
+  const skipped: string[] = [];
+  const e = await QueryEngine.open({ segments: storeSegments(d), onSkippedSegment: (path) => skipped.push(path) });
+  try {
+    assert.equal((await e.totals()).flows, 3);
+    assert.deepEqual((await e.aggregate({ keys: ['dstport'] })).rows.map((r) => r.values[0]), [443, 5000]);
+    assert.equal((await e.flows()).rows.length, 3);
+    let n = 0;
+    for await (const b of e.flowBatches()) n += b.length;
+    assert.equal(n, 3);
+    assert.deepEqual((await e.sql('SELECT count(*) FROM flows')).rows, [[3n]]);
+    assert.ok(skipped.length >= 5 && skipped.every((p) => p === join(d, 'flows/b.parquet')), JSON.stringify(skipped));
+  } finally {
+    e.close();
+  }
 });
