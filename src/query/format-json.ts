@@ -10,11 +10,8 @@ import { scaledCounts, type FlowRecord } from './records.js';
 import type { AggregateResult, Counters, SeriesResult, SqlResult, SqlValue, Totals } from './results.js';
 import type { TimeWindow } from './window.js';
 
-/** A JSON value that may hold bigints. */
-export type JsonValue = SqlValue;
-
 /** JSON text of a value; bigints as bare digits, non-finite numbers as null. */
-export function jsonText(v: JsonValue): string {
+export function jsonText(v: SqlValue): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'bigint':
@@ -25,18 +22,18 @@ export function jsonText(v: JsonValue): string {
     case 'boolean':
       return JSON.stringify(v);
   }
-  if (Array.isArray(v)) return `[${(v as readonly JsonValue[]).map(jsonText).join(',')}]`;
-  const o = v as { readonly [k: string]: JsonValue };
+  if (Array.isArray(v)) return `[${(v as readonly SqlValue[]).map(jsonText).join(',')}]`;
+  const o = v as { readonly [k: string]: SqlValue };
   return `{${Object.keys(o)
     .map((k) => `${JSON.stringify(k)}:${jsonText(o[k]!)}`)
     .join(',')}}`;
 }
 
-function windowJson(w: TimeWindow): JsonValue {
+function windowJson(w: TimeWindow): SqlValue {
   return { from: w.fromMs === undefined ? null : isoTime(w.fromMs), to: w.toMs === undefined ? null : isoTime(w.toMs) };
 }
 
-function totalsObject(t: Totals): { [k: string]: JsonValue } {
+function totalsObject(t: Totals): { [k: string]: SqlValue } {
   return {
     flows: t.flows, packets: t.packets, bytes: t.bytes, bps: t.bps, pps: t.pps, bpp: t.bpp,
     first: t.firstMs === null ? null : isoTime(t.firstMs), last: t.lastMs === null ? null : isoTime(t.lastMs),
@@ -51,7 +48,7 @@ export function totalsJson(t: Totals): string {
 /** [{"srcip": "10.0.0.1", "flows": 2, ..., "first": ISO, "last": ISO}, ...] */
 export function aggregateJson(r: AggregateResult): string {
   const rows = r.rows.map((x) => {
-    const o: { [k: string]: JsonValue } = {};
+    const o: { [k: string]: SqlValue } = {};
     r.keys.forEach((k, i) => (o[k] = x.values[i]!));
     Object.assign(o, { flows: x.flows, packets: x.packets, bytes: x.bytes, bps: x.bps, pps: x.pps, bpp: x.bpp, first: isoTime(x.firstMs), last: isoTime(x.lastMs) });
     return o;
@@ -59,7 +56,7 @@ export function aggregateJson(r: AggregateResult): string {
   return `${jsonText(rows)}\n`;
 }
 
-function counters(c: Counters): { [k: string]: JsonValue } {
+function counters(c: Counters): { [k: string]: SqlValue } {
   return { flows: c.flows, packets: c.packets, bytes: c.bytes };
 }
 
@@ -67,7 +64,7 @@ function counters(c: Counters): { [k: string]: JsonValue } {
 export function seriesJson(s: SeriesResult): string {
   const key = s.key;
   const points = s.points.map((p) => {
-    const o: { [k: string]: JsonValue } = { time: isoTime(p.startMs), flows: p.flows, packets: p.packets, bytes: p.bytes, bps: p.bps, pps: p.pps };
+    const o: { [k: string]: SqlValue } = { time: isoTime(p.startMs), flows: p.flows, packets: p.packets, bytes: p.bytes, bps: p.bps, pps: p.pps };
     if (key !== undefined && p.split !== undefined) {
       o.split = p.split.map((c, i) => ({ [key]: s.values![i]!.values[0]!, ...counters(c) }));
       o.other = counters(p.other ?? { flows: 0, packets: 0, bytes: 0 });
@@ -79,7 +76,7 @@ export function seriesJson(s: SeriesResult): string {
 
 /** Rows as objects keyed by column name. */
 export function sqlJson(r: SqlResult): string {
-  const rows = r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c.name, row[i]!])) as { [k: string]: JsonValue });
+  const rows = r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c.name, row[i]!])) as { [k: string]: SqlValue });
   return `${jsonText(rows)}\n`;
 }
 
@@ -88,9 +85,9 @@ function isV6(text: unknown): boolean {
 }
 
 /** One raw flow as an IPFIXcol2 `ipfix.entry` object. */
-export function ipfixEntry(r: FlowRecord): { [k: string]: JsonValue } {
-  const o: { [k: string]: JsonValue } = { '@type': 'ipfix.entry' };
-  const put = (key: string, v: JsonValue | undefined): void => {
+export function ipfixEntry(r: FlowRecord): { [k: string]: SqlValue } {
+  const o: { [k: string]: SqlValue } = { '@type': 'ipfix.entry' };
+  const put = (key: string, v: SqlValue | undefined): void => {
     if (v !== null && v !== undefined) o[key] = v;
   };
   const fam = isV6(r.src_addr ?? r.dst_addr) ? 'IPv6' : 'IPv4';
@@ -137,7 +134,7 @@ export function ipfixEntry(r: FlowRecord): { [k: string]: JsonValue } {
       extra = undefined; // a damaged extra column loses only itself
     }
     if (typeof extra === 'object' && extra !== null && !Array.isArray(extra)) {
-      for (const [k, v] of Object.entries(extra as Record<string, JsonValue>)) if (!(k in o)) o[k] = v;
+      for (const [k, v] of Object.entries(extra as Record<string, SqlValue>)) if (!(k in o)) o[k] = v;
     }
   }
   return o;

@@ -144,8 +144,3 @@ export function keyValue(key: KeyName, values: readonly unknown[]): KeyValue {
       return networkText(BigInt(v as bigint), BigInt(values[1] as bigint), Number(values[2]));
   }
 }
-
-/** Whether a key's values are addresses or networks (text) rather than numbers. */
-export function keyIsText(key: KeyName): boolean {
-  return KEYS[key].kind !== 'number';
-}
