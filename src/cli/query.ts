@@ -175,6 +175,7 @@ Filter (nfdump syntax; words after the options are joined by spaces; keywords in
   ipv4|inet, ipv6|inet6, any; lists: port in [80 443], src ip in [10.0.0.1 10.0.0.0/24], as in [...]
   and (&&), or (||), not (!), ( ); CMP: = == eq > gt < lt >= ge <= le; not > and > or
   Counters (packets, bytes and the rates) are scaled by the stored sampling rate, as everywhere.
+  Ports as nfdump: 0 when a flow has none; ICMP type * 256 + code as the destination port.
 
 Elements (-s ELEMENT[/ORDER], -A KEY,KEY[/ORDER]):
   srcip dstip ip srcport dstport port proto srcas dstas as inif outif if exporter srcnet dstnet

@@ -8,7 +8,7 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import { prefixRange, type AddressRange } from './address.js';
 import { parseFilter, type Comparison, type FilterNode, type Measure } from './filter-parse.js';
-import { DURATION_MS, FLOW_RATES, SCALED_BYTES, SCALED_PACKETS, flowColumn } from './flow-sql.js';
+import { DURATION_MS, FLOW_RATES, SCALED_BYTES, SCALED_PACKETS, flowColumn, valueNullable, valueSql } from './flow-sql.js';
 import { SqlParams } from './sql-params.js';
 import { sqlType } from '../store/schema.js';
 
@@ -19,13 +19,14 @@ export interface CompiledFilter {
   readonly params: readonly DuckDBValue[];
 }
 
+/** Per-flow measures; rates in whole units, as nfdump's integer arithmetic gives them (20.9 pps is not > 20). */
 const MEASURE_SQL: Readonly<Record<Measure, string>> = {
   packets: SCALED_PACKETS,
   bytes: SCALED_BYTES,
   duration: DURATION_MS,
-  bps: FLOW_RATES.bps,
-  pps: FLOW_RATES.pps,
-  bpp: FLOW_RATES.bpp,
+  bps: `floor(${FLOW_RATES.bps})`,
+  pps: `floor(${FLOW_RATES.pps})`,
+  bpp: `floor(${FLOW_RATES.bpp})`,
 };
 
 /** The IPv4-mapped range ::ffff:0.0.0.0/96: IPv4 flows. */
@@ -35,7 +36,7 @@ const SQL_CMP: Readonly<Record<Comparison, string>> = { '=': '=', '>': '>', '<':
 
 /** Two-valued: NULL (the column is missing) reads as false. */
 function definite(column: string, expr: string): string {
-  return flowColumn(column).nullable ? `coalesce(${expr}, false)` : expr;
+  return valueNullable(column) ? `coalesce(${expr}, false)` : expr;
 }
 
 function rangeSql(column: string, ranges: readonly AddressRange[], params: SqlParams): string {
@@ -51,9 +52,10 @@ function rangeSql(column: string, ranges: readonly AddressRange[], params: SqlPa
 
 function numberSql(column: string, node: Extract<FilterNode, { type: 'number' }>, params: SqlParams): string {
   const type = sqlType(flowColumn(column));
+  const value = valueSql(column);
   const t = node.test;
-  if ('list' in t) return `${column} IN (${t.list.map((v) => params.add(v, type)).join(', ')})`;
-  return `${column} ${SQL_CMP[t.cmp]} ${params.add(t.value, type)}`;
+  if ('list' in t) return `${value} IN (${t.list.map((v) => params.add(v, type)).join(', ')})`;
+  return `${value} ${SQL_CMP[t.cmp]} ${params.add(t.value, type)}`;
 }
 
 function join(parts: string[], op: 'AND' | 'OR'): string {

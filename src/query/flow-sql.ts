@@ -16,6 +16,26 @@ export const FIRST_SEEN = 'coalesce(time_start, time_end, time_received)';
 export const SCALED_PACKETS = '(coalesce(packets, 0)::HUGEINT * sampling)';
 export const SCALED_BYTES = '(coalesce(bytes, 0)::HUGEINT * sampling)';
 
+/**
+ * Ports as nfdump sees them, for filters and statistics: 0 when the flow carries none, and for
+ * ICMP and ICMPv6 the type and code as the destination port (type * 256 + code), so `-s dstport`
+ * and `port` filters count such flows as nfdump does. Raw flows keep the stored columns.
+ */
+const PORT_VALUES: Readonly<Record<string, string>> = {
+  src_port: 'coalesce(src_port, 0)',
+  dst_port: '(CASE WHEN proto IN (1, 58) AND icmp_type IS NOT NULL THEN icmp_type * 256 + coalesce(icmp_code, 0) ELSE coalesce(dst_port, 0) END)',
+};
+
+/** The SQL of a flows column's value for filters and statistics: the column, or its nfdump view (ports). */
+export function valueSql(column: string): string {
+  return PORT_VALUES[column] ?? column;
+}
+
+/** Whether valueSql(column) can be NULL. */
+export function valueNullable(column: string): boolean {
+  return PORT_VALUES[column] === undefined && flowColumn(column).nullable;
+}
+
 /** Flow duration in ms; 0 when the start or the end is unknown. */
 export const DURATION_MS = 'coalesce(epoch_ms(time_end) - epoch_ms(time_start), 0)';
 

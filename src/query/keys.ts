@@ -7,6 +7,7 @@
  */
 import { networkText, uuidAddressText } from './address.js';
 import { QueryUsageError } from './errors.js';
+import { valueSql } from './flow-sql.js';
 import type { SqlParams } from './sql-params.js';
 
 export const KEY_NAMES = [
@@ -105,10 +106,10 @@ export function countsBothSides(keys: readonly KeyName[]): boolean {
   return keys.some((k) => KEYS[k].bothSides);
 }
 
-/** The flows columns a key reads on one side (0 source, 1 destination): the value, and for nets the flow's prefix length. */
+/** What a key reads on one side (0 source, 1 destination): the value (valueSql: ports as nfdump sees them), and for nets the flow's prefix length. */
 export function keySource(key: KeyName, side: 0 | 1): { readonly column: string; readonly mask?: string } {
   const d = KEYS[key];
-  const column = side === 0 || !d.bothSides ? d.src : d.dst;
+  const column = valueSql(side === 0 || !d.bothSides ? d.src : d.dst);
   return d.maskColumn === undefined ? { column } : { column, mask: d.maskColumn };
 }
 

@@ -94,9 +94,9 @@ test('-s srcip by every order (ties broken by the value)', async () => {
   assert.deepEqual([s.packets, s.bytes, s.bps], [2000, 200_000, 0]);
 });
 
-test('-s dstport: numbers, flows not carrying the element grouped as null (last)', async () => {
+test('-s dstport: numbers; a flow without ports has port 0 (ICMP: type * 256 + code), as in nfdump', async () => {
   const r = await engine.aggregate({ keys: ['dstport'], limit: 10 });
-  assert.deepEqual(rowsOf(r), [443, 123, 1000, 5000, 40000, null]);
+  assert.deepEqual(rowsOf(r), [443, 0, 123, 1000, 5000, 40000]);
   assert.equal(r.rows[0]!.flows, 2);
   const p = await engine.aggregate({ keys: ['proto'], order: 'bytes' });
   assert.deepEqual(rowsOf(p), [17, 6, 1]);
@@ -111,8 +111,8 @@ test('ip, port, as, if count each flow under its source and its destination', as
   assert.equal(all.totals.flows, 7); // totals count each flow once
 
   const port = await engine.aggregate({ keys: ['port'], limit: 3 });
-  assert.deepEqual(rowsOf(port), [443, 123, 1000]);
-  assert.deepEqual(port.rows.map((x) => x.flows), [3, 2, 2]); // r6 is 123 -> 123: counted twice
+  assert.deepEqual(rowsOf(port), [443, 0, 123]);
+  assert.deepEqual(port.rows.map((x) => x.flows), [3, 2, 2]); // r7 (ICMP) has 0 on both sides, r6 is 123 -> 123: each counted twice
   const as = await engine.aggregate({ keys: ['as'], order: 'bytes', limit: 10, filter: 'ipv4' });
   assert.deepEqual(rowsOf(as), [null, 100, 200, 300]); // r6 and r7 carry no AS: twice each
   const iface = await engine.aggregate({ keys: ['if'] });
@@ -162,12 +162,12 @@ test('series: every interval of the window, empty ones as zeros, split by a key\
   assert.equal(s.totals.flows, 5);
 
   const split = await engine.series({ window: w, intervalMs: 60 * S, split: { key: 'dstport', limit: 2 } });
-  assert.deepEqual(split.values!.map((v) => v.values[0]), [443, 1000]);
+  assert.deepEqual(split.values!.map((v) => v.values[0]), [443, 0]);
   const c = (x: { flows: number; packets: number; bytes: number }): number[] => [x.flows, x.packets, x.bytes];
   assert.deepEqual(split.points.map((p) => [p.split!.map(c), c(p.other!)]), [
     [[[2, 30, 30_000], [0, 0, 0]], [1, 10, 1000]],
-    [[[0, 0, 0], [0, 0, 0]], [1, 1, 84]],
-    [[[0, 0, 0], [1, 30, 90_000]], [0, 0, 0]],
+    [[[0, 0, 0], [1, 1, 84]], [0, 0, 0]],
+    [[[0, 0, 0], [0, 0, 0]], [1, 30, 90_000]],
     [[[0, 0, 0], [0, 0, 0]], [0, 0, 0]],
     [[[0, 0, 0], [0, 0, 0]], [0, 0, 0]],
   ]);

@@ -62,14 +62,17 @@ const CASES: [string, number[]][] = [
   ['dst port 443', [6]],
   ['port gt 5000', [2, 3]],
   ['port >= 50000', [3]],
-  ['port < 80', [2]],
-  ['port le 80', [1, 2]],
+  ['port < 80', [2, 4, 5]], // flows without ports have port 0, as in nfdump
+  ['port le 80', [1, 2, 4, 5]],
   ['port eq 53', [2]],
   ['port == 53', [2]],
   ['port = 53', [2]],
-  ['port lt 54', [2]],
+  ['port lt 54', [2, 4, 5]],
   ['port ge 50000', [3]],
-  ['port>1233', [1, 2, 3, 6]],
+  ['port>1233', [1, 2, 3, 4, 6]],
+  ['dst port 2048', [4]], // ICMP type 8 code 0 as nfdump's destination port
+  ['port 0', [4, 5]],
+  ['src port 0', [4, 5]],
   ['dst port in [80 443]', [1, 6]],
   ['port in [53,80]', [1, 2]],
   ['not port 80', [2, 3, 4, 5, 6]],
@@ -128,6 +131,7 @@ const CASES: [string, number[]][] = [
   ['bps > 10000', [3, 5]],
   ['bps > 10m', [5]],
   ['pps >= 2', [1, 3, 5]],
+  ['pps > 2', [1]], // flow 3 has 2.5 pps: whole units, as nfdump computes them
   ['bpp > 99', [1, 2, 3, 5]],
   ['bpp < 70', [6]],
   // families
