@@ -197,7 +197,7 @@ Examples:
   sluice query --store /var/lib/sluice -t 2024/05/01.10:00/2024/05/01.11:00 --series 5m -s dstport/bytes -n 5
   sluice query --store /var/lib/sluice --totals --format json 'flags S and not flags A'
   sluice query --store /var/lib/sluice --sql "SELECT ip_text(src_addr) AS src, sum(bytes * sampling) AS b
-                                              FROM flows GROUP BY src ORDER BY b DESC LIMIT 5"
+                                              FROM flows GROUP BY src_addr ORDER BY b DESC LIMIT 5"
   (--sql: one SELECT over views flows, options, counters; macros ip_text, mac_text, tcp_flags_text)
 
 Exit status: 0 done (an empty store too), 2 usage error, 1 failure (I/O, time limit).`;
