@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { collectCommand } from './collect.js';
 import { decodeCommand } from './decode.js';
 import { probeCommand } from './probe.js';
+import { queryCommand } from './query.js';
 import { relayCommand } from './relay.js';
 import { serviceCommands } from './service.js';
 
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     // Positional options: `probe --version 9` is the probe's export version, not the program's --version.
     .enablePositionalOptions();
-  for (const c of [collectCommand(), decodeCommand(), relayCommand(), probeCommand(), ...serviceCommands()]) program.addCommand(c.showHelpAfterError());
+  for (const c of [collectCommand(), decodeCommand(), queryCommand(), relayCommand(), probeCommand(), ...serviceCommands()]) program.addCommand(c.showHelpAfterError());
   return program;
 }
 
