@@ -1,5 +1,6 @@
 /** Argument parsers shared by the commands: each throws commander's InvalidArgumentError with what was expected. */
 import { InvalidArgumentError } from 'commander';
+import { parseDurationMs, parseSizeBytes } from '../util/units.js';
 
 /** A repeatable option's values, in order. */
 export function collectList(value: string, previous: string[] | undefined): string[] {
@@ -27,22 +28,18 @@ export function intIn(min: number, max: number): (v: string) => number {
   };
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** A duration: `90s`, `5m`, `2h`, `7d`, `500ms`, or a plain number of `defaultUnit`s; returns milliseconds. */
 export function duration(defaultUnit: 'ms' | 's' | 'm' | 'h' | 'd') {
   return (v: string): number => {
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(v.trim());
-    if (m === null) throw new InvalidArgumentError(`must be a duration such as 30s, 5m, 2h or 7d (a plain number means ${defaultUnit})`);
-    return Number(m[1]) * UNITS[m[2] ?? defaultUnit]!;
+    const ms = parseDurationMs(v, defaultUnit);
+    if (!(ms > 0)) throw new InvalidArgumentError(`must be a duration such as 30s, 5m, 2h or 7d (a plain number means ${defaultUnit})`);
+    return ms;
   };
 }
 
-const SIZES: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
 /** A size: `500M`, `20G`, `1T`, or bytes. */
 export function byteSize(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
-  if (m === null) throw new InvalidArgumentError('must be a size such as 500M, 20G or 1T (or a number of bytes)');
-  return Math.round(Number(m[1]) * SIZES[m[2]!.toLowerCase()]!);
+  const n = parseSizeBytes(v);
+  if (!(n > 0)) throw new InvalidArgumentError('must be a size such as 500M, 20G or 1T (or a number of bytes)');
+  return n;
 }

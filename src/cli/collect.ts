@@ -8,11 +8,11 @@ import { CollectEngine, defaultWorkers } from '../collect/engine.js';
 import { parseFormatSpec } from '../format/spec.js';
 import { parseOutputSpec } from '../outputs/spec.js';
 import { DEFAULT_LISTEN, parseListenUri } from '../sources/listen-uri.js';
-import { collectList, nonNegativeInt, positiveInt } from './args.js';
+import { byteSize, collectList, duration, nonNegativeInt, positiveInt } from './args.js';
 import { FORMAT_HELP } from './format-help.js';
 import { createLog, type LogLevel } from './log.js';
 import { untilSignal } from './signals.js';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { loadAuth } from '../api/auth.js';
 import { HttpServer, metricsHandler } from '../api/server.js';
@@ -49,6 +49,10 @@ interface CollectFlags {
   readonly samplingDefault: string[];
   readonly samplingOverride: string[];
   readonly activeTimeout: number;
+  readonly store?: string;
+  readonly storeFlush?: number;
+  readonly retention?: number;
+  readonly storeMaxSize?: number;
 }
 
 export function collectCommand(): Command {
@@ -61,6 +65,10 @@ export function collectCommand(): Command {
     .option('--template-lifetime <seconds>', 'UDP template lifetime (RFC 7011 8.4)', positiveInt, 1800)
     .option('--receive-buffer <bytes>', 'UDP socket receive buffer to ask the kernel for', positiveInt)
     .option('-o, --output <spec>', 'where JSON goes; repeatable; replaces the default print: print, file:DIR[?prefix=json.&timeWindow=300&timeAlignment=yes&compression=none|gzip|lz4|zstd], tcp-server://[HOST]:PORT[?blocking=yes], tcp://HOST:PORT, udp://HOST:PORT, kafka://BROKER:PORT/TOPIC[?partition=N]; each takes ?format=json,opt=value... (docs/outputs.md)', collectList)
+    .option('--store <dir>', 'keep every flow in the embedded store under DIR (Parquet segments; query with sluice query --store DIR); with --store and no -o nothing is printed')
+    .option('--store-flush <duration>', 'how often the store writes the open window: what a crash can lose at most', duration('s'))
+    .option('--retention <duration>', 'delete store segments written longer ago than this (e.g. 30d), as nfexpire -t', duration('d'))
+    .option('--store-max-size <size>', 'delete the oldest store segments past this total size (e.g. 100G), as nfexpire -s', byteSize)
     .option('--workers <n>', 'decode worker threads (0 = decode on the receiving thread; default: one per CPU core beyond the first, at most 8)', nonNegativeInt)
     .option('--metrics <[host:]port>', 'serve Prometheus /metrics here (default host 127.0.0.1; any other address needs --metrics-auth)')
     .option('--metrics-auth <file|token>', 'credentials for /metrics: a file of tokens (Bearer) and user:password lines (Basic), or one token')
@@ -78,6 +86,7 @@ Examples:
   sluice collect -l udp://:2055 -l tcp://:4739      # NetFlow/IPFIX on 2055, IPFIX over TCP on 4739
   sluice collect -l udp://[::1]:9995 -f json,timestamp=unix,ignoreUnknown=false
   sluice collect -o print -o 'file:/var/lib/sluice/%Y/%m/%d/?compression=gzip&format=json,timestamp=unix'
+  sluice collect --store /var/lib/sluice --retention 30d   # keep flows; sluice query --store /var/lib/sluice -s srcip/bytes
 
   sluice collect --metrics 9464 --state /var/lib/sluice/state --sampling-default 1000
   sluice collect --capture-drops /var/tmp/sluice-drops.pcap
@@ -96,7 +105,10 @@ async function runCollect(o: CollectFlags): Promise<number> {
   const cfg: CollectConfig = o.config !== undefined ? loadCollectConfig(o.config) : {};
   const listen = (o.listen && o.listen.length > 0 ? o.listen : (cfg.listen ?? DEFAULT_LISTEN)).map(parseListenUri);
   const format = { ...cfg.format, ...parseFormatSpec(o.format) };
-  const outputs = o.output && o.output.length > 0 ? o.output.map(parseOutputSpec) : (cfg.outputs ?? [parseOutputSpec('print')]);
+  const storeDir = o.store ?? cfg.store?.dir;
+  const store = storeDir === undefined ? undefined : { dir: storeDir, flushIntervalMs: o.storeFlush ?? cfg.store?.flushIntervalMs, maxAgeMs: o.retention ?? cfg.store?.maxAgeMs, maxBytes: o.storeMaxSize ?? cfg.store?.maxBytes };
+  // The store is an output: with it and no JSON output asked for, nothing is printed.
+  const outputs = o.output && o.output.length > 0 ? o.output.map(parseOutputSpec) : (cfg.outputs ?? (store !== undefined ? [] : [parseOutputSpec('print')]));
   const sampling = { defaults: o.samplingDefault.map((s) => parseRateFlag(s, '--sampling-default')), overrides: o.samplingOverride.map((s) => parseRateFlag(s, '--sampling-override')) };
   new SamplingTracker(sampling); // checks the prefixes and rates now, before anything opens
   const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics, '--metrics');
@@ -108,7 +120,9 @@ async function runCollect(o: CollectFlags): Promise<number> {
     engine = await CollectEngine.start({
       sampling,
       health: { activeTimeoutMs: o.activeTimeout * 1000 },
-      stateDir: o.state,
+      // Templates survive a restart by default when there is a store to keep them in.
+      stateDir: o.state ?? (store !== undefined ? join(store.dir, 'state') : undefined),
+      store,
       captureDrops,
       listen,
       outputs,
@@ -122,6 +136,10 @@ async function runCollect(o: CollectFlags): Promise<number> {
   } catch (err) {
     log.error({}, (err as Error).message);
     return 1;
+  }
+  if (store !== undefined) {
+    const q = process.env.npm_lifecycle_event === 'start' ? 'npm run sluice -- query' : 'sluice query';
+    log.info({ store: store.dir }, `flows are kept in ${store.dir}; ask them: ${q} --store ${store.dir} -s srcip/bytes -t -1h`);
   }
   let metrics: HttpServer | undefined;
   if (metricsAt !== undefined) {

@@ -2,13 +2,14 @@
  * `sluice decode FILE...`: captures and raw payload files decoded offline, in order, through the
  * same decoder and encoders as collect (src/collect/fanout.ts).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { Fanout } from '../collect/fanout.js';
 import { DEFAULT_JSON_OPTIONS } from '../format/ipfixcol2-json.js';
 import { parseFormatSpec } from '../format/spec.js';
 import { loadRegistry } from '../model/registry.js';
 import { LineWriter } from '../outputs/line-writer.js';
+import { StoreWriter } from '../store/writer.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
 import { splitDatagrams } from '../wire/framing.js';
@@ -25,6 +26,8 @@ interface DecodeFlags {
   readonly exporter: string;
   readonly templateLifetime?: number;
   readonly quiet?: boolean;
+  readonly store?: string;
+  readonly print?: boolean;
 }
 
 export function decodeCommand(): Command {
@@ -36,6 +39,8 @@ export function decodeCommand(): Command {
     .option('--exporter <addr[:port]>', 'exporter address assumed for raw payload files', '0.0.0.0')
     .option('--template-lifetime <seconds>', 'UDP template lifetime, measured in capture time', positiveInt)
     .option('-q, --quiet', 'do not log individual drops (the summary still counts them)')
+    .option('--store <dir>', 'import the records into the flow store under DIR instead of printing them (sluice query --store DIR); a progress line on a terminal')
+    .option('--print', 'with --store: print the JSON lines too')
     .addHelpText(
       'after',
       `
@@ -45,11 +50,74 @@ when input was bad, and 1 only when a file could not be read.
 
 Examples:
   sluice decode capture.pcapng
-  sluice decode templates.bin data1.bin data2.bin -f json,timestamp=unix`,
+  sluice decode templates.bin data1.bin data2.bin -f json,timestamp=unix
+  sluice decode --store /var/lib/sluice captures/*.pcap      # import, then: sluice query --store /var/lib/sluice -s srcip/bytes
+
+An imported capture keeps its flows' own times; retention counts from the import.`,
     )
     .action(async (files: string[], o: DecodeFlags) => {
       process.exitCode = await runDecode(files, o);
     });
+}
+
+function statSafe(f: string): { size: number } | undefined {
+  try {
+    return statSync(f);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where the store's writer logs: stderr lines, as the rest of decode's messages. */
+const decodeLog = {
+  debug: () => {},
+  info: () => {},
+  warn: (_o: object, msg?: string) => process.stderr.write(`sluice decode: ${msg ?? ''}\n`),
+  error: (_o: object, msg?: string) => process.stderr.write(`sluice decode: ${msg ?? ''}\n`),
+};
+
+/** A progress line on a terminal: share of the input read, records, records/s, time left. */
+class Progress {
+  readonly #start = Date.now();
+  #last = 0;
+  #records = 0;
+
+  constructor(
+    private readonly tty: boolean,
+    private readonly done: () => number,
+    private readonly total: number,
+  ) {}
+
+  update(records: number): void {
+    this.#records = records;
+    const now = Date.now();
+    if (!this.tty || now - this.#last < 250) return;
+    this.#last = now;
+    const share = this.total > 0 ? Math.min(1, this.done() / this.total) : 0;
+    const secs = (now - this.#start) / 1000;
+    const eta = share > 0.01 ? (secs / share) * (1 - share) : NaN;
+    const width = 24;
+    const bar = '='.repeat(Math.round(share * width)).padEnd(width, ' ');
+    process.stderr.write(`\r[${bar}] ${(share * 100).toFixed(0).padStart(3)}%  ${human(records)} records  ${human(records / Math.max(secs, 0.001))}/s  ETA ${Number.isFinite(eta) ? clock(eta) : '--:--'} `);
+  }
+
+  end(): void {
+    if (this.tty && this.#last > 0) process.stderr.write('\n');
+  }
+
+  rateText(): string {
+    const secs = (Date.now() - this.#start) / 1000;
+    return `${secs.toFixed(1)} s, ${human(this.#records / Math.max(secs, 0.001))} records/s`;
+  }
+}
+
+function human(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0);
+}
+
+function clock(secs: number): string {
+  const s = Math.round(secs);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function parseExporter(text: string): { address: string; port: number } {
@@ -62,10 +130,21 @@ function parseExporter(text: string): { address: string; port: number } {
 async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
   const out = new LineWriter(process.stdout, Number.MAX_SAFE_INTEGER);
   const logDrop = dropLogger((line) => process.stderr.write(`sluice decode: ${line}\n`));
+  const format = { ...DEFAULT_JSON_OPTIONS, ...parseFormatSpec(opts.format) };
+  const printing = opts.store === undefined || opts.print === true;
+  let store: StoreWriter | undefined;
+  if (opts.store !== undefined) {
+    try {
+      store = await StoreWriter.open(opts.store, { log: decodeLog });
+    } catch (err) {
+      process.stderr.write(`sluice decode: cannot open the store ${opts.store}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   const fanout = new Fanout({
     registry: loadRegistry(opts.ieFile),
     limits: opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {},
-    encoders: [{ kind: 'json', formats: [{ ...DEFAULT_JSON_OPTIONS, ...parseFormatSpec(opts.format) }] }],
+    encoders: [...(printing ? [{ kind: 'json' as const, formats: [format] }] : []), ...(store !== undefined ? [{ kind: 'store' as const }] : [])],
     onDrop: opts.quiet ? undefined : logDrop,
   });
   const pipeline = { handle: (d: Buffer, s: TransportSession, now: number) => fanout.handle(d, s, now) };
@@ -73,8 +152,18 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
   const deliver = (all: boolean) => {
     for (const p of fanout.take(all)) {
       if (p?.kind === 'json' && p.groups[0]) out.writeBytes(Buffer.from(p.groups[0].buffer, p.groups[0].byteOffset, p.groups[0].byteLength));
+      else if (p?.kind === 'store') for (const b of p.blocks) store!.append(b);
     }
   };
+  /** An import waits for the store rather than outrunning it: nothing read is dropped. */
+  const drain = async () => {
+    await out.drain();
+    if (store !== undefined && store.stats().rowsBuffered > 2_000_000) await store.flush();
+    progress.update(fanout.stage.counters.records);
+  };
+  const totalBytes = files.reduce((n, f) => n + (statSafe(f)?.size ?? 0), 0);
+  let doneBytes = 0;
+  const progress = new Progress(store !== undefined && process.stderr.isTTY === true, () => doneBytes, totalBytes);
   const exporter = parseExporter(opts.exporter);
   // Raw files have no addresses: they share one session so templates carry from file to file.
   const rawSession = makeSession('file', exporter.address, exporter.port);
@@ -98,7 +187,8 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
     if (kind === undefined) {
       for (const d of splitDatagrams(buf)) pipeline.handle(d, rawSession, lastTs);
       deliver(false);
-      await out.drain();
+      doneBytes += buf.length;
+      await drain();
       continue;
     }
     try {
@@ -119,7 +209,7 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
         pipeline.handle(udp.payload, s, frame.tsMs);
         if (++n % 256 === 0) {
           deliver(false);
-          await out.drain();
+          await drain();
         }
       }
     } catch (err) {
@@ -128,12 +218,21 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
       errors++;
     }
     deliver(false);
-    await out.drain();
+    doneBytes += buf.length;
+    await drain();
   }
   fanout.flush();
   deliver(true);
   out.flush();
   await out.drain();
+  progress.end();
+  let stored = '';
+  if (store !== undefined) {
+    await store.close();
+    const s = store.stats();
+    const dropped = Object.entries(s.rowsDropped).filter(([, n]) => n > 0);
+    stored = `; stored ${s.rowsWritten} rows in ${opts.store}${dropped.length ? ` (not kept: ${dropped.map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`;
+  }
   const c = fanout.stage.counters;
   const drops = Object.entries(c.drops.toJSON())
     .map(([k, v]) => `${k}=${v}`)
@@ -141,7 +240,8 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
   process.stderr.write(
     `sluice decode: ${files.length} file(s), ${c.datagrams} datagrams, ${c.records} records, ${c.optionsRecords} options records` +
       `${skippedFrames ? `, ${skippedFrames} non-UDP or fragment frames skipped` : ''}` +
-      `, dropped: ${drops || 'none'}${errors ? `, ${errors} damaged capture(s)` : ''}${unreadable ? `, ${unreadable} unreadable file(s)` : ''}\n`,
+      `, dropped: ${drops || 'none'}${errors ? `, ${errors} damaged capture(s)` : ''}${unreadable ? `, ${unreadable} unreadable file(s)` : ''}${stored}` +
+      `, ${progress.rateText()}\n`,
   );
   // Bad input is reported, not fatal; only files that could not be read at all fail the run.
   return unreadable > 0 ? 1 : 0;

@@ -4,6 +4,7 @@ import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import type { OutputSpec } from '../outputs/output.js';
 import { parseListenUri } from '../sources/listen-uri.js';
 import { ConfigError, parseYamlConfig } from '../util/yaml-config.js';
+import { parseDurationMs, parseSizeBytes } from '../util/units.js';
 
 export { ConfigError };
 
@@ -43,8 +44,28 @@ export const formatSchema = z
 const port = z.number().int().min(1).max(65535);
 const common = { name: z.string().optional(), format: formatSchema.optional() };
 
+const durationText = z
+  .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'expected a duration such as 30s, 5m, 12h or 30d')])
+  .transform((v) => (typeof v === 'number' ? v * 1000 : parseDurationMs(v)));
+const sizeText = z
+  .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*[kmgt]?i?b?$/i, 'expected a size such as 500M, 20G or 1T')])
+  .transform((v) => (typeof v === 'number' ? v : parseSizeBytes(v)));
+
+/** The flow store as an output: where, how often the open window is written, how long segments are kept. */
+export const storeSchema = z
+  .object({
+    type: z.literal('store'),
+    name: z.string().optional(),
+    path: z.string().min(1),
+    flush: durationText.optional().describe('how often the open window is written (default 5s): what a crash can lose at most'),
+    maxAge: durationText.optional().describe('delete segments written longer ago than this (as nfexpire -t)'),
+    maxSize: sizeText.optional().describe('delete the oldest segments past this total size (as nfexpire -s)'),
+  })
+  .strict();
+
 /** One output of `outputs:` (also used by the service file). */
 export const outputSchema = z.discriminatedUnion('type', [
+  storeSchema,
   z.object({ type: z.literal('print'), ...common }).strict(),
   z
     .object({
@@ -95,26 +116,49 @@ const configSchema = z
   })
   .strict();
 
+/** Where the flow store is and how it keeps segments (the `store` output, collect --store). */
+export interface StoreSpec {
+  readonly dir: string;
+  readonly flushIntervalMs?: number;
+  readonly maxAgeMs?: number;
+  readonly maxBytes?: number;
+}
+
 export interface CollectConfig {
   readonly listen?: string[];
   readonly format?: Partial<JsonFormatOptions>;
   readonly ieFiles?: string[];
   readonly outputs?: OutputSpec[];
+  readonly store?: StoreSpec;
+}
+
+/** Splits a validated `outputs:` list into the JSON outputs and the store (at most one). */
+export function splitOutputs(list: readonly z.output<typeof outputSchema>[], where: (i: number) => string): { outputs: OutputSpec[]; store?: StoreSpec; problems: string[] } {
+  const outputs: OutputSpec[] = [];
+  const problems: string[] = [];
+  let store: StoreSpec | undefined;
+  list.forEach((o, i) => {
+    if (o.type !== 'store') {
+      outputs.push(toOutputSpec(o, o.name ?? `outputs[${i}] (${o.type})`));
+      return;
+    }
+    if (store !== undefined) problems.push(`${where(i)}: one store per process (a second store output is not supported)`);
+    store = { dir: o.path, flushIntervalMs: o.flush, maxAgeMs: o.maxAge, maxBytes: o.maxSize };
+  });
+  return { outputs, store, problems };
 }
 
 /** Parses and validates a configuration text; throws ConfigError listing every problem with line:column. */
 export function parseCollectConfig(text: string, file: string): CollectConfig {
-  const c = parseYamlConfig(text, file, configSchema).data;
-  return {
-    listen: c.listen,
-    format: c.format,
-    ieFiles: c.ieFiles,
-    outputs: c.outputs?.map((o, i) => toOutputSpec(o, o.name ?? `outputs[${i}] (${o.type})`)),
-  };
+  const v = parseYamlConfig(text, file, configSchema);
+  const c = v.data;
+  const split = c.outputs === undefined ? undefined : splitOutputs(c.outputs, (i) => v.at(['outputs', i]));
+  if (split !== undefined && split.problems.length > 0) throw new ConfigError(file, split.problems);
+  return { listen: c.listen, format: c.format, ieFiles: c.ieFiles, outputs: split?.outputs, store: split?.store };
 }
 
 /** A validated `outputs:` entry as the OutputSpec the sinks take. */
-export function toOutputSpec(o: z.output<typeof outputSchema>, name: string): OutputSpec {
+export function toOutputSpec(o: Exclude<z.output<typeof outputSchema>, { type: 'store' }>, name: string): OutputSpec {
   const format = o.format;
   switch (o.type) {
     case 'print':

@@ -14,7 +14,9 @@ import { createOutput } from '../outputs/create.js';
 import { formatGroups, type FormatGroup } from '../outputs/groups.js';
 import { formatOutputCounters, type Output, type OutputSpec } from '../outputs/output.js';
 import { dropLogger } from '../pipeline/drop-log.js';
-import type { ColumnBlock } from '../store/columns.js';
+import { registerStoreMetrics } from '../store/metrics.js';
+import { StoreWriter } from '../store/writer.js';
+import type { StoreSpec } from './config.js';
 import type { ListenSpec } from '../sources/listen-uri.js';
 import { TcpSource } from '../sources/tcp.js';
 import { UdpSource } from '../sources/udp.js';
@@ -32,12 +34,6 @@ import { Fanout } from './fanout.js';
 import type { WorkerCounters } from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
 
-/** Where the store's rows go: the store writer (src/store). */
-export interface BlockTarget {
-  append(block: ColumnBlock): void;
-  close(): Promise<void>;
-}
-
 export interface CollectOptions {
   /** Sampling rates configured per exporter prefix (docs/exporter-truth.md). */
   readonly sampling?: SamplingConfig;
@@ -52,7 +48,8 @@ export interface CollectOptions {
   readonly outputs: readonly OutputSpec[];
   /** The command-wide JSON options, under each output's own. */
   readonly format: Partial<JsonFormatOptions>;
-  readonly store?: BlockTarget;
+  /** The flow store (src/store): every flow kept on disk, for sluice query and the page. */
+  readonly store?: StoreSpec;
   readonly ieFiles: readonly string[];
   readonly limits: Partial<TemplateStoreLimits>;
   /** Decode worker threads; 0 decodes on the receiving thread. */
@@ -94,6 +91,8 @@ export class CollectEngine {
   readonly exporters: ExporterTable;
   #state: TemplateState | undefined;
   #capture: DropCapture | undefined;
+  /** The store's writer, when collect keeps flows (its stats feed the metrics and the API). */
+  store: StoreWriter | undefined;
 
   private constructor(o: CollectOptions) {
     this.#o = o;
@@ -198,7 +197,14 @@ export class CollectEngine {
       restore = await this.#state.load();
     }
     if (o.store !== undefined) {
-      const store = o.store;
+      let store: StoreWriter;
+      try {
+        store = await StoreWriter.open(o.store.dir, { flushIntervalMs: o.store.flushIntervalMs, maxAgeMs: o.store.maxAgeMs, maxBytes: o.store.maxBytes, log });
+      } catch (err) {
+        throw new Error(`cannot open the store ${o.store.dir}: ${(err as Error).message}`);
+      }
+      this.store = store;
+      registerStoreMetrics(this.exporters.registry, () => store.stats());
       this.#specs.push({ kind: 'store' });
       this.#receivers.push((p) => {
         if (p.kind === 'store') for (const b of p.blocks) store.append(b);
@@ -270,7 +276,7 @@ export class CollectEngine {
     if (this.#capture !== undefined) log.info({ dir: o.captureDrops!.dir }, `datagrams that cause drops are written to ${o.captureDrops!.dir}/${o.captureDrops!.prefix}-N.pcap`);
     log.info({ workers: o.workers }, o.workers > 0 ? `decoding in ${o.workers} worker thread(s)` : 'decoding on the receiving thread');
     const consumers = this.#groups.map((g) => g.specs.map((s) => s.name).join(' + '));
-    if (o.store !== undefined) consumers.push('store');
+    if (o.store !== undefined) consumers.push(`store ${o.store.dir}`);
     log.info({}, `outputs: ${consumers.join('; ') || 'none'}`);
   }
 
@@ -311,7 +317,7 @@ export class CollectEngine {
     }
     // Files finished and renamed (gzip trailers written), sockets drained and ended, segments written.
     await Promise.all(this.#outputs.map((out) => out.close()));
-    await this.#o.store?.close();
+    await this.store?.close();
     await this.#capture?.stop();
     for (const [address, n] of this.#pool?.overflowBy ?? []) this.exporters.merge(0, [workersBehind(address, n)]);
     return { ...c, overflow: this.overflow };

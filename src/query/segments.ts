@@ -2,9 +2,9 @@
  * Where a query's rows come from: the Parquet segment files of a store table. The engine takes a
  * listing function, so the store's own `listSegments` (which can skip segments by time) plugs in.
  */
-import { readdir } from 'node:fs/promises';
 import { listValue } from '@duckdb/node-api';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
+import { listSegments } from '../store/segments.js';
 import type { TableName } from '../store/schema.js';
 import { TABLES } from '../store/schema.js';
 import { emptyRelation } from './flow-sql.js';
@@ -19,35 +19,9 @@ export interface SegmentWindow {
 /** Absolute paths of a table's segment files that may hold rows of the window (all when no window). */
 export type SegmentLister = (table: TableName, window?: SegmentWindow) => Promise<string[]>;
 
-/**
- * Every `*.parquet` under `<storeDir>/<table>/`, at any depth, skipping hidden names (files being
- * written). A stand-in with the signature of the store's `listSegments(storeDir, table, window)`,
- * without its pruning by time (the query's own time condition still applies).
- */
-export async function globSegments(storeDir: string, table: TableName, _window?: SegmentWindow): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // no segments of this table yet
-      throw e;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && e.name.endsWith('.parquet')) out.push(p);
-    }
-  };
-  await walk(join(storeDir, table));
-  return out.sort();
-}
-
-/** A listing function over one store directory. */
-export function storeSegments(storeDir: string, list = globSegments): SegmentLister {
-  return (table, window) => list(storeDir, table, window);
+/** The store's live segments of a table (src/store/segments.ts: by time partition, without those a merge replaced). */
+export function storeSegments(storeDir: string): SegmentLister {
+  return (table, window) => listSegments(storeDir, table, window);
 }
 
 /** The relation that reads a table's segment files, the list passed as a parameter. */

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { z } from 'zod';
 import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
-import { formatSchema, listenUrisSchema, outputSchema, toOutputSpec } from '../collect/config.js';
+import { formatSchema, listenUrisSchema, outputSchema, splitOutputs, type StoreSpec } from '../collect/config.js';
 import { AWS_KNOWN_FIELDS, splitAwsFormat } from '../parsers/aws-fields.js';
 import { compileTimestampFormat } from '../parsers/timestamp-format.js';
 import { parseReceiver, ReceiverSyntaxError } from '../relay/receiver.js';
@@ -378,6 +378,8 @@ export interface ServiceConfig {
   /** Collect-style listeners (sluice's `listeners:`), as one implicit netflow consumer. */
   readonly listeners: readonly ListenSpec[];
   readonly outputs: readonly OutputSpec[];
+  /** The `store` output: every flow kept in the embedded store (docs/store.md). */
+  readonly store?: StoreSpec;
   readonly format?: Partial<JsonFormatOptions>;
   readonly relays: readonly RelaySpec[];
   readonly metricsListen?: { readonly host: string; readonly port: number; readonly auth?: Authenticator };
@@ -493,6 +495,8 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     }
   }
 
+  const split = splitOutputs(c.outputs ?? [], (i) => where(['outputs', i]));
+  problems.push(...split.problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return {
     file,
@@ -517,7 +521,8 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     })),
     consumers,
     listeners: (c.listeners ?? []).map(parseListenUri),
-    outputs: (c.outputs ?? []).map((o, i) => toOutputSpec(o, o.name ?? `outputs[${i}] (${o.type})`)),
+    outputs: split.outputs,
+    store: split.store,
     format: c.format,
     relays: (c.relays ?? []).map((r, i) => ({ name: r.name ?? `relays[${i}]`, listen: r.listen, receivers: r.receivers, spoof: r.spoof })),
     metricsListen,

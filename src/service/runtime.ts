@@ -12,6 +12,9 @@
 import { HttpServer, metricsHandler } from '../api/server.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { JsonEncoder } from '../collect/encoders.js';
+import { StoreEncoder } from '../store/encode.js';
+import { registerStoreMetrics } from '../store/metrics.js';
+import { StoreWriter } from '../store/writer.js';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { formatGroups, type FormatGroup } from '../outputs/groups.js';
@@ -80,6 +83,8 @@ export class ServiceRuntime implements Lifecycle {
   private groups: FormatGroup[] = [];
   /** The collect engine's JSON encoder: one formatting pass per set of format options. */
   private json: JsonEncoder | undefined;
+  /** The `store` output: every record kept in the flow store. */
+  private store: { writer: StoreWriter; encoder: StoreEncoder } | undefined;
   private outFlushScheduled = false;
   private timers: NodeJS.Timeout[] = [];
   private metricsServer: HttpServer | undefined;
@@ -222,6 +227,13 @@ export class ServiceRuntime implements Lifecycle {
   }
 
   private async openOutputs(): Promise<void> {
+    const s = this.cfg.store;
+    if (s !== undefined) {
+      const writer = await StoreWriter.open(s.dir, { flushIntervalMs: s.flushIntervalMs, maxAgeMs: s.maxAgeMs, maxBytes: s.maxBytes, log: this.deps.log });
+      this.store = { writer, encoder: new StoreEncoder() };
+      registerStoreMetrics(this.metrics, () => writer.stats());
+      this.deps.log.info({ store: s.dir }, `flows are kept in the store ${s.dir} (sluice query --store ${s.dir})`);
+    }
     if (this.cfg.outputs.length === 0) return;
     const groups = formatGroups(this.cfg.outputs, this.cfg.format ?? {});
     const outLog = (level: 'info' | 'warn' | 'error', msg: string) => this.deps.log[level]({}, msg);
@@ -250,8 +262,9 @@ export class ServiceRuntime implements Lifecycle {
     }
     // The aggregation takes flow records; options data and sFlow counter samples are not flows.
     if (!b.template.isOptions && b.template.recordType === undefined) this.delivery?.push(b);
-    if (this.json !== undefined) {
-      this.json.push(b);
+    this.store?.encoder.push(b);
+    if (this.json !== undefined || this.store !== undefined) {
+      this.json?.push(b);
       if (!this.outFlushScheduled) {
         this.outFlushScheduled = true;
         setImmediate(() => this.flushOutputs());
@@ -261,6 +274,7 @@ export class ServiceRuntime implements Lifecycle {
 
   private flushOutputs(): void {
     this.outFlushScheduled = false;
+    if (this.store !== undefined) for (const block of this.store.encoder.take(true)) this.store.writer.append(block);
     const part = this.json?.take();
     if (part?.kind !== 'json') return;
     part.groups.forEach((bytes, g) => {
@@ -432,6 +446,7 @@ export class ServiceRuntime implements Lifecycle {
     } finally {
       this.flushOutputs();
       await Promise.all(this.outputs.map((o) => o.close()));
+      await this.store?.writer.close();
       await this.metricsServer?.stop();
       if (this.outputs.length > 0) this.deps.log.info({}, `outputs: ${this.outputs.map((o) => `${o.name}: ${formatOutputCounters(o.counters)}`).join('; ')}`);
       this.deps.log.info({}, `stopped; ${await this.metricsSummary()}`);

@@ -25,21 +25,13 @@ import { WriteFailure, writeGeneration, type WriteTarget } from './segment-write
 import { liveAndCovered, scanTable } from './segments.js';
 import { acquireLock, openStoreFile, writeStoreFile, type StoreFile } from './store-file.js';
 import { WindowBuffer } from './window-buffer.js';
+import { dropReasonsOf, type DropReasonOf } from '../util/drop-reasons.js';
 
 /** Why rows were not stored. */
-export type DropReason =
-  /** The buffered rows (waiting for a write) reached maxBufferedRows. */
-  | 'buffer-full'
-  /** The block did not match its table's layout (a bug upstream). */
-  | 'invalid-block'
-  /** DuckDB refused the rows (out of memory). */
-  | 'append-error'
-  /** Appended after close(). */
-  | 'closed'
-  /** Still in memory at close() because the last write failed. */
-  | 'unwritten-at-close';
+/** Why rows were not kept: the store stage of the one vocabulary (util/drop-reasons.ts). */
+export type DropReason = DropReasonOf<'store'>;
 
-export const DROP_REASONS: readonly DropReason[] = ['buffer-full', 'invalid-block', 'append-error', 'closed', 'unwritten-at-close'];
+export const STORE_DROP_REASONS: readonly DropReason[] = dropReasonsOf('store');
 
 export interface StoreOptions {
   /** How often the open window is written out (default 5000 ms): what kill -9 can lose at most. */
@@ -151,7 +143,7 @@ export class StoreWriter {
 
   #rowsAppended = 0;
   readonly #rowsWritten = new Map<TableName, number>(TABLE_NAMES.map((t) => [t, 0]));
-  readonly #dropped = new Map<DropReason, number>(DROP_REASONS.map((r) => [r, 0]));
+  readonly #dropped = new Map<DropReason, number>(STORE_DROP_REASONS.map((r) => [r, 0]));
   #timestampsRepaired = 0;
   #segmentsWritten = 0;
   #bytesWritten = 0;
@@ -263,7 +255,7 @@ export class StoreWriter {
     }
     if (rows === 0) return true;
     const buffer = this.#p.buffers.get(block.table)!;
-    if (this.#bufferedRows() + rows > this.#o.maxBufferedRows) return this.#drop('buffer-full', rows, undefined);
+    if (this.#bufferedRows() + rows > this.#o.maxBufferedRows) return this.#drop('store-full', rows, undefined);
     try {
       buffer.append(block, checked.layout);
     } catch (e) {

@@ -61,7 +61,7 @@ export const DROP_REASONS = {
   'blocking-bound': { stages: ['output'], doc: 'even a blocking output bound (1 GiB) was reached' },
   'slow-client': { stages: ['output'], doc: 'a TCP server client fell behind its bound' },
   disconnected: { stages: ['output'], doc: 'a send target was down and the output is not blocking' },
-  closed: { stages: ['output'], doc: 'written after the output was closed' },
+  closed: { stages: ['output', 'store'], doc: 'written after the output or store was closed' },
   'open-error': { stages: ['output'], doc: 'an output file could not be opened' },
   'write-error': { stages: ['output'], doc: 'an output file or stream write failed' },
   'stream-error': { stages: ['output'], doc: 'stdout broke (a closed pipe)' },
@@ -69,8 +69,10 @@ export const DROP_REASONS = {
   'close-timeout': { stages: ['output'], doc: 'still queued when the output had to stop' },
   'output-error': { stages: ['output'], doc: 'the output client refused the records (Kafka errors)' },
   // store: rows not kept
-  'store-full': { stages: ['store'], doc: 'rows beyond the store memory bound while segments could not be written (disk full)' },
-  'store-error': { stages: ['store'], doc: 'rows lost to a store write error other than a full disk' },
+  'store-full': { stages: ['store'], doc: 'rows beyond the store memory bound (maxBufferedRows) while segments could not be written, e.g. a full disk' },
+  'invalid-block': { stages: ['store'], doc: 'a block of rows that does not fit its table layout (a bug, counted, never thrown)' },
+  'append-error': { stages: ['store'], doc: 'DuckDB refused to take a block into the open window' },
+  'unwritten-at-close': { stages: ['store'], doc: 'rows still unwritten when the store had to close (its disk full)' },
 } as const satisfies Record<string, { readonly stages: readonly string[]; readonly doc: string }>;
 
 type Table = typeof DROP_REASONS;

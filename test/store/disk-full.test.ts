@@ -65,7 +65,7 @@ test('a full disk: counted and logged, rows held up to the bound and dropped pas
   assert.equal(w.stats().writeErrorsByCode['ENOSPC'], w.stats().writeErrors);
   assert.deepEqual(accepted, [0, 1, ...Array.from({ length: 12 }, (_, i) => 2 + i)], 'twelve blocks fit under the bound');
   assert.equal(w.stats().rowsBuffered, 12 * blockRows);
-  assert.equal(w.stats().rowsDropped['buffer-full'], 2 * blockRows);
+  assert.equal(w.stats().rowsDropped['store-full'], 2 * blockRows);
   assert.ok(log.lines.some((l) => l.level === 'error' && l.msg.includes('store write failed')), 'logged');
   assert.ok(log.lines.filter((l) => l.msg.includes('store write failed')).length < w.stats().writeErrors, 'rate-limited');
 

@@ -290,13 +290,13 @@ test('blocks that do not fit their layout are refused and counted, never thrown;
   assert.ok(log.lines.some((l) => l.msg.includes('invalid-block')));
 });
 
-test('past maxBufferedRows blocks are dropped and counted as buffer-full; what was taken is written', async (t) => {
+test('past maxBufferedRows blocks are dropped and counted as store-full; what was taken is written', async (t) => {
   const dir = tempDir(t);
   const w = await openWriter(t, dir, { maxBufferedRows: 5000 });
   const rows = Array.from({ length: 2048 * 3 }, (_, i) => ({ time_received: BASE + i, exporter: ip4(10, 0, 0, 1), domain: i, kind: 'v5', sampling: 1 }) as Row);
   const results = blocksOf('flows', rows).map((b) => w.append(b));
   assert.deepEqual(results, [true, true, false]);
-  assert.equal(w.stats().rowsDropped['buffer-full'], 2048);
+  assert.equal(w.stats().rowsDropped['store-full'], 2048);
   assert.equal(w.stats().rowsBuffered, 4096);
   await w.flush();
   const db = await reader(t);
