@@ -30,6 +30,8 @@ import { mergeSnapshots, type TemplateSnapshot } from '../wire/template-store.js
 import { JSON_FLUSH_BYTES, JsonEncoder, type EncodedPart, type EncoderSpec } from './encoders.js';
 import { ExporterTable } from './exporters.js';
 import { TemplateState } from './template-state.js';
+import { EXPORTERS_FILE, writeExporterRows } from '../model/exporter-file.js';
+import { join } from 'node:path';
 import { Fanout } from './fanout.js';
 import type { WorkerCounters } from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
@@ -272,6 +274,21 @@ export class CollectEngine {
       log.info({ transport: spec.transport, port: src.boundPort }, `listening on ${spec.transport}://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${src.boundPort}`);
     }
     await this.#state?.start();
+    if (o.stateDir !== undefined) {
+      // The exporters view for `sluice serve` in another process: written every 5 s, atomically.
+      const dir = o.stateDir;
+      let writing = false;
+      const write = () => {
+        if (writing) return;
+        writing = true;
+        writeExporterRows(dir, this.exporters.rows())
+          .catch((err: Error) => log.warn({}, `cannot write ${join(dir, EXPORTERS_FILE)}: ${err.message}`))
+          .finally(() => (writing = false));
+      };
+      const t = setInterval(write, 5000);
+      t.unref();
+      this.#timers.push(t);
+    }
     if (this.#state !== undefined) log.info({ path: this.#state.path }, `templates kept across restarts in ${this.#state.path}`);
     if (this.#capture !== undefined) log.info({ dir: o.captureDrops!.dir }, `datagrams that cause drops are written to ${o.captureDrops!.dir}/${o.captureDrops!.prefix}-N.pcap`);
     log.info({ workers: o.workers }, o.workers > 0 ? `decoding in ${o.workers} worker thread(s)` : 'decoding on the receiving thread');
@@ -304,6 +321,7 @@ export class CollectEngine {
 
   async #close(): Promise<CollectSummary> {
     for (const t of this.#timers) clearInterval(t);
+    if (this.#o.stateDir !== undefined) await writeExporterRows(this.#o.stateDir, this.exporters.rows()).catch(() => {});
     await Promise.all(this.#sources.map((s) => s.close()));
     // Templates written while the decoders still hold them (the workers stop next).
     await this.#state?.stop();

@@ -9,7 +9,7 @@ import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog } from './catalog.js';
-import { renameDurable, syncPath, unlinkIfPresent } from './durable.js';
+import { renameDurable, syncPath, unlinkIfPresent } from '../util/durable.js';
 import { HOUR_MS, segmentFileName, type Segment } from './layout.js';
 import { TABLES, type TableName } from './schema.js';
 

@@ -5,7 +5,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { errnoOf, readdirOrEmpty, syncPath } from './durable.js';
+import { errnoOf, readdirOrEmpty, syncPath } from '../util/durable.js';
 import { REPLACED_DIR, type SegmentFile } from './layout.js';
 
 let batchCount = 0;

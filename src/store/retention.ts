@@ -5,7 +5,7 @@
  * aged here. Oldest first means by written time, then sequence.
  */
 import { dirname } from 'node:path';
-import { rmdirIfEmpty, unlinkIfPresent } from './durable.js';
+import { rmdirIfEmpty, unlinkIfPresent } from '../util/durable.js';
 import type { Segment } from './layout.js';
 
 export interface RetentionOptions {

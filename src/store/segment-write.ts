@@ -8,7 +8,7 @@
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { readdirOrEmpty, renameDurable, syncPath, unlinkIfPresent } from './durable.js';
+import { readdirOrEmpty, renameDurable, syncPath, unlinkIfPresent } from '../util/durable.js';
 import { partitionHourSql, partitionPath, segmentFileName, SEGMENT_SUFFIX, type Segment } from './layout.js';
 import type { TableName } from './schema.js';
 

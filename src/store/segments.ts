@@ -3,7 +3,7 @@
  * no writer needed), skipping partitions outside a time window and segments a merge has replaced.
  */
 import { join, resolve } from 'node:path';
-import { errnoOf, readdirOrEmpty } from './durable.js';
+import { errnoOf, readdirOrEmpty } from '../util/durable.js';
 import { HOUR_MS, MAX_HOUR, parseDay, parseHourOfDay, parseSegmentFileName, splitCovered, type SegmentFile } from './layout.js';
 import type { TableName } from './schema.js';
 

@@ -4,7 +4,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoOf, writeFileDurable } from './durable.js';
+import { errnoOf, writeFileDurable } from '../util/durable.js';
 import { LOCK_FILE, STORE_FILE, STORE_FORMAT, STORE_VERSION } from './layout.js';
 
 export interface StoreFile {

@@ -16,7 +16,7 @@ import { BadBlockError, checkBlock } from './block-append.js';
 import { Catalog, type CatalogTotals } from './catalog.js';
 import type { ColumnBlock } from './columns.js';
 import { DEFAULT_COMPACTION, mergeSegments, planCompaction, type CompactionOptions } from './compaction.js';
-import { errnoOf, writeErrorCode } from './durable.js';
+import { errnoOf, writeErrorCode } from '../util/durable.js';
 import { GLOB_CHARS, TMP_DIR, type Segment } from './layout.js';
 import { moveReplaced, sweepReplaced } from './replaced.js';
 import { deleteSegments, planRetention } from './retention.js';
