@@ -133,6 +133,8 @@ export interface StartCollectorOptions {
   /** The child writes stdout to /dev/null itself (benchmarks: no pipe cost in the measurement). */
   readonly stdoutToDevNull?: boolean;
   readonly startTimeoutMs?: number;
+  /** Listen on this port (a restart on the same port: the same transport sessions); default a free one. */
+  readonly port?: number;
 }
 
 export const TEST_FORMAT = 'json,timestamp=unix,protocol=raw,tcpFlags=raw,ignoreUnknown=false,ignoreOptions=false';
@@ -144,7 +146,7 @@ export const TEST_FORMAT = 'json,timestamp=unix,protocol=raw,tcpFlags=raw,ignore
 export async function startCollector(o: StartCollectorOptions = {}): Promise<CollectorProcess> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freeUdpPort();
+    const port = o.port ?? (await freeUdpPort());
     const args = ['--import', 'tsx', MAIN, 'collect', '--listen', `udp://127.0.0.1:${port}`, '--format', o.format ?? TEST_FORMAT, ...(o.extraArgs ?? [])];
     const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
