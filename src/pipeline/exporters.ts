@@ -52,8 +52,8 @@ export type RecordKind = 'flow' | 'options' | 'counters';
 /** What changed for one exporter since the last take(); counters are deltas, gauges current values. */
 export interface ExporterDelta {
   readonly exporter: string;
-  /** Datagrams by protocol (counted by the sender's address). */
-  readonly datagrams: Partial<Record<FlowProtocol, number>>;
+  /** Datagrams by protocol (counted by the sender's address); `unknown` when the version word is none sluice decodes. */
+  readonly datagrams: Partial<Record<FlowProtocol | 'unknown', number>>;
   /** [domain, kind, records]. */
   readonly records: Array<[number, RecordKind, number]>;
   readonly drops: Partial<Record<DropReasonOf<'decode' | 'input'>, number>>;
@@ -74,7 +74,7 @@ export interface ExporterDelta {
 }
 
 interface Acc {
-  datagrams: Partial<Record<FlowProtocol, number>>;
+  datagrams: Partial<Record<FlowProtocol | 'unknown', number>>;
   records: Map<string, [number, RecordKind, number]>;
   drops: Partial<Record<DropReasonOf<'decode' | 'input'>, number>>;
   sampling: Map<string, [number, string, number]>;
@@ -165,10 +165,10 @@ export class ExporterAccount {
 
   /** A datagram arrived from `address` (counted by the sender: the protocol from its version word). */
   datagram(buf: Buffer, address: string, nowMs: number): void {
-    let p: FlowProtocol | undefined;
-    if (buf.length >= 4) p = buf[0] === 0 && buf[1] === 0 ? (buf.readUInt32BE(0) === 5 ? 'sflow5' : undefined) : PROTOCOL_OF[buf.readUInt16BE(0)];
+    let p: FlowProtocol | 'unknown' = 'unknown';
+    if (buf.length >= 4) p = (buf[0] === 0 && buf[1] === 0 ? (buf.readUInt32BE(0) === 5 ? 'sflow5' : undefined) : PROTOCOL_OF[buf.readUInt16BE(0)]) ?? 'unknown';
     const a = this.#get(address);
-    if (p !== undefined) a.datagrams[p] = (a.datagrams[p] ?? 0) + 1;
+    a.datagrams[p] = (a.datagrams[p] ?? 0) + 1;
     a.lastSeenMs = nowMs;
   }
 
