@@ -194,8 +194,8 @@ function statusService(o: { config?: string }): number {
 const SERVICE_HELP = `
 The service configuration is FlowLink's YAML file (pce_addr, api_key, org_id, data_directory,
 aggregation_minutes, consumers of parser netflow|ipfix|sflow|aws|text over connectors
-udp|tcp|kafka|aws) plus sluice's outputs, http, listeners, relays/forward_to and metrics; see the README section
-"Service (FlowLink-compatible)" and schema/sluice-config.schema.json.`;
+udp|tcp|kafka|aws) plus sluice's outputs (a store among them), http, listeners, relays/forward_to and
+metrics; see docs/service.md and schema/sluice-config.schema.json.`;
 
 /** run, start, stop, status and check-config. */
 export function serviceCommands(): Command[] {
