@@ -4,7 +4,11 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { Command } from 'commander';
+import type { EncodedPart, EncoderSpec } from '../collect/encoders.js';
 import { Fanout } from '../collect/fanout.js';
+import type { WorkerCounters } from '../collect/protocol.js';
+import { WorkerPool } from '../collect/worker-pool.js';
+import type { DropEvent } from '../wire/stats.js';
 import { DEFAULT_JSON_OPTIONS } from '../format/ipfixcol2-json.js';
 import { parseFormatSpec } from '../format/spec.js';
 import { loadRegistry } from '../model/registry.js';
@@ -60,6 +64,57 @@ An imported capture keeps its flows' own times; retention counts from the import
     });
 }
 
+/** Where decode's datagrams are decoded: here, or in a worker thread; parts go to `receive` in order. */
+interface DecodeUnit {
+  handle(d: Buffer, s: TransportSession, nowMs: number): void;
+  /** Hands what was decoded so far to `receive`. */
+  deliver(): void;
+  waitForRoom(): Promise<void>;
+  records(): number;
+  /** End of input: held sets dropped and counted, everything delivered; the counters. */
+  finish(): Promise<WorkerCounters>;
+}
+
+function inlineUnit(encoders: EncoderSpec[], opts: DecodeFlags, limits: object, receive: (p: EncodedPart) => void, onDrop: ((ev: DropEvent) => void) | undefined): DecodeUnit {
+  const fanout = new Fanout({ registry: loadRegistry(opts.ieFile), limits, encoders, onDrop });
+  const deliver = (all: boolean) => {
+    for (const p of fanout.take(all)) if (p !== undefined) receive(p);
+  };
+  return {
+    handle: (d, s, now) => fanout.handle(d, s, now),
+    deliver: () => deliver(false),
+    waitForRoom: async () => {},
+    records: () => fanout.stage.counters.records,
+    finish: async () => {
+      fanout.flush();
+      deliver(true);
+      const c = fanout.stage.counters;
+      return { datagrams: c.datagrams, records: c.records, optionsRecords: c.optionsRecords, drops: c.drops.toJSON() };
+    },
+  };
+}
+
+function workerUnit(encoders: EncoderSpec[], opts: DecodeFlags, limits: object, receive: (p: EncodedPart) => void): DecodeUnit {
+  let records = 0;
+  const pool = new WorkerPool(1, { encoders, ieFiles: opts.ieFile, limits }, {
+    onPart: (_k, p) => {
+      if (p.kind === 'store') for (const b of p.blocks) records += b.table === 'flows' ? b.count : 0;
+      receive(p);
+    },
+    onLog: (_level, msg) => {
+      if (!opts.quiet) process.stderr.write(`sluice decode: ${msg}\n`);
+    },
+  });
+  return {
+    handle: (d, s, now) => pool.handle(d, s, now),
+    deliver: () => {},
+    // Far below the bound where live traffic would be dropped.
+    waitForRoom: () => pool.waitForRoom(20_000),
+    records: () => records,
+    finish: () => pool.stop(),
+  };
+}
+
 function statSafe(f: string): { size: number } | undefined {
   try {
     return statSync(f);
@@ -105,9 +160,9 @@ class Progress {
     if (this.tty && this.#last > 0) process.stderr.write('\n');
   }
 
-  rateText(): string {
+  rateText(records: number): string {
     const secs = (Date.now() - this.#start) / 1000;
-    return `${secs.toFixed(1)} s, ${human(this.#records / Math.max(secs, 0.001))} records/s`;
+    return `${secs.toFixed(1)} s, ${human(records / Math.max(secs, 0.001))} records/s`;
   }
 }
 
@@ -141,25 +196,23 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
       return 1;
     }
   }
-  const fanout = new Fanout({
-    registry: loadRegistry(opts.ieFile),
-    limits: opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {},
-    encoders: [...(printing ? [{ kind: 'json' as const, formats: [format] }] : []), ...(store !== undefined ? [{ kind: 'store' as const }] : [])],
-    onDrop: opts.quiet ? undefined : logDrop,
-  });
-  const pipeline = { handle: (d: Buffer, s: TransportSession, now: number) => fanout.handle(d, s, now) };
-  /** What the encoders made of the datagrams so far, written out (JSON in order, the store's blocks appended). */
-  const deliver = (all: boolean) => {
-    for (const p of fanout.take(all)) {
-      if (p?.kind === 'json' && p.groups[0]) out.writeBytes(Buffer.from(p.groups[0].buffer, p.groups[0].byteOffset, p.groups[0].byteLength));
-      else if (p?.kind === 'store') for (const b of p.blocks) store!.append(b);
-    }
+  const encoders: EncoderSpec[] = [...(printing ? [{ kind: 'json' as const, formats: [format] }] : []), ...(store !== undefined ? [{ kind: 'store' as const }] : [])];
+  const limits = opts.templateLifetime !== undefined ? { udpTemplateLifetimeMs: opts.templateLifetime * 1000 } : {};
+  const receive = (p: EncodedPart) => {
+    if (p.kind === 'json' && p.groups[0]) out.writeBytes(Buffer.from(p.groups[0].buffer, p.groups[0].byteOffset, p.groups[0].byteLength));
+    else if (p.kind === 'store') for (const b of p.blocks) store!.append(b);
   };
+  // An import decodes in a worker thread while this one reads the files and feeds the store
+  // (one worker: records stay in file order). Printing alone decodes here.
+  const unit = store !== undefined ? workerUnit(encoders, opts, limits, receive) : inlineUnit(encoders, opts, limits, receive, opts.quiet ? undefined : logDrop);
+  const pipeline = { handle: (d: Buffer, s: TransportSession, now: number) => unit.handle(d, s, now) };
+  const deliver = (_all: boolean) => unit.deliver();
   /** An import waits for the store rather than outrunning it: nothing read is dropped. */
   const drain = async () => {
+    await unit.waitForRoom();
     await out.drain();
     if (store !== undefined && store.stats().rowsBuffered > 2_000_000) await store.flush();
-    progress.update(fanout.stage.counters.records);
+    progress.update(unit.records());
   };
   const totalBytes = files.reduce((n, f) => n + (statSafe(f)?.size ?? 0), 0);
   let doneBytes = 0;
@@ -185,7 +238,15 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
     }
     const kind = captureKind(buf);
     if (kind === undefined) {
-      for (const d of splitDatagrams(buf)) pipeline.handle(d, rawSession, lastTs);
+      let k = 0;
+      for (const d of splitDatagrams(buf)) {
+        pipeline.handle(d, rawSession, lastTs);
+        // Written out as it goes: a big file's JSON (or rows) must not gather in memory first.
+        if (++k % 256 === 0) {
+          deliver(false);
+          await drain();
+        }
+      }
       deliver(false);
       doneBytes += buf.length;
       await drain();
@@ -221,8 +282,7 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
     doneBytes += buf.length;
     await drain();
   }
-  fanout.flush();
-  deliver(true);
+  const c = await unit.finish();
   out.flush();
   await out.drain();
   progress.end();
@@ -233,15 +293,14 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
     const dropped = Object.entries(s.rowsDropped).filter(([, n]) => n > 0);
     stored = `; stored ${s.rowsWritten} rows in ${opts.store}${dropped.length ? ` (not kept: ${dropped.map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`;
   }
-  const c = fanout.stage.counters;
-  const drops = Object.entries(c.drops.toJSON())
+  const drops = Object.entries(c.drops)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   process.stderr.write(
     `sluice decode: ${files.length} file(s), ${c.datagrams} datagrams, ${c.records} records, ${c.optionsRecords} options records` +
       `${skippedFrames ? `, ${skippedFrames} non-UDP or fragment frames skipped` : ''}` +
       `, dropped: ${drops || 'none'}${errors ? `, ${errors} damaged capture(s)` : ''}${unreadable ? `, ${unreadable} unreadable file(s)` : ''}${stored}` +
-      `, ${progress.rateText()}\n`,
+      `, ${progress.rateText(c.records)}\n`,
   );
   // Bad input is reported, not fatal; only files that could not be read at all fail the run.
   return unreadable > 0 ? 1 : 0;

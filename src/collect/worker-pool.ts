@@ -132,6 +132,22 @@ export class WorkerPool {
     }
   }
 
+  /** Datagrams posted and not yet processed, over all workers. */
+  get inFlight(): number {
+    let n = 0;
+    for (const l of this.lanes) n += l.inFlight + l.index.length / 4;
+    return n;
+  }
+
+  /**
+   * Resolves once fewer than `max` datagrams wait for the workers: a reader that can wait (an
+   * import) waits here instead of meeting the bound at which live traffic is dropped.
+   */
+  async waitForRoom(max: number): Promise<void> {
+    this.post();
+    while (this.inFlight >= max) await new Promise((r) => setTimeout(r, 1));
+  }
+
   /** Every worker's templates (datagrams posted before are decoded first: the messages keep their order). */
   snapshot(): Promise<TemplateSnapshot[]> {
     this.post();

@@ -51,6 +51,9 @@ const E = {
   dot1qVlanId: 243,
 } as const;
 
+/** ipVersion (60): 4 or 6, the family of the record's addresses. */
+const IP_VERSION = 60;
+
 /** sluice's scaled sFlow counts (src/wire/ie/sluice-elements.ts): packets and octets times the sampling rate. */
 const SCALED_PACKETS = 1;
 const SCALED_OCTETS = 2;
@@ -178,6 +181,11 @@ function compile(t: Template): FlowPlan {
   // Times the store keeps as time_start/time_end (to the millisecond); finer ones stay in extra.
   const tp = timePlan(t);
   for (const f of [tp.start, tp.end]) if (f !== undefined && f.kind !== 'us' && f.kind !== 'ns') used.add(f.index);
+  // ipVersion says what the addresses' family already says: kept with them, not apart.
+  if (plan.src4 !== undefined || plan.src6 !== undefined) {
+    const k = t.fields.findIndex((f) => f.pen === 0 && f.id === IP_VERSION && f.length === 1);
+    if (k >= 0) used.add(k);
+  }
   return { ...plan, scaledPackets, scaledBytes, used };
 }
 

@@ -36,6 +36,8 @@ export const STORE_DROP_REASONS: readonly DropReason[] = dropReasonsOf('store');
 export interface StoreOptions {
   /** How often the open window is written out (default 5000 ms): what kill -9 can lose at most. */
   readonly flushIntervalMs?: number;
+  /** Rows held before a write starts without waiting for the interval (default 500,000): bounds memory at high rates. */
+  readonly flushRows?: number;
   /** Rows held in memory at most, waiting for a write (default 4,000,000); beyond, blocks are dropped. */
   readonly maxBufferedRows?: number;
   /** Retention by age, from when a segment was written here (no limit by default). */
@@ -166,6 +168,7 @@ export class StoreWriter {
     this.#o = {
       flushIntervalMs: Math.max(10, options.flushIntervalMs ?? 5000),
       maxBufferedRows: options.maxBufferedRows ?? 4_000_000,
+      flushRows: Math.max(2048, options.flushRows ?? 500_000),
       maintenanceIntervalMs: Math.max(10, options.maintenanceIntervalMs ?? 10_000),
       replacedGraceMs: options.replacedGraceMs ?? 60_000,
       log: options.log ?? quietLog,
@@ -178,11 +181,7 @@ export class StoreWriter {
       const { level, obj } = this.#rlEntry;
       this.#o.log[level](suppressed > 0 ? { ...obj, suppressed } : obj, msg);
     });
-    const flushTimer = setInterval(() => {
-      if (this.#timerFlushQueued) return; // a flush slower than the interval is not piled up behind
-      this.#timerFlushQueued = true;
-      void this.flush().finally(() => (this.#timerFlushQueued = false));
-    }, this.#o.flushIntervalMs);
+    const flushTimer = setInterval(() => this.#flushSoon(), this.#o.flushIntervalMs);
     const maintTimer = setInterval(() => void this.maintain(), this.#o.maintenanceIntervalMs);
     flushTimer.unref();
     maintTimer.unref();
@@ -265,7 +264,15 @@ export class StoreWriter {
     }
     this.#timestampsRepaired += checked.repaired;
     this.#rowsAppended += rows;
+    if (this.#bufferedRows() >= this.#o.flushRows) this.#flushSoon();
     return true;
+  }
+
+  /** Starts a flush unless one is already waiting: a flush slower than the interval is not piled up behind. */
+  #flushSoon(): void {
+    if (this.#timerFlushQueued) return;
+    this.#timerFlushQueued = true;
+    void this.flush().finally(() => (this.#timerFlushQueued = false));
   }
 
   /**

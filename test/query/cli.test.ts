@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSluice } from '../helpers/cli.js';
-import { T0, writeSegment } from './helpers.js';
+import { storeSegmentPath, T0, writeSegment } from './helpers.js';
 
 let dir: string;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-query-cli-'));
-  await writeSegment(join(dir, 'flows/2024/05/01/a.parquet'), [
+  await writeSegment(storeSegmentPath(dir, T0, 1), [
     { time_received: T0 + 11_000, time_start: T0, time_end: T0 + 10_000, src_addr: '10.0.0.1', dst_addr: '10.0.1.1', src_port: 1000, dst_port: 443, proto: 6, packets: 10, bytes: 10_000 },
     { time_received: T0 + 31_000, time_start: T0 + 30_000, time_end: T0 + 30_000, src_addr: '10.0.0.2', dst_addr: '10.0.1.1', src_port: 53, dst_port: 5000, proto: 17, packets: 1, bytes: 100, sampling: 10 },
     { time_received: T0 + 62_000, time_start: T0 + 60_000, time_end: T0 + 61_000, src_addr: '10.0.0.1', dst_addr: '10.0.1.2', src_port: 1001, dst_port: 443, proto: 6, packets: 5, bytes: 500 },

@@ -1,3 +1,5 @@
+import { HOUR_MS, partitionParts, segmentFileName } from '../../src/store/layout.js';
+import { join } from 'node:path';
 /**
  * Test stores: flows written as real Parquet segments by DuckDB itself (the store's types from
  * src/store/schema.ts), and the same rows as an in-memory table for filter tests.
@@ -121,3 +123,13 @@ export async function memoryFlows(flows: readonly FlowInput[]): Promise<{ conn: 
 }
 
 export const T0 = Date.UTC(2024, 4, 1, 10, 0, 0); // 2024-05-01T10:00:00Z
+
+/**
+ * Where the store would keep a flushed segment of these flows: the partition of their hour and a
+ * name the store's listing takes (src/store/layout.ts), so `sluice query --store` finds it.
+ */
+export function storeSegmentPath(storeDir: string, hourOfMs: number, sequence: number): string {
+  const hour = Math.floor(hourOfMs / HOUR_MS);
+  const { day, hh } = partitionParts(hour);
+  return join(storeDir, 'flows', day, hh, segmentFileName({ first: sequence, last: sequence, writtenMs: Date.now() }));
+}

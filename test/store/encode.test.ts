@@ -51,7 +51,7 @@ const COLUMN_KEYS = new Set(
     'flowStartSysUpTime', 'flowEndSysUpTime', 'flowStartDeltaMicroseconds', 'flowEndDeltaMicroseconds', 'icmpTypeCodeIPv4',
     'icmpTypeCodeIPv6', 'icmpTypeIPv4', 'icmpCodeIPv4', 'icmpTypeIPv6', 'icmpCodeIPv6', 'samplingInterval', 'flowDirection',
     'flowEndReason', 'sourceIPv4PrefixLength', 'destinationIPv4PrefixLength', 'sourceIPv6PrefixLength', 'destinationIPv6PrefixLength',
-    'ipNextHopIPv4Address', 'ipNextHopIPv6Address', 'exporterIPv4Address', 'exporterIPv6Address',
+    'ipNextHopIPv4Address', 'ipNextHopIPv6Address', 'exporterIPv4Address', 'exporterIPv6Address', 'ipVersion',
     // v5/v7 header facts: the domain column holds engine type and id, the sampling column the interval
     'engineType', 'engineId', 'samplingAlgorithm',
   ].map((n) => `iana:${n}`).concat(['sluice:scaledPacketDeltaCount', 'sluice:scaledOctetDeltaCount', 'sluice:scaledLayer2OctetDeltaCount']),
