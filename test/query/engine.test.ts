@@ -7,12 +7,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { QueryEngine } from '../../src/query/engine.js';
 import { storeSegments } from '../../src/query/segments.js';
 import { FilterError, QueryTimeoutError, QueryUsageError, SqlRefusedError } from '../../src/query/errors.js';
 import type { AggregateResult } from '../../src/query/results.js';
-import { T0, writeSegment, type FlowInput } from './helpers.js';
+import { T0, writeSegment, type FlowInput, storeSegmentPath } from './helpers.js';
 
 const S = 1000;
 const FLOWS: Record<string, FlowInput> = {
@@ -33,10 +33,10 @@ const HOUR = { fromMs: T0, toMs: T0 + 3600 * S };
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-query-engine-'));
   const f = FLOWS;
-  await writeSegment(join(dir, 'flows/2024/05/01/a.parquet'), [f.r1!, f.r2!, f.r3!, f.r4!]);
-  await writeSegment(join(dir, 'flows/2024/05/01/b.parquet'), [f.r5!, f.r6!, f.r7!]);
-  // A segment being written (hidden name) is not read.
-  await writeSegment(join(dir, 'flows/2024/05/01/.c.parquet'), [f.r1!]);
+  await writeSegment(storeSegmentPath(dir, T0, 1), [f.r1!, f.r2!, f.r3!, f.r4!]);
+  await writeSegment(storeSegmentPath(dir, T0, 2), [f.r5!, f.r6!, f.r7!]);
+  // A file that is not a segment of the store (a name it does not give) is not read.
+  await writeSegment(join(dirname(storeSegmentPath(dir, T0, 3)), '.c.parquet'), [f.r1!]);
   engine = await QueryEngine.open({ segments: storeSegments(dir) });
   empty = await QueryEngine.open({ segments: storeSegments(join(dir, 'nothing-here')) });
 });
@@ -271,7 +271,7 @@ test('the listing gets the window (open ends widened), and a segment that vanish
     const files = await real(table, window);
     if (table === 'flows' && first) {
       first = false;
-      return [...files, join(dir, 'flows/2024/05/01/compacted-away.parquet')];
+      return [...files, join(dirname(storeSegmentPath(dir, T0, 9)), 'compacted-away.parquet')];
     }
     return files;
   };
@@ -313,9 +313,10 @@ test('engine queries report the time limit too, and reject impossible requests a
 test('a damaged segment is reported and left out; the query answers from the others', async (t) => {
   const d = mkdtempSync(join(tmpdir(), 'sluice-query-damaged-'));
   t.after(() => rmSync(d, { recursive: true, force: true }));
-  await writeSegment(join(d, 'flows/a.parquet'), [FLOWS.r1!, FLOWS.r2!]);
-  writeFileSync(join(d, 'flows/b.parquet'), 'not parquet at all');
-  await writeSegment(join(d, 'flows/c.parquet'), [FLOWS.r3!]);
+  await writeSegment(storeSegmentPath(d, T0, 1), [FLOWS.r1!, FLOWS.r2!]);
+  const damaged = storeSegmentPath(d, T0, 2);
+  writeFileSync(damaged, 'not parquet at all');
+  await writeSegment(storeSegmentPath(d, T0, 3), [FLOWS.r3!]);
   const skipped: string[] = [];
   const e = await QueryEngine.open({ segments: storeSegments(d), onSkippedSegment: (path) => skipped.push(path) });
   try {
@@ -326,7 +327,7 @@ test('a damaged segment is reported and left out; the query answers from the oth
     for await (const b of e.flowBatches()) n += b.length;
     assert.equal(n, 3);
     assert.deepEqual((await e.sql('SELECT count(*) FROM flows')).rows, [[3n]]);
-    assert.ok(skipped.length >= 5 && skipped.every((p) => p === join(d, 'flows/b.parquet')), JSON.stringify(skipped));
+    assert.ok(skipped.length >= 5 && skipped.every((p) => p === damaged), JSON.stringify(skipped));
   } finally {
     e.close();
   }
