@@ -73,20 +73,39 @@ export interface ExporterDelta {
   readonly lastSeenMs: number;
 }
 
+/** What one (exporter, domain) did since the last take: numbers only, no string keys on the hot path. */
+interface DomainAcc {
+  readonly domain: number;
+  flow: number;
+  options: number;
+  counters: number;
+  /** Rate per source index (RATE_SOURCES), 0 when not seen. */
+  readonly rates: Float64Array;
+  /** Counts per HEALTH_CHECKS index. */
+  readonly health: Float64Array;
+}
+
 interface Acc {
   datagrams: Partial<Record<FlowProtocol | 'unknown', number>>;
-  records: Map<string, [number, RecordKind, number]>;
+  readonly domains: Map<number, DomainAcc>;
   drops: Partial<Record<DropReasonOf<'decode' | 'input'>, number>>;
-  sampling: Map<string, [number, string, number]>;
   rateUnknown: number;
-  health: Partial<Record<HealthCheck, number>>;
-  delayBuckets: number[];
+  readonly delayBuckets: Float64Array;
   delaySum: number;
   delayCount: number;
   skewSum: number;
   skewCount: number;
   lastSeenMs: number;
 }
+
+/** Rate sources kept as sampler labels, by index. */
+const RATE_SOURCES = ['override', 'record', 'header', 'sampler', 'domain', 'default'] as const;
+const RATE_INDEX = new Map<string, number>(RATE_SOURCES.map((s, i) => [s, i]));
+const HEALTH_INDEX = new Map<HealthCheck, number>(HEALTH_CHECKS.map((c, i) => [c, i]));
+const H_PORTS = HEALTH_CHECKS.indexOf('ports-missing');
+const H_ICMP = HEALTH_CHECKS.indexOf('icmp-type-missing');
+const H_LONG = HEALTH_CHECKS.indexOf('longer-than-active-timeout');
+const H_LATE = HEALTH_CHECKS.indexOf('exported-late');
 
 export interface ExporterOptions {
   /** Flows longer than this are counted (ms). Default 30 min. */
@@ -99,7 +118,8 @@ const PROTOCOL_OF: Record<number, FlowProtocol> = { 5: 'netflow5', 7: 'netflow7'
 
 /** The checks a template fails for every record, decided once per layout. */
 interface TemplateHealth {
-  readonly missing: readonly HealthCheck[];
+  /** HEALTH_CHECKS indexes every record of the template fails. */
+  readonly missing: readonly number[];
   readonly plan: FlowPlan;
   readonly hasPorts: boolean;
   readonly hasIcmp: boolean;
@@ -121,7 +141,7 @@ function templateHealth(b: FlowBatch): TemplateHealth {
   if (plan.bytes === undefined) missing.push('missing-bytes');
   if (plan.packets === undefined) missing.push('missing-packets');
   h = {
-    missing,
+    missing: missing.map((m) => HEALTH_INDEX.get(m)!),
     plan,
     hasPorts: plan.srcPort !== undefined && plan.dstPort !== undefined,
     // v5 and many exporters carry ICMP type * 256 + code in the destination port.
@@ -143,10 +163,19 @@ export class ExporterAccount {
   readonly #seqKeys = new Map<string, [string, number, string]>();
   readonly #activeMs: number;
   readonly #lateMs: number;
-  /** Agent address text per batch buffer offset is not worth a cache: one per datagram. */
+  /** The agent text of the last sFlow batch's datagram, formatted once per datagram. */
   #agentBuf: Buffer | undefined;
   #agentOff = -1;
   #agentText = '';
+  /** The last (exporter, domain) a batch went to: consecutive batches mostly share it. */
+  #lastExporter = '';
+  #lastDomain = -1;
+  #lastAcc: Acc | undefined;
+  #lastDom: DomainAcc | undefined;
+  /** The last message's stream: consecutive messages mostly share it. */
+  #lastSession: object | undefined;
+  #lastSeqDomain = -1;
+  #lastSeqKey = '';
 
   constructor(o: ExporterOptions = {}) {
     this.#activeMs = o.activeTimeoutMs ?? 30 * 60_000;
@@ -157,17 +186,32 @@ export class ExporterAccount {
     let a = this.#acc.get(exporter);
     if (a === undefined) {
       if (this.#acc.size >= MAX_EXPORTERS && exporter !== 'other') return this.#get('other');
-      a = { datagrams: {}, records: new Map(), drops: {}, sampling: new Map(), rateUnknown: 0, health: {}, delayBuckets: new Array<number>(DELAY_BUCKETS.length + 1).fill(0), delaySum: 0, delayCount: 0, skewSum: 0, skewCount: 0, lastSeenMs: 0 };
+      a = { datagrams: {}, domains: new Map(), drops: {}, rateUnknown: 0, delayBuckets: new Float64Array(DELAY_BUCKETS.length + 1), delaySum: 0, delayCount: 0, skewSum: 0, skewCount: 0, lastSeenMs: 0 };
       this.#acc.set(exporter, a);
     }
     return a;
+  }
+
+  #domain(exporter: string, domain: number): DomainAcc {
+    if (this.#lastDom !== undefined && exporter === this.#lastExporter && domain === this.#lastDomain) return this.#lastDom;
+    const a = this.#get(exporter);
+    let d = a.domains.get(domain);
+    if (d === undefined) {
+      d = { domain, flow: 0, options: 0, counters: 0, rates: new Float64Array(RATE_SOURCES.length), health: new Float64Array(HEALTH_CHECKS.length) };
+      if (a.domains.size < 4096) a.domains.set(domain, d);
+    }
+    this.#lastExporter = exporter;
+    this.#lastDomain = domain;
+    this.#lastAcc = a;
+    this.#lastDom = d;
+    return d;
   }
 
   /** A datagram arrived from `address` (counted by the sender: the protocol from its version word). */
   datagram(buf: Buffer, address: string, nowMs: number): void {
     let p: FlowProtocol | 'unknown' = 'unknown';
     if (buf.length >= 4) p = (buf[0] === 0 && buf[1] === 0 ? (buf.readUInt32BE(0) === 5 ? 'sflow5' : undefined) : PROTOCOL_OF[buf.readUInt16BE(0)]) ?? 'unknown';
-    const a = this.#get(address);
+    const a = address === this.#lastExporter && this.#lastAcc !== undefined ? this.#lastAcc : this.#get(address);
     a.datagrams[p] = (a.datagrams[p] ?? 0) + 1;
     a.lastSeenMs = nowMs;
   }
@@ -179,19 +223,23 @@ export class ExporterAccount {
 
   message(ev: SequenceEvent): void {
     const exporter = ev.agent ?? ev.session.address;
-    const key =
-      ev.protocol === 'sflow5-sample'
-        ? sequenceKeys.source(exporter, ev.domainId, ev.source!.type, ev.source!.index, ev.source!.kind)
-        : ev.protocol === 'sflow5'
-          ? sequenceKeys.agent(exporter, ev.domainId)
-          : sequenceKeys.domain(ev.session.key, ev.domainId);
+    let key: string;
+    if (ev.protocol === 'sflow5-sample') key = sequenceKeys.source(exporter, ev.domainId, ev.source!.type, ev.source!.index, ev.source!.kind);
+    else if (ev.protocol === 'sflow5') key = sequenceKeys.agent(exporter, ev.domainId);
+    else if (ev.session === this.#lastSession && ev.domainId === this.#lastSeqDomain) key = this.#lastSeqKey;
+    else {
+      key = sequenceKeys.domain(ev.session.key, ev.domainId);
+      this.#lastSession = ev.session;
+      this.#lastSeqDomain = ev.domainId;
+      this.#lastSeqKey = key;
+    }
     if (!this.#seqKeys.has(key)) {
       if (this.#seqKeys.size > 200_000) this.#seqKeys.clear();
       this.#seqKeys.set(key, [exporter, ev.domainId, SEQUENCE_UNIT[ev.protocol]]);
     }
     this.#sequence.observe({ protocol: ev.protocol, key, sequence: ev.sequence, units: ev.units });
     if (ev.protocol !== 'sflow5' && ev.protocol !== 'sflow5-sample') {
-      const a = this.#get(exporter);
+      const a = exporter === this.#lastExporter && this.#lastAcc !== undefined ? this.#lastAcc : this.#get(exporter);
       a.skewSum += (ev.exportTimeMs - ev.receivedMs) / 1000;
       a.skewCount++;
     }
@@ -211,63 +259,79 @@ export class ExporterAccount {
   }
 
   batch(b: FlowBatch, rates: BatchRates): void {
-    if (b.count === 0) return;
+    const n = b.count;
+    if (n === 0) return;
     const t = b.template;
     const kind: RecordKind = t.isOptions ? 'options' : t.recordType !== undefined ? 'counters' : 'flow';
     const h = kind === 'flow' ? templateHealth(b) : undefined;
     const exporter = h !== undefined ? this.#exporterOf(b, h.plan) : b.ctx.session.address;
-    const a = this.#get(exporter);
-    const domain = b.ctx.domainId >>> 0;
-    const rk = `${domain}|${kind}`;
-    const r = a.records.get(rk);
-    if (r === undefined) a.records.set(rk, [domain, kind, b.count]);
-    else r[2] += b.count;
+    const d = this.#domain(exporter, b.ctx.domainId >>> 0);
+    const a = this.#lastAcc!;
     a.lastSeenMs = b.ctx.receivedMs;
-    if (h === undefined) return;
-    // Sampling: the rate in force, per the source that stated it.
-    if (rates.source === 'unknown') a.rateUnknown += b.count;
-    else if (rates.source !== 'none' && rates.source !== 'mixed' && rates.source !== 'unsampled') {
-      const sk = `${domain}|${rates.source}`;
-      const s = a.sampling.get(sk);
-      if (s === undefined) a.sampling.set(sk, [domain, rates.source, rates.rate]);
-      else s[2] = rates.rate;
+    if (h === undefined) {
+      if (kind === 'options') d.options += n;
+      else d.counters += n;
+      return;
     }
-    for (const m of h.missing) a.health[m] = (a.health[m] ?? 0) + b.count;
+    d.flow += n;
+    // Sampling: the rate in force, per the source that stated it.
+    const src = rates.source;
+    if (src === 'unknown') a.rateUnknown += n;
+    else {
+      const ri = RATE_INDEX.get(src);
+      if (ri !== undefined) d.rates[ri] = rates.rate;
+    }
+    const health = d.health;
+    for (let k = 0; k < h.missing.length; k++) health[h.missing[k]!]! += n;
     // Per record: ports / ICMP by protocol, duration, export delay.
     const plan = h.plan;
     const protoSlot = plan.proto;
     const fixed = plan.fixed && protoSlot !== undefined;
+    const protoOff = fixed ? protoSlot.offset : 0;
+    const buf = b.buf;
+    const st = b.starts;
     const S = b.startMs;
     const E = b.endMs;
     const recv = b.ctx.receivedMs;
+    const active = this.#activeMs;
+    const lateMs = this.#lateMs;
+    const hasPorts = h.hasPorts;
+    const hasIcmp = h.hasIcmp;
     let noPorts = 0;
     let noIcmp = 0;
     let long = 0;
     let late = 0;
+    let sum = 0;
+    let count = 0;
     const buckets = a.delayBuckets;
-    for (let i = 0; i < b.count; i++) {
-      if (fixed) {
-        const p = b.buf[b.starts[i]! + protoSlot.offset]!;
-        if ((p === 6 || p === 17) && !h.hasPorts) noPorts++;
-        else if ((p === 1 || p === 58) && !h.hasIcmp) noIcmp++;
+    // Ports and ICMP type/code by protocol: only templates that lack them need a look per record.
+    if (fixed && !(hasPorts && hasIcmp)) {
+      for (let i = 0; i < n; i++) {
+        const p = buf[st[i]! + protoOff]!;
+        if (p === 6 || p === 17) {
+          if (!hasPorts) noPorts++;
+        } else if ((p === 1 || p === 58) && !hasIcmp) noIcmp++;
       }
+    }
+    for (let i = 0; i < n; i++) {
       const e = E[i]!;
       if (e !== e) continue;
-      const s = S[i]!;
-      if (s === s && e - s > this.#activeMs) long++;
-      const d = recv - e;
-      if (d > this.#lateMs) late++;
-      const sec = d > 0 ? d / 1000 : 0;
-      a.delaySum += sec;
-      a.delayCount++;
-      let k = 0;
-      while (k < DELAY_BUCKETS.length && sec > DELAY_BUCKETS[k]!) k++;
+      if (e - S[i]! > active) long++;
+      const dms = recv - e;
+      if (dms > lateMs) late++;
+      const sec = dms > 0 ? dms / 1000 : 0;
+      sum += sec;
+      count++;
+      // Buckets 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600 s, then +Inf.
+      const k = sec <= 60 ? (sec <= 5 ? (sec <= 1 ? 0 : 1) : sec <= 10 ? 2 : sec <= 30 ? 3 : 4) : sec <= 300 ? (sec <= 120 ? 5 : 6) : sec <= 600 ? 7 : sec <= 1800 ? 8 : sec <= 3600 ? 9 : 10;
       buckets[k]!++;
     }
-    if (noPorts) a.health['ports-missing'] = (a.health['ports-missing'] ?? 0) + noPorts;
-    if (noIcmp) a.health['icmp-type-missing'] = (a.health['icmp-type-missing'] ?? 0) + noIcmp;
-    if (long) a.health['longer-than-active-timeout'] = (a.health['longer-than-active-timeout'] ?? 0) + long;
-    if (late) a.health['exported-late'] = (a.health['exported-late'] ?? 0) + late;
+    a.delaySum += sum;
+    a.delayCount += count;
+    if (noPorts) health[H_PORTS]! += noPorts;
+    if (noIcmp) health[H_ICMP]! += noIcmp;
+    if (long) health[H_LONG]! += long;
+    if (late) health[H_LATE]! += late;
   }
 
   /**
@@ -280,17 +344,31 @@ export class ExporterAccount {
       let d = out.get(exporter);
       if (d === undefined) {
         const a = this.#acc.get(exporter);
+        const records: ExporterDelta['records'] = [];
+        const sampling: ExporterDelta['sampling'] = [];
+        const health: Partial<Record<HealthCheck, number>> = {};
+        for (const dom of a?.domains.values() ?? []) {
+          if (dom.flow > 0) records.push([dom.domain, 'flow', dom.flow]);
+          if (dom.options > 0) records.push([dom.domain, 'options', dom.options]);
+          if (dom.counters > 0) records.push([dom.domain, 'counters', dom.counters]);
+          dom.rates.forEach((r, i) => {
+            if (r > 0) sampling.push([dom.domain, RATE_SOURCES[i]!, r]);
+          });
+          dom.health.forEach((c, i) => {
+            if (c > 0) health[HEALTH_CHECKS[i]!] = (health[HEALTH_CHECKS[i]!] ?? 0) + c;
+          });
+        }
         d = {
           exporter,
           datagrams: a?.datagrams ?? {},
-          records: a ? [...a.records.values()] : [],
+          records,
           drops: a?.drops ?? {},
           sequence: [],
-          sampling: a ? [...a.sampling.values()] : [],
+          sampling,
           rateUnknown: a?.rateUnknown ?? 0,
           templates: [],
-          health: a?.health ?? {},
-          delay: { buckets: a?.delayBuckets ?? new Array<number>(DELAY_BUCKETS.length + 1).fill(0), sum: a?.delaySum ?? 0, count: a?.delayCount ?? 0 },
+          health,
+          delay: { buckets: a ? [...a.delayBuckets] : new Array<number>(DELAY_BUCKETS.length + 1).fill(0), sum: a?.delaySum ?? 0, count: a?.delayCount ?? 0 },
           clockSkew: a && a.skewCount > 0 ? a.skewSum / a.skewCount : NaN,
           lastSeenMs: a?.lastSeenMs ?? 0,
         };
@@ -300,6 +378,9 @@ export class ExporterAccount {
     };
     for (const exporter of this.#acc.keys()) delta(exporter);
     this.#acc.clear();
+    this.#lastAcc = undefined;
+    this.#lastDom = undefined;
+    this.#lastExporter = '';
     for (const [key, c] of this.#sequence.entries()) {
       const who = this.#seqKeys.get(key);
       if (who === undefined) continue;
