@@ -16,7 +16,7 @@ import { flowKeys } from '../src/pipeline/flow-fields.js';
 import type { Log } from '../src/model/contracts.js';
 import type { DeliveryOptions, DeliveryPipeline } from '../src/outputs/upload/delivery.js';
 import type { FlowBatch } from '../src/wire/batch.js';
-import { encodeNetflow5 } from '../src/wire/encode/ipfix.js';
+import { encodeNetflow5, IpfixMessageBuilder, type EncTemplate } from '../src/wire/encode/ipfix.js';
 import { runSluice } from './helpers/cli.js';
 
 class RecordingDelivery implements DeliveryPipeline {
@@ -228,4 +228,34 @@ test('sluice run: a spoofing receiver without the addon stops the start with wha
   assert.notEqual(r.code, 0, r.stderr);
   assert.match(r.stderr + r.stdout, /relay relays\[0\]: .*addon/i);
   assert.doesNotMatch(r.stderr + r.stdout, /listening on udp port/);
+});
+
+test('runtime: templates survive a restart of the service (data_directory/state), as collect --state', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-rt-state-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const free = () => new Promise<number>((r) => { const s = dgram.createSocket('udp4'); s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+  const port = await free();
+  const from = await free();
+  const yaml = [
+    'pce_addr: pce.example.com:8443', 'api_key: "key1 secret1"', `data_directory: ${dir}`,
+    'consumers:', '  - name: nf', '    parser: { type: ipfix }', '    connectors:', '      - type: udp', `        properties: { ports: "${port}" }`, '',
+  ].join('\n');
+  const tpl: EncTemplate = { id: 300, fields: [{ id: 8, length: 4 }, { id: 12, length: 4 }, { id: 11, length: 2 }, { id: 4, length: 1 }, { id: 2, length: 4 }, { id: 1, length: 4 }] };
+  const rows = [['10.1.1.1', '10.2.2.2', 443, 6, 1, 100], ['10.1.1.2', '10.2.2.2', 53, 17, 2, 200]];
+  const send = (b: Buffer) => new Promise<void>((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.bind(from, '127.0.0.1', () => s.send(b, port, '127.0.0.1', (err) => (s.close(), err ? reject(err) : resolve())));
+  });
+  const run = async (payload: Buffer) => {
+    const delivery = new RecordingDelivery();
+    const rt = new ServiceRuntime(parseServiceConfig(yaml, 'c.yaml'), { createDelivery: () => delivery, log: new MemoryLog() });
+    await rt.start();
+    await send(payload);
+    await until('records', () => delivery.records() > 0, 3000).catch(() => {});
+    await rt.stop();
+    return delivery.records();
+  };
+  assert.equal(await run(new IpfixMessageBuilder({ domainId: 5, exportTimeSec: 1_700_000_000, sequence: 0 }).templates([tpl]).data(tpl, rows).build()), 2);
+  // The restarted service gets data only: the template comes from data_directory/state/templates.json.
+  assert.equal(await run(new IpfixMessageBuilder({ domainId: 5, exportTimeSec: 1_700_000_010, sequence: 2 }).data(tpl, rows).build()), 2);
 });

@@ -10,6 +10,7 @@
  */
 import type { FlowBatch } from '../wire/batch.js';
 import { addressText, flowKey, FlowReader, newFlowFields, planFor, type FlowFields } from './flow-fields.js';
+import { rateAt, SamplingTracker } from './sampling.js';
 
 export interface AggregatedFlow {
   readonly srcIp: string;
@@ -63,6 +64,8 @@ export class WindowAggregator {
   #start: number;
   readonly #reader = new FlowReader();
   readonly #f: FlowFields = newFlowFields();
+  /** The rate in force of each record (src/pipeline/sampling.ts): aggregates count what the records stand for. */
+  readonly #sampling = new SamplingTracker();
 
   /**
    * @param windowMs window length
@@ -106,6 +109,7 @@ export class WindowAggregator {
     const f = this.#f;
     const map = this.#map;
     const fallback = b.ctx.receivedMs;
+    const rates = this.#sampling.rates(b);
     for (let i = 0; i < b.count; i++) {
       if (!this.#reader.read(b, plan, i, f)) {
         tally.unreadable++;
@@ -116,6 +120,9 @@ export class WindowAggregator {
         tally.classD++;
         continue;
       }
+      const rate = rateAt(rates, i);
+      const packets = f.packets * rate;
+      const bytes = f.bytes * rate;
       let first = b.startMs[i]!;
       let last = b.endMs[i]!;
       if (Number.isNaN(first)) first = Number.isNaN(last) ? fallback : last;
@@ -131,15 +138,15 @@ export class WindowAggregator {
           icmpType: f.icmpType,
           icmpCode: f.icmpCode,
           flows: 1,
-          packets: f.packets,
-          bytes: f.bytes,
+          packets,
+          bytes,
           firstMs: first,
           lastMs: last,
         });
       } else {
         a.flows++;
-        a.packets += f.packets;
-        a.bytes += f.bytes;
+        a.packets += packets;
+        a.bytes += bytes;
         if (first < a.firstMs) a.firstMs = first;
         if (last > a.lastMs) a.lastMs = last;
       }

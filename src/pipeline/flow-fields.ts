@@ -193,9 +193,9 @@ export class FlowReader {
     }
     out.dstPort = port;
     out.srcPort = plan.srcPort === undefined || proto === PROTO_ICMP || proto === PROTO_ICMPV6 ? 0 : plan.srcPort.length === 2 ? buf.readUInt16BE(at(plan.srcPort, sl, start)) : buf[at(plan.srcPort, sl, start)]!;
-    // sFlow: one sampled packet stands for `samplingRate` packets, so aggregates use the scaled counts.
-    const pk = plan.scaledPackets ?? plan.packets;
-    const by = plan.scaledBytes ?? plan.bytes;
+    // As exported: the sampling rate in force (src/pipeline/sampling.ts) scales them where totals are made.
+    const pk = plan.packets;
+    const by = plan.bytes;
     out.packets = pk === undefined ? 0 : uint(buf, at(pk, sl, start), pk.length);
     out.bytes = by === undefined ? 0 : uint(buf, at(by, sl, start), by.length);
     return true;

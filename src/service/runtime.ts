@@ -12,6 +12,9 @@
 import { HttpServer, metricsHandler } from '../api/server.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { JsonEncoder } from '../collect/encoders.js';
+import { TemplateState } from '../collect/template-state.js';
+import { mergeSnapshots, type TemplateSnapshot } from '../wire/template-store.js';
+import { join } from 'node:path';
 import { StoreEncoder } from '../store/encode.js';
 import { registerStoreMetrics } from '../store/metrics.js';
 import { StoreWriter } from '../store/writer.js';
@@ -76,6 +79,9 @@ export class ServiceRuntime implements Lifecycle {
   private readonly sockets: Array<{ close(): Promise<void> }> = [];
   private readonly lineSources: LineSource[] = [];
   private readonly pipelines: DecodeStage[] = [];
+  /** Templates and options facts kept in data_directory/state across restarts (as collect --state). */
+  private templateState: TemplateState | undefined;
+  private savedTemplates: TemplateSnapshot | undefined;
   private readonly flushers: Array<() => void> = [];
   private readonly outputs: Output[] = [];
   private readonly forwarders = new Map<string, Replicator>();
@@ -164,7 +170,11 @@ export class ServiceRuntime implements Lifecycle {
           connectors: cfg.listeners.map((l) => ({ type: l.transport, ports: [l.port], host: l.host })),
         });
       }
+      this.templateState = new TemplateState({ dir: join(cfg.dataDirectory, 'state'), log, take: () => mergeSnapshots(this.pipelines.map((p) => p.decoder.store.snapshot(Date.now()))) });
+      this.savedTemplates = await this.templateState.load();
       for (const c of consumers) await this.startConsumer(c);
+      this.savedTemplates = undefined;
+      await this.templateState.start();
       await this.startMetricsServer();
     } catch (err) {
       await this.stop();
@@ -295,13 +305,24 @@ export class ServiceRuntime implements Lifecycle {
       const logDrop = dropLogger((line) => log.warn({ consumer: name }, line));
       const p = new DecodeStage({
         registry: this.registry,
-        onBatch: (b) => this.deliver(name, b),
+        onBatch: (b) => {
+          // Options data teaches sampling and systemInitTime: kept across a restart as templates are.
+          if (b.template.isOptions) this.templateState?.changed();
+          this.deliver(name, b);
+        },
+        onTemplate: () => this.templateState?.changed(),
         onDrop: (ev) => {
           this.m.dropped.inc({ consumer: name, reason: ev.reason }, ev.count);
           logDrop(ev);
         },
       });
       this.pipelines.push(p);
+      if (this.savedTemplates !== undefined) {
+        // This consumer's sessions: those that arrived on its ports.
+        const ports = new Set(c.connectors.flatMap((k) => (k.type === 'udp' || k.type === 'tcp' ? k.ports : [])));
+        const r = p.decoder.store.restore(this.savedTemplates, this.registry, Date.now(), (s) => ports.has(s.localPort));
+        if (r.templates > 0) log.info({ consumer: name, templates: r.templates, sessions: r.sessions }, `consumer ${name}: restored ${r.templates} templates of ${r.sessions} sessions (${r.expired} expired)`);
+      }
       this.flushers.push(() => p.decoder.flush());
       onDatagram = (buf, s, now) => p.handle(buf, s, now);
       onClose = (s) => p.decoder.closeSession(s);
@@ -435,6 +456,7 @@ export class ServiceRuntime implements Lifecycle {
   private async doStop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     await Promise.all(this.sockets.map((s) => s.close()));
+    await this.templateState?.stop();
     await Promise.all(this.lineSources.map((s) => s.stop()));
     // Nothing new arrives now: let the queued copies leave, then report every receiver.
     await Promise.all(this.replicators.map(({ r }) => r.close()));
