@@ -3,14 +3,13 @@
  * a full disk (a real tmpfs that runs out of space, when the test may mount one).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Decoded, distinctFlows, feedFlows, MemoryLog, pceLineOf } from './helpers/flows.js';
 import { makeDelivery, metric, pceTarget, startPce, tempDir } from './helpers/delivery-env.js';
 import { entryName, parseEntryName } from '../src/outputs/upload/spool.js';
+import { smallDisk } from './helpers/small-disk.js';
 
 const HOUR = 3_600_000;
 
@@ -123,25 +122,6 @@ test('rejected batches count towards the size limit and are pruned too', async (
   assert.ok(delivery.spool.diskBytes <= 1000 && delivery.spool.diskBytes >= 0);
 });
 
-/** Mounts a tmpfs of `kb` KiB at a new directory, or returns undefined when this machine does not allow it. */
-function smallDisk(t: { after(fn: () => void): void }, kb: number): string | undefined {
-  const mnt = mkdtempSync(join(tmpdir(), 'sluice-small-disk-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${kb}k`, 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
-    rmSync(mnt, { recursive: true, force: true });
-    return undefined;
-  }
-  t.after(() => {
-    try {
-      execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-    rmSync(mnt, { recursive: true, force: true });
-  });
-  return mnt;
-}
 
 /** Fills a file system up, leaving almost nothing free; returns the filler's path. */
 function fill(mnt: string): string {

@@ -2,13 +2,14 @@
  * What the store tests share: temp directories, a DuckDB reader over segment files (as a query
  * would read them) and a small tmpfs for the full-disk test.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { StoreWriter, type StoreOptions } from '../../../src/store/writer.js';
+import { smallDisk } from '../../helpers/small-disk.js';
+export { smallDisk };
 
 const writers = new Set<StoreWriter>();
 
@@ -60,22 +61,3 @@ export class Reader {
   }
 }
 
-/** Mounts a tmpfs of `kb` KiB at a new directory, or returns undefined when this machine does not allow it. */
-export function smallDisk(t: TestContext, kb: number): string | undefined {
-  const mnt = mkdtempSync(join(tmpdir(), 'sluice-store-disk-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${kb}k`, 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
-    rmSync(mnt, { recursive: true, force: true });
-    return undefined;
-  }
-  t.after(() => {
-    try {
-      execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-    rmSync(mnt, { recursive: true, force: true });
-  });
-  return mnt;
-}
