@@ -135,7 +135,6 @@ const decodeLog = {
 class Progress {
   readonly #start = Date.now();
   #last = 0;
-  #records = 0;
 
   constructor(
     private readonly tty: boolean,
@@ -144,7 +143,6 @@ class Progress {
   ) {}
 
   update(records: number): void {
-    this.#records = records;
     const now = Date.now();
     if (!this.tty || now - this.#last < 250) return;
     this.#last = now;

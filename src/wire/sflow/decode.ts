@@ -17,7 +17,7 @@ import type { DecodeSink, VersionDecoder } from '../decoder.js';
 import type { IeResolver } from '../fixed-formats.js';
 import { ipv4ToString, ipv6ToString } from '../packet/addr.js';
 import { PacketLayers } from '../packet/parse.js';
-import type { DropEvent, DropReason, SequenceEvent } from '../stats.js';
+import type { DropEvent, DropReason } from '../stats.js';
 import { dissectHeader, setIpData, setIpVersion } from './dissect.js';
 import { emitBatches } from './emit.js';
 import {
