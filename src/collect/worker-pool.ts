@@ -47,7 +47,7 @@ export class WorkerPool {
   constructor(
     size: number,
     config: Omit<WorkerConfig, 'worker' | 'workers'>,
-    private readonly hooks: WorkerPoolHooks,
+    hooks: WorkerPoolHooks,
   ) {
     const script = workerScript();
     for (let i = 0; i < size; i++) {

@@ -32,7 +32,7 @@ export class DecodeStage {
   readonly decoder: FlowDecoder;
   readonly counters = new DecodeCounters();
 
-  constructor(private readonly opts: DecodeStageOptions) {
+  constructor(opts: DecodeStageOptions) {
     const counters = this.counters;
     this.decoder = new FlowDecoder(
       { registry: opts.registry, limits: opts.limits },
