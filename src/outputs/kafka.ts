@@ -1,3 +1,4 @@
+import { SluiceError } from '../util/errors.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import {
   loadKafkaClient,
@@ -132,7 +133,7 @@ function intProp(name: string, v: string): number {
   const [min, max] = INT_RANGES[name]!;
   const n = Number(v.trim());
   if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new Error(`kafka output: property ${name}=${JSON.stringify(v)}: expected an integer in ${min}..${max}`);
+    throw new SluiceError('usage', `kafka output: property ${name}=${JSON.stringify(v)}: expected an integer in ${min}..${max}`);
   }
   return n;
 }
@@ -145,24 +146,24 @@ export function parseKafkaProperties(props: Readonly<Record<string, string>>, bl
   const given: Record<string, string | number> = {};
   for (const [raw, value] of Object.entries(props)) {
     if (MANAGED.has(raw)) {
-      throw new Error(`kafka output: property ${raw} is set by sluice (per-partition order, bounds and counters depend on it)`);
+      throw new SluiceError('usage', `kafka output: property ${raw} is set by sluice (per-partition order, bounds and counters depend on it)`);
     }
     if (KAFKA_PROPERTIES[raw] === undefined) {
-      throw new Error(`kafka output: unknown property ${JSON.stringify(raw)}; supported: ${Object.keys(KAFKA_PROPERTIES).join(', ')}`);
+      throw new SluiceError('usage', `kafka output: unknown property ${JSON.stringify(raw)}; supported: ${Object.keys(KAFKA_PROPERTIES).join(', ')}`);
     }
     const name = ALIASES[raw] ?? raw;
     if (name === 'client.id') {
-      if (value === '') throw new Error('kafka output: property client.id must not be empty');
+      if (value === '') throw new SluiceError('usage', 'kafka output: property client.id must not be empty');
       given[name] = value;
     } else if (name === 'acks') {
       const v = value.trim().toLowerCase();
       if (v === 'all' || v === '-1') given[name] = -1;
       else if (v === '0' || v === '1') given[name] = Number(v);
-      else throw new Error(`kafka output: property ${raw}=${JSON.stringify(value)}: expected all, -1, 0 or 1`);
+      else throw new SluiceError('usage', `kafka output: property ${raw}=${JSON.stringify(value)}: expected all, -1, 0 or 1`);
     } else if (name === 'compression.codec') {
       const v = value.trim().toLowerCase();
       if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(v)) {
-        throw new Error(`kafka output: property ${raw}=${JSON.stringify(value)}: expected none, gzip, snappy, lz4 or zstd`);
+        throw new SluiceError('usage', `kafka output: property ${raw}=${JSON.stringify(value)}: expected none, gzip, snappy, lz4 or zstd`);
       }
       given[name] = v;
     } else {
@@ -248,15 +249,15 @@ export class KafkaOutput implements Output {
     private readonly log: OutputLog,
     opts: KafkaOutputOptions,
   ) {
-    if (spec.brokers.length === 0) throw new Error('kafka output: no brokers');
-    if (spec.topic === '') throw new Error('kafka output: no topic');
+    if (spec.brokers.length === 0) throw new SluiceError('usage', 'kafka output: no brokers');
+    if (spec.topic === '') throw new SluiceError('usage', 'kafka output: no topic');
     if (spec.partition !== undefined && (!Number.isInteger(spec.partition) || spec.partition < 0)) {
-      throw new Error(`kafka output: partition ${spec.partition}: expected a non-negative integer`);
+      throw new SluiceError('usage', `kafka output: partition ${spec.partition}: expected a non-negative integer`);
     }
     this.settings = parseKafkaProperties(spec.properties, spec.blocking);
     const per = spec.recordsPerMessage ?? 1;
     if (!Number.isInteger(per) || per < 1 || per > 1_000_000) {
-      throw new Error(`kafka output: recordsPerMessage ${per}: expected an integer in 1..1000000`);
+      throw new SluiceError('usage', `kafka output: recordsPerMessage ${per}: expected an integer in 1..1000000`);
     }
     this.perMessage = per;
     this.partition = spec.partition ?? null;
