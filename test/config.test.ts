@@ -102,3 +102,25 @@ test('sluice collect --config: outputs with their own formats; a broken file sto
   assert.equal(r.code, 2);
   assert.match(r.stderr, /sluice\.yaml:2:11: outputs\.0\.type: Invalid discriminator/);
 });
+
+test('config: the store output and sampling rates per exporter prefix, checked where they stand', () => {
+  const c = parseCollectConfig(
+    ['outputs:', '  - type: store', '    path: /var/lib/sluice', '    flush: 2s', '    maxAge: 30d', '    maxSize: 20G', '  - type: print', 'sampling:', '  defaults: [{ prefix: "::/0", rate: 1000 }]', '  overrides: [{ prefix: 192.0.2.0/24, rate: 512 }]', ''].join('\n'),
+    'c.yaml',
+  );
+  assert.deepEqual(c.store, { dir: '/var/lib/sluice', flushIntervalMs: 2000, maxAgeMs: 30 * 86_400_000, maxBytes: 20 * 1024 ** 3 });
+  assert.deepEqual(c.outputs?.map((o) => o.kind), ['print'], 'the store is not a JSON output');
+  assert.deepEqual(c.sampling?.overrides, [{ prefix: '192.0.2.0/24', rate: 512 }]);
+  const bad = (text: string) => {
+    try {
+      parseCollectConfig(text, 'c.yaml');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.problems.join('\n');
+    }
+    return '';
+  };
+  assert.match(bad('sampling:\n  overrides: [{ prefix: 192.0.2.300/24, rate: 512 }]\n'), /c\.yaml:2:25: sampling: overrides\[0\]\.prefix: "192\.0\.2\.300\/24" is not an address or prefix/);
+  assert.match(bad('outputs:\n  - type: store\n    path: /a\n  - type: store\n    path: /b\n'), /outputs\.1: one store per process/);
+  assert.match(bad('outputs:\n  - type: store\n    path: /a\n    maxAge: a week\n'), /maxAge.*expected a duration such as 30s, 5m, 12h or 30d/);
+});

@@ -109,7 +109,11 @@ async function runCollect(o: CollectFlags): Promise<number> {
   const store = storeDir === undefined ? undefined : { dir: storeDir, flushIntervalMs: o.storeFlush ?? cfg.store?.flushIntervalMs, maxAgeMs: o.retention ?? cfg.store?.maxAgeMs, maxBytes: o.storeMaxSize ?? cfg.store?.maxBytes };
   // The store is an output: with it and no JSON output asked for, nothing is printed.
   const outputs = o.output && o.output.length > 0 ? o.output.map(parseOutputSpec) : (cfg.outputs ?? (store !== undefined ? [] : [parseOutputSpec('print')]));
-  const sampling = { defaults: o.samplingDefault.map((s) => parseRateFlag(s, '--sampling-default')), overrides: o.samplingOverride.map((s) => parseRateFlag(s, '--sampling-override')) };
+  // Flags add to what the file says; an override given twice, the flag's wins (the longest prefix decides, then the first).
+  const sampling = {
+    defaults: [...o.samplingDefault.map((s) => parseRateFlag(s, '--sampling-default')), ...(cfg.sampling?.defaults ?? [])],
+    overrides: [...o.samplingOverride.map((s) => parseRateFlag(s, '--sampling-override')), ...(cfg.sampling?.overrides ?? [])],
+  };
   new SamplingTracker(sampling); // checks the prefixes and rates now, before anything opens
   const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics, '--metrics');
   const metricsAuth = o.metricsAuth === undefined ? undefined : loadAuth(o.metricsAuth);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import type { OutputSpec } from '../outputs/output.js';
+import { SamplingConfigError, SamplingTracker, type PrefixRate } from '../pipeline/sampling.js';
 import { parseListenUri } from '../sources/listen-uri.js';
 import { ConfigError, parseYamlConfig } from '../util/yaml-config.js';
 import { parseDurationMs, parseSizeBytes } from '../util/units.js';
@@ -107,9 +108,16 @@ export const listenUrisSchema = z.array(z.string()).superRefine((list, ctx) => {
   }
 });
 
+const prefixRate = z.object({ prefix: z.string().min(1), rate: z.number().min(1) }).strict();
+
 const configSchema = z
   .object({
     listen: listenUrisSchema.optional(),
+    sampling: z
+      .object({ defaults: z.array(prefixRate).optional(), overrides: z.array(prefixRate).optional() })
+      .strict()
+      .optional()
+      .describe('sampling rates per exporter prefix: defaults for exporters that never say, overrides that win over what they say'),
     format: formatSchema.optional(),
     ieFiles: z.array(z.string()).optional(),
     outputs: z.array(outputSchema).min(1).optional(),
@@ -130,6 +138,7 @@ export interface CollectConfig {
   readonly ieFiles?: string[];
   readonly outputs?: OutputSpec[];
   readonly store?: StoreSpec;
+  readonly sampling?: { readonly defaults?: readonly PrefixRate[]; readonly overrides?: readonly PrefixRate[] };
 }
 
 /** Splits a validated `outputs:` list into the JSON outputs and the store (at most one). */
@@ -154,7 +163,17 @@ export function parseCollectConfig(text: string, file: string): CollectConfig {
   const c = v.data;
   const split = c.outputs === undefined ? undefined : splitOutputs(c.outputs, (i) => v.at(['outputs', i]));
   if (split !== undefined && split.problems.length > 0) throw new ConfigError(file, split.problems);
-  return { listen: c.listen, format: c.format, ieFiles: c.ieFiles, outputs: split?.outputs, store: split?.store };
+  if (c.sampling !== undefined) {
+    try {
+      new SamplingTracker(c.sampling);
+    } catch (err) {
+      // Point at the entry itself: "overrides[0].prefix" -> sampling.overrides.0.prefix.
+      const path = err instanceof SamplingConfigError ? err.path.split(/[.[\]]/).filter((s) => s !== '').map((s) => (/^\d+$/.test(s) ? Number(s) : s)) : [];
+      const where = v.at(['sampling', ...path]).replace(/: sampling.*$/, ': sampling');
+      throw new ConfigError(file, [`${where}: ${(err as Error).message}`]);
+    }
+  }
+  return { listen: c.listen, format: c.format, ieFiles: c.ieFiles, outputs: split?.outputs, store: split?.store, sampling: c.sampling };
 }
 
 /** A validated `outputs:` entry as the OutputSpec the sinks take. */

@@ -22,6 +22,7 @@
  * one rate for every record (the common case: no field of the template names a rate or a sampler)
  * or a rate per record.
  */
+import { SluiceError } from '../util/errors.js';
 import type { FlowBatch, MessageContext } from '../wire/batch.js';
 import { NETFLOW_PEN } from '../wire/ie/types.js';
 import { packetIntervalRate } from '../wire/options.js';
@@ -46,12 +47,12 @@ export interface SamplingConfig {
 }
 
 /** A configuration entry that cannot be used; `path` names it ("overrides[2].prefix"). */
-export class SamplingConfigError extends Error {
+export class SamplingConfigError extends SluiceError {
   constructor(
     readonly path: string,
     message: string,
   ) {
-    super(`${path}: ${message}`);
+    super('config', `${path}: ${message}`);
   }
 }
 
