@@ -25,6 +25,7 @@
  *   npm run bench [-- --quick] [-- --no-udp] [-- --no-file] [-- --no-memory] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -179,6 +180,9 @@ async function main(): Promise<void> {
       const v = (m: import('./templates.js').MemoryResult) => (added ? `+${m.addedMB.toFixed(0)} MiB (${m.rssMB.toFixed(0)} total)` : `${m.rssMB.toFixed(0)} MiB`);
       summary.push({ path, sluice: v(sl), peer: pe !== undefined ? `nfcapd ${v(pe)}` : 'none', ratio: pe !== undefined ? `${(added ? sl.addedMB / Math.max(1, pe.addedMB) : sl.rssMB / pe.rssMB).toFixed(2)}x` : '', goal });
     };
+    // Evicted generated code must really be freed: the live heap, in a child with --expose-gc.
+    const heap = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./templates.ts', import.meta.url)), '--heap'], { encoding: 'utf8' });
+    console.log(heap.status === 0 ? heap.stdout.trimEnd() : `  heap check failed: ${heap.stderr.slice(-500)}`);
     row('RSS after 1 000 exporters x 10 IPFIX templates (20 fields, all different), with data', r.fleet, false, '<= 200 MiB');
     row(`RSS added by a template flood (one exporter, ${definitions} definitions, no data)`, r.flood, true, '<= +64 MiB, bounded');
   }

@@ -11,6 +11,13 @@
  * RSS is read from /proc/PID/status once the receiver's queue is empty and its CPU time has settled.
  * *
  *   node --import tsx bench/templates.ts [--fleet-only|--flood-only] [--exporters N] [--definitions N]
+ *
+ * With --heap (and node's --expose-gc), what the JSON formatter retains instead: the live heap after a
+ * full collection once 4 000 distinct layouts have each been hot enough to compile, with the
+ * default bound of compiled layouts and without one. Evicted code must be collected, so the first
+ * stays near the bound's worth and the second grows with the layouts.
+ *
+ *   node --expose-gc --import tsx bench/templates.ts --heap
  */
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -18,7 +25,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ByteOutput } from '../src/format/byte-output.js';
+import { Ipfixcol2JsonFormatter, type FormatterCacheStats, type FormatterLimits } from '../src/format/ipfixcol2-json.js';
+import { DecodeStage } from '../src/pipeline/decode.js';
+import { makeSession } from '../src/wire/batch.js';
 import { IpfixMessageBuilder, type EncField, type EncTemplate } from '../src/wire/encode/ipfix.js';
+import { IeRegistry } from '../src/wire/ie/registry.js';
 import { cpuSeconds, rssBytes, udpSocketState } from './proc.js';
 import { Prng } from '../test/helpers/prng.js';
 
@@ -291,7 +303,71 @@ export function formatTemplateBench(r: TemplateBenchResult, exporters = 1000, de
   return lines.join('\n');
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+// ---- in-process: what the formatter retains ----------------------------------------------------
+
+export interface HeapResult {
+  readonly layouts: number;
+  readonly bounded: { readonly heapMB: number; readonly stats: FormatterCacheStats };
+  readonly unbounded: { readonly heapMB: number; readonly stats: FormatterCacheStats };
+  readonly baseMB: number;
+}
+
+/** Live heap (MiB) after full collections; needs --expose-gc. */
+function liveHeapMB(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run node with --expose-gc');
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+/**
+ * `layouts` distinct templates (one exporter each, 1000 per run of ids), each with enough records
+ * to be compiled at once (hotRecords 1), formatted by a formatter with `limits`; returns the live
+ * heap with the decoder and formatter still reachable.
+ */
+function retained(layouts: number, limits: Partial<FormatterLimits>): { heapMB: number; stats: FormatterCacheStats } {
+  const load = fleetLoad(layouts / 10, 10);
+  const fmt = new Ipfixcol2JsonFormatter({}, undefined, { hotRecords: 1, ...limits });
+  const out = new ByteOutput(1 << 16);
+  const stage = new DecodeStage({
+    registry: IeRegistry.builtin(),
+    onBatch: (b) => {
+      fmt.formatBatchInto(b, out);
+      out.reset();
+    },
+  });
+  load.exporters.forEach((e, i) => {
+    const s = makeSession('udp', `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`, 4739, 4739);
+    stage.handle(e.templates, s, 0);
+    for (const d of e.data) stage.handle(d, s, 0);
+  });
+  const heapMB = liveHeapMB();
+  // Kept reachable until measured.
+  if (stage.counters.records === 0) throw new Error('nothing decoded');
+  return { heapMB, stats: fmt.cacheStats };
+}
+
+export function runHeapCheck(layouts = 4000): HeapResult {
+  const baseMB = liveHeapMB();
+  const bounded = retained(layouts, {});
+  const unbounded = retained(layouts, { compiledLayouts: Number.MAX_SAFE_INTEGER });
+  return { layouts, baseMB, bounded, unbounded };
+}
+
+export function formatHeapCheck(r: HeapResult): string {
+  const line = (name: string, x: HeapResult['bounded']) =>
+    `    ${name.padEnd(34)} live heap ${(x.heapMB - r.baseMB).toFixed(1).padStart(6)} MiB  (${x.stats.compiled} compiled now, ${x.stats.compiles} compiles, ${x.stats.compiledEvictions} evictions)`;
+  return [
+    `  what the JSON formatter retains: ${r.layouts} distinct templates, each hot enough to compile (decoder and templates included)`,
+    line('default bound of compiled layouts', r.bounded),
+    line('no bound', r.unbounded),
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1] && process.argv.includes('--heap')) {
+  console.log(formatHeapCheck(runHeapCheck()));
+} else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   const num = (name: string) => {
     const k = args.indexOf(name);
