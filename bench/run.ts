@@ -22,7 +22,7 @@
  * the goal, and the machine's load average at the start and the end (other work on a 2-core machine
  * moves every number).
  *
- *   npm run bench [-- --quick] [-- --no-udp] [-- --no-file] [-- --no-memory] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-file] [-- --no-memory] [-- --no-memory-peer] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
 import { spawnSync } from 'node:child_process';
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     console.log('');
     const tb = await import('./templates.js');
     const definitions = quick ? 20_000 : 200_000;
-    const r = await tb.runTemplateBench({ exporters: 1000, definitions });
+    const r = await tb.runTemplateBench({ exporters: 1000, definitions, peer: !args.has('--no-memory-peer') });
     console.log(tb.formatTemplateBench(r, 1000, definitions));
     const row = (path: string, rows: readonly import('./templates.js').MemoryResult[] | undefined, added: boolean, goal: string) => {
       const sl = rows?.find((m) => m.name.startsWith('sluice'));

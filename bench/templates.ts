@@ -120,6 +120,8 @@ export interface MemoryResult {
   readonly idleMB: number;
   readonly rssMB: number;
   readonly addedMB: number;
+  /** Fleet: RSS once the templates are in, before any data. */
+  readonly templatesOnlyMB?: number;
   readonly kernelDrops: number;
   readonly seconds: number;
 }
@@ -205,6 +207,7 @@ export async function measureMemory(r: Receiver, port: number, load: Load): Prom
     await sleep(300);
     const idle = rssBytes(pid);
     const drops0 = udpSocketState(port)?.drops ?? 0;
+    let templatesOnly: number | undefined;
     if (load.kind === 'flood') {
       const sock = dgram.createSocket('udp4');
       await new Promise<void>((res) => sock.connect(port, '127.0.0.1', res));
@@ -222,6 +225,7 @@ export async function measureMemory(r: Receiver, port: number, load: Load): Prom
       }
       await paced(port, (e) => socks[e]!.send(ex[e]!.templates, port, '127.0.0.1'), ex.length);
       await settled(pid, port);
+      templatesOnly = rssBytes(pid);
       const per = ex[0]!.data.length;
       await paced(port, (i) => socks[i % ex.length]!.send(ex[i % ex.length]!.data[Math.floor(i / ex.length)]!, port, '127.0.0.1'), ex.length * per);
       await settled(pid, port);
@@ -231,7 +235,15 @@ export async function measureMemory(r: Receiver, port: number, load: Load): Prom
     const drops = (udpSocketState(port)?.drops ?? 0) - drops0;
     child.kill('SIGTERM');
     await exited;
-    return { name: r.name, idleMB: idle / 2 ** 20, rssMB: rss / 2 ** 20, addedMB: (rss - idle) / 2 ** 20, kernelDrops: drops, seconds: (performance.now() - t0) / 1000 };
+    return {
+      name: r.name,
+      idleMB: idle / 2 ** 20,
+      rssMB: rss / 2 ** 20,
+      addedMB: (rss - idle) / 2 ** 20,
+      templatesOnlyMB: templatesOnly !== undefined ? templatesOnly / 2 ** 20 : undefined,
+      kernelDrops: drops,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } catch (err) {
     throw new Error(`${r.name}: ${(err as Error).message}\n--- its output:\n${log.slice(-3000)}`);
   } finally {
@@ -290,7 +302,8 @@ export function formatTemplateBench(r: TemplateBenchResult, exporters = 1000, de
     if (rows === undefined) return;
     lines.push(`  ${title}`);
     for (const m of rows) {
-      lines.push(`    ${m.name.padEnd(16)} RSS ${mb(m.rssMB).padStart(8)}  (idle ${mb(m.idleMB)}, added ${mb(m.addedMB)})  kernel drops ${m.kernelDrops}, ${m.seconds.toFixed(1)} s`);
+      const tpl = m.templatesOnlyMB !== undefined ? `, ${mb(m.templatesOnlyMB)} after the templates alone` : '';
+      lines.push(`    ${m.name.padEnd(16)} RSS ${mb(m.rssMB).padStart(8)}  (idle ${mb(m.idleMB)}, added ${mb(m.addedMB)}${tpl})  kernel drops ${m.kernelDrops}, ${m.seconds.toFixed(1)} s`);
     }
     const s = rows.find((m) => m.name.startsWith('sluice'));
     const p = rows.find((m) => m.name === 'nfcapd');
