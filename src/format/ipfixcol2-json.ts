@@ -431,14 +431,15 @@ export class Ipfixcol2JsonFormatter {
   private warm(en: LayoutEntry, records: number): CompiledLayout | undefined {
     if (en.compiled !== undefined) return en.compiled;
     en.heat += records;
-    if (en.heat < this.limits.hotRecords) return undefined;
+    if (en.heat < this.limits.hotRecords || this.limits.compiledLayouts <= 0) return undefined;
     if (this.hot.size >= this.limits.compiledLayouts) {
       let coldest: LayoutEntry | undefined;
       for (const h of this.hot) if (coldest === undefined || h.used < coldest.used) coldest = h;
-      if (coldest !== undefined) this.cool(coldest);
-      this.stats.compiledEvictions++;
+      if (coldest !== undefined) {
+        this.cool(coldest);
+        this.stats.compiledEvictions++;
+      }
     }
-    if (this.limits.compiledLayouts <= 0) return undefined;
     en.compiled = compileLayout(en.layout, this.env);
     en.used = ++this.clock;
     this.hot.add(en);
