@@ -150,8 +150,8 @@ async function main(): Promise<void> {
     console.log('  IPFIXcol2 (the issue\'s peer, 0.75 M records/s on these machines) is not installable here; nfcapd reads no IPFIX files: its per-CPU-second rate over UDP stands in');
     summary.push({
       path: 'IPFIX file -> default JSON -> /dev/null, one core',
-      sluice: `${M(f.recordsPerSec)}rec/s (sluice decode: ${f.cli !== undefined ? M(f.cli.recordsPerSec) : 'n/a '}rec/s)`,
-      peer: nfcapdPerCpu !== undefined ? `nfcapd ${M(nfcapdPerCpu)}/CPU-s (binary)` : 'none (IPFIXcol2 not installable)',
+      sluice: `${M(f.recordsPerSec)} rec/s (sluice decode: ${f.cli !== undefined ? `${M(f.cli.recordsPerSec)} rec/s` : 'n/a'})`,
+      peer: nfcapdPerCpu !== undefined ? `nfcapd ${M(nfcapdPerCpu)} rec per CPU-s (binary)` : 'none (IPFIXcol2 not installable)',
       ratio: nfcapdPerCpu !== undefined ? `${(f.recordsPerSec / nfcapdPerCpu).toFixed(2)}x` : '',
       goal: '>= 1.5 M rec/s (2x IPFIXcol2)',
     });
@@ -160,8 +160,8 @@ async function main(): Promise<void> {
     const dflt = udp.find((r) => r.name === 'sluice collect') ?? sluiceUdp;
     summary.push({
       path: `UDP ingest, no loss, defaults (${dflt.name}), JSON to /dev/null`,
-      sluice: `${M(dflt.recordsPerSec)}rec/s (${((dflt.recordsPerSec / stream.recordsPerMessage) / 1000).toFixed(0)} k msg/s)`,
-      peer: `nfcapd ${M(nfcapd.recordsPerSec)}rec/s`,
+      sluice: `${M(dflt.recordsPerSec)} rec/s (${((dflt.recordsPerSec / stream.recordsPerMessage) / 1000).toFixed(0)} k msg/s)`,
+      peer: `nfcapd ${M(nfcapd.recordsPerSec)} rec/s`,
       ratio: `${(dflt.recordsPerSec / nfcapd.recordsPerSec).toFixed(2)}x`,
       goal: '>= 2.0x IPFIXcol2',
     });
