@@ -8,15 +8,24 @@
  *   (b) `sluice collect` and `nfcapd` (Debian nfdump 1.7) as processes, fed over loopback UDP by the
  *       same paced sender (bench/udp.ts): wall-clock records/s, records per CPU second, CPU share,
  *       kernel drops, RSS.
- * Then the sFlow benchmark (bench/sflow.ts), the relay benchmark (bench/relay.ts: sluice relay
+ * (c) the issue's file row: an IPFIX file to the default JSON, written to /dev/null (bench/file-decode.ts),
+ *     in-process through collect's Fanout and as `sluice decode FILE > /dev/null`.
+ * Then memory under template load (bench/templates.ts: RSS of `sluice collect` fed 1 000 exporters x
+ * 10 distinct templates, and a 200 000-definition template flood, next to nfcapd),
+ * the sFlow benchmark (bench/sflow.ts), the relay benchmark (bench/relay.ts: sluice relay
  * next to nfcapd -R) and the probe benchmark (bench/probe.ts: packets/s metered from a pcap next to
  * softflowd -r) when present, then records/s through each output
  * (bench/outputs.ts: file none/gzip/lz4/zstd, tcp-server, send tcp; bench/kafka.ts: Kafka to
  * librdkafka's mock broker, when kcat is installed).
  *
- *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
+ * The run ends with the issue's table: each row, sluice next to its peer of this run, the ratio and
+ * the goal, and the machine's load average at the start and the end (other work on a 2-core machine
+ * moves every number).
+ *
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-file] [-- --no-memory] [-- --no-memory-peer] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +42,17 @@ const quick = args.has('--quick');
 const envInt = (name: string): number | undefined => (process.env[name] !== undefined ? Number(process.env[name]) : undefined);
 
 const M = (n: number) => `${(n / 1e6).toFixed(2)} M`;
+const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+/** One row of the issue's table, filled as the parts run. */
+interface SummaryRow {
+  readonly path: string;
+  readonly sluice: string;
+  readonly peer: string;
+  readonly ratio: string;
+  readonly goal: string;
+}
+const summary: SummaryRow[] = [];
 const pad = (s: string, n: number) => s.padStart(n);
 
 function row(label: string, wall: string, perCpu: string, cpu: string, drops: string, note: string): string {
@@ -41,6 +61,8 @@ function row(label: string, wall: string, perCpu: string, cpu: string, drops: st
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const load0 = loadavg();
+  console.log(`load average at start (1, 5, 15 min): ${load0}`);
   const stream = buildIpfixStream(quick ? 1000 : 4000, 25);
   const bytesPerDatagram = Math.round(stream.bytes / stream.datagrams.length);
   console.log(
@@ -116,10 +138,67 @@ async function main(): Promise<void> {
     }
   }
 
+  const nfcapdPerCpu = nfcapd?.recordsPerCpuSec;
+  if (!args.has('--no-file')) {
+    console.log('');
+    const { runFileDecodeBench } = await import('./file-decode.js');
+    const f = runFileDecodeBench({ passes: quick ? 4 : 10, runs: quick ? 2 : 3 });
+    console.log(`IPFIX file (${f.fileMB.toFixed(0)} MB, ${f.records} records) -> default JSON -> /dev/null, one core:`);
+    console.log(`  in-process (collect's Fanout, 256 KB writes)  ${M(f.recordsPerSec)} records/s, ${M(f.recordsPerCpuSec)} per CPU-second (best of ${f.runs.length}: ${f.runs.map((r) => (r / 1e6).toFixed(2)).join(' ')})`);
+    if (f.cli !== undefined) console.log(`  sluice decode FILE > /dev/null               ${M(f.cli.recordsPerSec)} records/s, ${M(f.cli.recordsPerCpuSec)} per CPU-second, peak RSS ${f.cli.maxRssMB.toFixed(0)} MiB`);
+    else console.log('  sluice decode FILE > /dev/null: not measured (needs /usr/bin/time, or the command failed)');
+    console.log('  IPFIXcol2 (the issue\'s peer, 0.75 M records/s on these machines) is not installable here; nfcapd reads no IPFIX files: its per-CPU-second rate over UDP stands in');
+    summary.push({
+      path: 'IPFIX file -> default JSON -> /dev/null, one core',
+      sluice: `${M(f.recordsPerSec)} rec/s (sluice decode: ${f.cli !== undefined ? `${M(f.cli.recordsPerSec)} rec/s` : 'n/a'})`,
+      peer: nfcapdPerCpu !== undefined ? `nfcapd ${M(nfcapdPerCpu)} rec per CPU-s (binary)` : 'none (IPFIXcol2 not installable)',
+      ratio: nfcapdPerCpu !== undefined ? `${(f.recordsPerSec / nfcapdPerCpu).toFixed(2)}x` : '',
+      goal: '>= 1.5 M rec/s (2x IPFIXcol2)',
+    });
+  }
+  if (sluiceUdp !== undefined && nfcapd !== undefined) {
+    const dflt = udp.find((r) => r.name === 'sluice collect') ?? sluiceUdp;
+    summary.push({
+      path: `UDP ingest, no loss, defaults (${dflt.name}), JSON to /dev/null`,
+      sluice: `${M(dflt.recordsPerSec)} rec/s (${((dflt.recordsPerSec / stream.recordsPerMessage) / 1000).toFixed(0)} k msg/s)`,
+      peer: `nfcapd ${M(nfcapd.recordsPerSec)} rec/s`,
+      ratio: `${(dflt.recordsPerSec / nfcapd.recordsPerSec).toFixed(2)}x`,
+      goal: '>= 2.0x IPFIXcol2',
+    });
+  }
+
+  if (!args.has('--no-memory')) {
+    console.log('');
+    const tb = await import('./templates.js');
+    const definitions = quick ? 20_000 : 200_000;
+    const r = await tb.runTemplateBench({ exporters: 1000, definitions, peer: !args.has('--no-memory-peer') });
+    console.log(tb.formatTemplateBench(r, 1000, definitions));
+    const row = (path: string, rows: readonly import('./templates.js').MemoryResult[] | undefined, added: boolean, goal: string) => {
+      const sl = rows?.find((m) => m.name.startsWith('sluice'));
+      const pe = rows?.find((m) => m.name === 'nfcapd');
+      if (sl === undefined) return;
+      const v = (m: import('./templates.js').MemoryResult) => (added ? `+${m.addedMB.toFixed(0)} MiB (${m.rssMB.toFixed(0)} total)` : `${m.rssMB.toFixed(0)} MiB`);
+      summary.push({ path, sluice: v(sl), peer: pe !== undefined ? `nfcapd ${v(pe)}` : 'none', ratio: pe !== undefined ? `${(added ? sl.addedMB / Math.max(1, pe.addedMB) : sl.rssMB / pe.rssMB).toFixed(2)}x` : '', goal });
+    };
+    // Evicted generated code must really be freed: the live heap, in a child with --expose-gc.
+    const heap = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./templates.ts', import.meta.url)), '--heap'], { encoding: 'utf8' });
+    console.log(heap.status === 0 ? heap.stdout.trimEnd() : `  heap check failed: ${heap.stderr.slice(-500)}`);
+    row('RSS after 1 000 exporters x 10 IPFIX templates (20 fields, all different), with data', r.fleet, false, '<= 200 MiB');
+    row(`RSS added by a template flood (one exporter, ${definitions} definitions, no data)`, r.flood, true, '<= +64 MiB, bounded');
+  }
+
   if (!args.has('--no-sflow') && existsSync(fileURLToPath(new URL('./sflow.ts', import.meta.url)))) {
     console.log('');
     const sflow = await import('./sflow.js');
-    console.log(sflow.formatSflowBench(await sflow.runSflowBench(quick ? { seconds: 1, sfcapdDatagrams: 20_000 } : {})));
+    const r = await sflow.runSflowBench(quick ? { seconds: 1, sfcapdDatagrams: 20_000 } : {});
+    console.log(sflow.formatSflowBench(r));
+    summary.push({
+      path: 'sFlow decode + JSON, one core',
+      sluice: `${(r.decodeJson.samplesPerSec / 1000).toFixed(0)} k samples/s`,
+      peer: r.sfcapd !== undefined ? `sfcapd ${(r.sfcapd.samplesPerSec / 1000).toFixed(0)} k/CPU-s (decode, binary)` : 'none',
+      ratio: r.sfcapd !== undefined ? `${(r.decodeJson.samplesPerSec / r.sfcapd.samplesPerSec).toFixed(2)}x` : '',
+      goal: '>= 1.0x',
+    });
   }
 
   if (!args.has('--no-relay') && existsSync(fileURLToPath(new URL('./relay.ts', import.meta.url)))) {
@@ -165,6 +244,10 @@ async function main(): Promise<void> {
       }
       if (peer !== undefined) {
         const ratio = (name: string) => (rows.find((r) => r.name === name)?.recordsPerSec ?? NaN) / peer.recordsPerSec;
+        const one = rows.find((r) => r.name === 'kafka (defaults, acks=all)');
+        if (one !== undefined) {
+          summary.push({ path: 'Kafka, one record per message', sluice: `${(one.recordsPerSec / 1000).toFixed(0)} k rec/s`, peer: `kcat -P ${(peer.recordsPerSec / 1000).toFixed(0)} k`, ratio: `${ratio(one.name).toFixed(2)}x`, goal: '>= 0.5x' });
+        }
         console.log(
           `  ratio sluice / kcat -P: one record per message ${ratio('kafka (defaults, acks=all)').toFixed(2)}x, ` +
             `recordsPerMessage=100 ${ratio('kafka recordsPerMessage=100').toFixed(2)}x (librdkafka through @confluentinc/kafka-javascript)`,
@@ -178,6 +261,13 @@ async function main(): Promise<void> {
     console.log('\nProfiling the in-process path (node --cpu-prof):');
     console.log(formatSelfTimes(profileInProcess(), 25));
   }
+  console.log('\nThe issue\'s table, from this run:');
+  const cols = [58, 44, 40, 8, 30];
+  const line = (c: readonly string[]) => '| ' + c.map((x, k) => x.padEnd(cols[k]!)).join(' | ') + ' |';
+  console.log(line(['path', 'sluice', 'peer', 'ratio', 'goal']));
+  console.log(line(cols.map((n) => '-'.repeat(n))));
+  for (const r of summary) console.log(line([r.path, r.sluice, r.peer, r.ratio, r.goal]));
+  console.log(`load average (1, 5, 15 min): ${load0} at the start, ${loadavg()} at the end; ${os.cpus().length} cores`);
   console.log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -22,6 +22,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter } from '../src/format/ipfixcol2-json.js';
 import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession, type FlowBatch } from '../src/wire/batch.js';
@@ -48,7 +49,10 @@ export interface SflowBenchResult {
   readonly samplesPerDatagram: number;
   readonly bytesPerDatagram: number;
   readonly decode: Rate;
+  /** Decode + JSON as collect writes it: UTF-8 bytes from the byte formatter. */
   readonly decodeJson: Rate;
+  /** Decode + JSON text (the string formatter, a reference path collect does not use). */
+  readonly decodeJsonText: Rate;
   /** undefined when sfcapd is not installed. */
   readonly sfcapd?: Rate & { readonly sent: number; readonly stored: number; readonly cpuSec: number };
   /** `sluice collect` over loopback UDP, measured like sfcapd. */
@@ -118,7 +122,7 @@ function timeLoop(datagrams: readonly Buffer[], seconds: number, step: (b: Buffe
   return run(seconds * 1000);
 }
 
-function inProcess(datagrams: readonly Buffer[], seconds: number): { decode: number; decodeJson: number } {
+function inProcess(datagrams: readonly Buffer[], seconds: number): { decode: number; decodeJson: number; decodeJsonText: number } {
   const session = makeSession('udp', '192.0.2.250', 6343, 6343);
   const nowMs = 1_700_000_000_000;
   // (a) the decoder alone, into a sink that only counts.
@@ -133,18 +137,33 @@ function inProcess(datagrams: readonly Buffer[], seconds: number): { decode: num
     },
   };
   const decode = timeLoop(datagrams, seconds, (b) => dec.decode(b, session, nowMs, sink));
-  // (b) what collect does per datagram: decoder, time model, JSON text.
+  // (b) what collect does per datagram: decoder, time model, JSON as UTF-8 bytes (collect's encoder).
   const fmt = new Ipfixcol2JsonFormatter({}, protocolKeyword);
-  let chars = 0;
+  const out = new ByteOutput(1 << 20);
+  let bytes = 0;
   const pipeline = new DecodeStage({
+    registry: IeRegistry.builtin(),
+    onBatch: (b) => {
+      fmt.formatBatchInto(b, out);
+      if (out.len >= 256 * 1024) {
+        bytes += out.len;
+        out.reset();
+      }
+    },
+  });
+  const decodeJson = timeLoop(datagrams, seconds, (b) => pipeline.handle(b, session, nowMs));
+  // (c) the same with the string formatter (JSON text), for reference.
+  let chars = 0;
+  const textPipeline = new DecodeStage({
     registry: IeRegistry.builtin(),
     onBatch: (b) => {
       chars += fmt.formatBatch(b).length;
     },
   });
-  const decodeJson = timeLoop(datagrams, seconds, (b) => pipeline.handle(b, session, nowMs));
-  if (records === 0 || chars === 0 || pipeline.counters.drops.total() !== 0) throw new Error('benchmark decoded nothing, or dropped input');
-  return { decode, decodeJson };
+  const decodeJsonText = timeLoop(datagrams, seconds, (b) => textPipeline.handle(b, session, nowMs));
+  bytes += out.len;
+  if (records === 0 || chars === 0 || bytes === 0 || pipeline.counters.drops.total() !== 0 || textPipeline.counters.drops.total() !== 0) throw new Error('benchmark decoded nothing, or dropped input');
+  return { decode, decodeJson, decodeJsonText };
 }
 
 function has(cmd: string, args: readonly string[]): boolean {
@@ -259,8 +278,9 @@ export async function runSflowBench(o: SflowBenchOptions = {}): Promise<SflowBen
   const bytes = datagrams.reduce((n, b) => n + b.length, 0) / datagrams.length;
   const r = inProcess(datagrams, seconds);
   const rate = (dps: number): Rate => ({ datagramsPerSec: dps, samplesPerSec: dps * SAMPLES_PER_DATAGRAM });
-  const base = { samplesPerDatagram: SAMPLES_PER_DATAGRAM, bytesPerDatagram: Math.round(bytes), decode: rate(r.decode), decodeJson: rate(r.decodeJson) };
+  const base = { samplesPerDatagram: SAMPLES_PER_DATAGRAM, bytesPerDatagram: Math.round(bytes), decode: rate(r.decode), decodeJson: rate(r.decodeJson), decodeJsonText: rate(r.decodeJsonText) };
   const total = o.sfcapdDatagrams ?? 100_000;
+  if (total === 0) return base;
   const collect = await sluiceCollect(datagrams, total);
   if (!has('sfcapd', ['-V']) || !has('nfdump', ['-V'])) return { ...base, collect, note: 'sfcapd/nfdump not installed (apt-get install nfdump-sflow nfdump): no peer to compare with' };
   return { ...base, collect, sfcapd: await sfcapd(datagrams, total) };
@@ -272,7 +292,8 @@ export function formatSflowBench(r: SflowBenchResult): string {
   const lines = [
     `sFlow v5, ${r.samplesPerDatagram} flow samples (128-byte raw header + extended switch) per ${r.bytesPerDatagram}-byte datagram`,
     `  sluice decode            ${k(r.decode.datagramsPerSec).padStart(6)} datagrams/s  ${k(r.decode.samplesPerSec).padStart(6)} samples/s  (one core, in-process)`,
-    `  sluice decode + JSON     ${k(r.decodeJson.datagramsPerSec).padStart(6)} datagrams/s  ${k(r.decodeJson.samplesPerSec).padStart(6)} samples/s  (one core, in-process)`,
+    `  sluice decode + JSON     ${k(r.decodeJson.datagramsPerSec).padStart(6)} datagrams/s  ${k(r.decodeJson.samplesPerSec).padStart(6)} samples/s  (one core, in-process, UTF-8 JSON as collect writes it)`,
+    `  sluice decode + JSON text ${k(r.decodeJsonText.datagramsPerSec).padStart(5)} datagrams/s  ${k(r.decodeJsonText.samplesPerSec).padStart(6)} samples/s  (one core, in-process, string formatter, reference only)`,
   ];
   const udp = (name: string, s: OverUdp, what: string) =>
     `  ${name.padEnd(24)} ${k(s.datagramsPerSec).padStart(6)} datagrams/s  ${k(s.samplesPerSec).padStart(6)} samples/s  per CPU second over UDP (${s.stored} of ${s.sent * r.samplesPerDatagram} samples ${what}, ${s.cpuSec.toFixed(2)} s CPU)`;
@@ -282,7 +303,7 @@ export function formatSflowBench(r: SflowBenchResult): string {
     lines.push(udp('sfcapd (nfdump-sflow)', s, 'stored'));
     const ratio = (x: number) => `${(x / s.samplesPerSec).toFixed(2)}x`;
     lines.push(
-      `  ratio sluice/sfcapd: decode ${ratio(r.decode.samplesPerSec)}, decode + JSON ${ratio(r.decodeJson.samplesPerSec)}` +
+      `  ratio sluice/sfcapd: decode ${ratio(r.decode.samplesPerSec)}, decode + JSON ${ratio(r.decodeJson.samplesPerSec)} (text ${ratio(r.decodeJsonText.samplesPerSec)})` +
         (r.collect !== undefined ? `, collect over UDP ${ratio(r.collect.samplesPerSec)}` : ''),
     );
   } else if (r.note !== undefined) lines.push(`  ${r.note}`);

@@ -260,7 +260,9 @@ test('template count is bounded per session and in total', () => {
   const h = new Harness({}, { maxTemplatesPerSession: 10, maxTemplatesTotal: 15 });
   const many = Array.from({ length: 12 }, (_, i) => ({ ...T256, id: 256 + i }));
   h.feed(msg().templates(many).build());
-  assert.equal(h.dropReasons().filter((r) => r === 'template-limit').length, 2);
+  // One drop event for the set, counting both refused templates.
+  assert.equal(h.dropReasons().filter((r) => r === 'template-limit').length, 1);
+  assert.equal(h.pipeline.counters.drops.byReason.get('template-limit'), 2);
   h.feed(msg().templates(many).build(), undefined, makeSession('udp', '192.0.2.2', 1, 1));
   assert.equal(h.pipeline.decoder.store.templateCount, 15);
 });

@@ -50,13 +50,22 @@ export class ByteOutput {
   }
 
   /**
-   * A copy of the bytes written so far in a buffer of its own (not from the shared pool, so its
-   * ArrayBuffer can be transferred to another thread), then reset(). Safe to hand to stream.write().
+   * The bytes written so far in a buffer of its own (not from the shared pool, so its ArrayBuffer
+   * can be transferred to another thread), then reset(). Safe to hand to stream.write(). A buffer
+   * at least half full is handed over whole and replaced by a fresh one of the same size, which
+   * saves copying it (at a megabyte per hand-over, the copy was a tenth of the JSON path's time).
    */
   take(): Buffer {
-    const out = Buffer.allocUnsafeSlow(this.len);
-    this.b.copy(out, 0, 0, this.len);
+    const n = this.len;
     this.len = 0;
+    if (n >= this.b.length >>> 1) {
+      const out = this.b.subarray(0, n);
+      this.b = Buffer.allocUnsafeSlow(this.b.length);
+      this.v = new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
+      return out;
+    }
+    const out = Buffer.allocUnsafeSlow(n);
+    this.b.copy(out, 0, 0, n);
     return out;
   }
 

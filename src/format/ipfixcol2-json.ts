@@ -6,6 +6,7 @@ import { LIST_SEMANTICS, type FieldValue, type ListValue } from '../wire/values.
 import { IeRegistry, protocolKeyword } from '../wire/ie/registry.js';
 import { isIP } from 'node:net';
 import type { ByteOutput } from './byte-output.js';
+import { compileLayout, LayoutBuilder, maxBytes, Op, runLayout, type ByteEnv, type ByteLayout, type CompiledLayout } from './byte-layout.js';
 import * as W from './json-bytes.js';
 import * as J from './json-values.js';
 
@@ -54,77 +55,41 @@ export type ProtocolNames = ReadonlyMap<number, string> | ((n: number) => string
  * `J.fn` in generated code into a getter call, which costs more than the helper itself.
  */
 const HELPERS: typeof J = { ...J };
-const BYTE_HELPERS: typeof W = { ...W };
 
-/**
- * Writes one record into out.buf at out.len and advances out.len. `B` is the room the caller made
- * (ensure) for it: the compile-time bound of the layout plus 6 bytes per record byte.
- */
-type ByteRecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput, B: number) => void;
-
-/** Writes every record of a batch (one view), as the record formatter called for each would. */
-type ByteBatchFormatter = (b: FlowBatch, out: ByteOutput) => void;
-
-interface CompiledBytes {
-  readonly fn: ByteRecordFormatter;
-  readonly batch: ByteBatchFormatter;
-  /** Upper bound of the output bytes of a record, apart from 6 bytes per record byte. */
-  readonly bound: number;
+/** Layout cache bounds. */
+export interface FormatterLimits {
+  /** Layouts kept compiled at once; past it the least recently used one goes back to being interpreted. */
+  readonly compiledLayouts: number;
+  /** Records a layout formats interpreted before it is compiled. */
+  readonly hotRecords: number;
+  /** Layouts (interpreted descriptions, a few hundred bytes each) kept by shape; past it the oldest is forgotten. */
+  readonly layouts: number;
 }
 
-/** Literal byte runs up to this length are written as unrolled stores, longer ones by a copy. */
-const UNROLL_MAX = 256;
+export const DEFAULT_FORMATTER_LIMITS: FormatterLimits = { compiledLayouts: 512, hotRecords: 512, layouts: 16_384 };
 
-const f64Scratch = new DataView(new ArrayBuffer(8));
-
-/**
- * The 8 bytes at k as a little-endian float64 literal, or undefined when they are not a finite
- * number (a NaN's payload need not survive a store) or the literal does not give them back.
- */
-function f64Literal(bytes: readonly number[], k: number): string | undefined {
-  for (let j = 0; j < 8; j++) f64Scratch.setUint8(j, bytes[k + j]!);
-  const x = f64Scratch.getFloat64(0, true);
-  if (!Number.isFinite(x)) return undefined;
-  const text = Object.is(x, -0) ? '-0' : String(x);
-  f64Scratch.setFloat64(0, Number(text), true);
-  for (let j = 0; j < 8; j++) if (f64Scratch.getUint8(j) !== bytes[k + j]) return undefined;
-  return text;
+/** What the layout cache did: for metrics (a compile or an eviction is a rare event worth counting). */
+export interface FormatterCacheStats {
+  /** Layouts known, and how many of them are compiled now. */
+  readonly layouts: number;
+  readonly compiled: number;
+  /** Layouts compiled since start (a layout evicted and hot again counts again). */
+  readonly compiles: number;
+  /** Compiled layouts dropped back to interpretation to stay within compiledLayouts. */
+  readonly compiledEvictions: number;
+  /** Layouts forgotten to stay within `layouts` (rebuilt if a template of that shape comes back). */
+  readonly layoutEvictions: number;
 }
 
-/**
- * Statements storing `bytes` at p + 0.. through the DataView `dv`: 8 bytes per store as float64
- * (the text of a literal is a finite double), else two 32-bit words; the tail as one store that
- * overlaps the bytes before it. One bounds-checked store for eight bytes, not eight. Runs under
- * four bytes go byte by byte.
- */
-function literalStores(bytes: readonly number[]): string {
-  const n = bytes.length;
-  const at = (k: number) => `p${k ? ' + ' + k : ''}`;
-  if (n < 4) return bytes.map((v, k) => `d[${at(k)}] = ${v};`).join(' ');
-  const word = (k: number) => `dv.setUint32(${at(k)}, ${(bytes[k]! | (bytes[k + 1]! << 8) | (bytes[k + 2]! << 16) | (bytes[k + 3]! << 24)) >>> 0}, true);`;
-  const eight = (k: number) => {
-    const f = f64Literal(bytes, k);
-    return f !== undefined ? `dv.setFloat64(${at(k)}, ${f}, true);` : `${word(k)} ${word(k + 4)}`;
-  };
-  if (n < 8) return n === 4 ? word(0) : `${word(0)} ${word(n - 4)}`;
-  const parts: string[] = [];
-  for (let k = 0; k + 8 <= n; k += 8) parts.push(eight(k));
-  if (n % 8 !== 0) parts.push(n % 8 <= 4 ? word(n - 4) : eight(n - 8));
-  return parts.join(' ');
-}
-
-/** Expression reading the big-endian unsigned integer of 1, 2 or 4 bytes at `at` (record bytes exist). */
-function readExpr(at: string, len: 1 | 2 | 4): string {
-  if (len === 1) return `buf[${at}]`;
-  if (len === 2) return `((buf[${at}] << 8) | buf[${at} + 1])`;
-  return `(buf[${at}] * 16777216 + ((buf[${at} + 1] << 16) | (buf[${at} + 2] << 8) | buf[${at} + 3]))`;
-}
-
-/** Writes a string of unknown size (lists, detailedInfo) at p, growing the buffer as needed. */
-function writeStringAt(out: ByteOutput, p: number, text: string, B: number): number {
-  out.len = p;
-  out.ensure(text.length * 3 + B);
-  return p + out.buf.write(text, p, 'utf8');
+/** One layout under one view and field selection, shared by every template of its shape. */
+interface LayoutEntry {
+  readonly key: string;
+  readonly layout: ByteLayout;
+  compiled: CompiledLayout | undefined;
+  /** Records formatted interpreted since the layout was built or evicted. */
+  heat: number;
+  /** Clock of the last batch formatted compiled (least recently used goes first). */
+  used: number;
 }
 
 type RecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number) => string;
@@ -286,6 +251,40 @@ function valueKind(f: FieldSpec, o: JsonFormatOptions): ValueKind {
   }
 }
 
+/** The byte layout's writer of a value kind. */
+function opOf(kind: ValueKind): Op {
+  switch (kind.k) {
+    case 'octets':
+      return Op.Octets;
+    case 'list':
+      return Op.List;
+    case 'proto':
+      return Op.Proto;
+    case 'tcpFlags':
+      return Op.TcpFlags;
+    case 'uint':
+      return Op.Uint;
+    case 'sint':
+      return Op.Sint;
+    case 'float':
+      return Op.Float;
+    case 'bool':
+      return Op.Bool;
+    case 'mac':
+      return Op.Mac;
+    case 'ip':
+      return Op.Ip;
+    case 'string':
+      return Op.Str;
+    case 'dateSec':
+      return Op.DateSec;
+    case 'dateMs':
+      return Op.DateMs;
+    case 'dateNtp':
+      return kind.micro ? Op.NtpMicro : Op.NtpNano;
+  }
+}
+
 /**
  * Formats flow batches as IPFIXcol2 JSON lines. Each template layout is compiled once into a
  * function that reads the record bytes and concatenates precomputed keys with value text, so the
@@ -294,25 +293,51 @@ function valueKind(f: FieldSpec, o: JsonFormatOptions): ValueKind {
 export class Ipfixcol2JsonFormatter {
   readonly options: JsonFormatOptions;
   private readonly compiled = new Map<string, RecordFormatter>();
-  private readonly compiledBytes = new Map<string, CompiledBytes>();
-  private readonly bytesByTemplate = [new WeakMap<Template, CompiledBytes>(), new WeakMap<Template, CompiledBytes>(), new WeakMap<Template, CompiledBytes>()] as const;
   private readonly stringsByTemplate = [new WeakMap<Template, RecordFormatter>(), new WeakMap<Template, RecordFormatter>(), new WeakMap<Template, RecordFormatter>()] as const;
-  private readonly compiledParts = new Map<string, CompiledBytes | null>();
-  private readonly partsByTemplate = new WeakMap<FieldSelection, WeakMap<Template, CompiledBytes | null>>();
+  /**
+   * Byte layouts by view, field selection and template signature (insertion order: oldest first),
+   * and by template identity (building the signature key per batch is measurable at a million
+   * records per second). A template's WeakMap entry lives as long as the template does.
+   */
+  private readonly layouts = new Map<string, LayoutEntry>();
+  private readonly layoutsByTemplate = [new WeakMap<Template, LayoutEntry>(), new WeakMap<Template, LayoutEntry>(), new WeakMap<Template, LayoutEntry>()] as const;
+  private readonly partsByTemplate = new WeakMap<FieldSelection, WeakMap<Template, LayoutEntry | null>>();
+  /** The entries compiled now (at most limits.compiledLayouts). */
+  private readonly hot = new Set<LayoutEntry>();
+  private clock = 0;
+  private readonly stats = { compiles: 0, compiledEvictions: 0, layoutEvictions: 0 };
+  private readonly limits: FormatterLimits;
+  private readonly env: ByteEnv;
   private readonly protoTokens: string[];
-  private readonly protoBytes: Uint8Array[];
-  private readonly protoTable: W.TokenTable;
 
-  constructor(options: Partial<JsonFormatOptions> = {}, protocols: ProtocolNames = protocolKeyword) {
+  constructor(options: Partial<JsonFormatOptions> = {}, protocols: ProtocolNames = protocolKeyword, limits: Partial<FormatterLimits> = {}) {
     this.options = { ...DEFAULT_JSON_OPTIONS, ...options };
+    this.limits = { ...DEFAULT_FORMATTER_LIMITS, ...limits };
     const name = typeof protocols === 'function' ? protocols : (n: number) => protocols?.get(n);
     this.protoTokens = Array.from({ length: 256 }, (_, n) => {
       const p = name(n);
       // libfds protocols[] (generate_protocols.awk): the name, or the number as a string when unnamed
       return J.quote(p !== undefined && p !== '' ? p : String(n), true);
     });
-    this.protoBytes = this.protoTokens.map((tok) => Buffer.from(tok, 'utf8'));
-    this.protoTable = W.tokenTable(this.protoBytes);
+    const protoBytes = this.protoTokens.map((tok) => Buffer.from(tok, 'utf8'));
+    const o = this.options;
+    const hk = o.numericNames ? ['en0:id34', 'en0:id35', 'en0:id38', 'en0:id39'] : ['iana:samplingInterval', 'iana:samplingAlgorithm', 'iana:engineType', 'iana:engineId'];
+    this.env = {
+      unix: o.timestamp === 'unix',
+      octetsAsUint: o.octetArrayAsUint,
+      nonPrintable: o.nonPrintableChar,
+      protoTable: W.tokenTable(protoBytes),
+      // W.token stores 12 bytes of short tokens
+      protoMax: Math.max(12, ...protoBytes.map((x) => x.length)),
+      headerKeys: hk.map((k) => Buffer.from(`,"${k}":`, 'utf8')),
+      list: (b, i, k, view) => this.listJson(b.lists?.[i]?.[k], view as View),
+      detailed: (ctx, id) => this.detailed(ctx, id),
+    };
+  }
+
+  /** What the layout cache holds and did (compiles, evictions), for metrics. */
+  get cacheStats(): FormatterCacheStats {
+    return { layouts: this.layouts.size, compiled: this.hot.size, ...this.stats };
   }
 
   /** Formats every record of the batch; returns newline-terminated JSON lines ('' if filtered). */
@@ -345,20 +370,29 @@ export class Ipfixcol2JsonFormatter {
     if (b.count === 0) return;
     const t = b.template;
     if (t.isOptions && this.options.ignoreOptions) return;
-    const buf = b.buf;
-    const starts = b.starts;
     if (this.options.splitBiflow && isBiflow(t)) {
-      const fwd = this.byteFormatterFor(t, FORWARD);
-      const rev = this.byteFormatterFor(t, REVERSE);
+      const fwd = this.layoutFor(t, FORWARD);
+      const rev = this.layoutFor(t, REVERSE);
+      this.warm(fwd, b.count);
+      this.warm(rev, b.count);
+      const buf = b.buf;
+      const starts = b.starts;
       for (let i = 0; i < b.count; i++) {
         const s = starts[i]!;
         const e = starts[i + 1]!;
-        fwd.fn(buf, s, e, b, i, out, fwd.bound + 6 * (e - s));
-        rev.fn(buf, s, e, b, i, out, rev.bound + 6 * (e - s));
+        this.record(fwd, buf, s, e, b, i, out);
+        this.record(rev, buf, s, e, b, i, out);
       }
       return;
     }
-    this.byteFormatterFor(t, PLAIN).batch(b, out);
+    const en = this.layoutFor(t, PLAIN);
+    let c = en.compiled;
+    if (c === undefined) {
+      c = this.warm(en, b.count);
+      if (c === undefined) return runLayout(en.layout, this.env, b, 0, b.count, out);
+    }
+    en.used = ++this.clock;
+    c.batch(b, out);
   }
 
   /**
@@ -370,22 +404,126 @@ export class Ipfixcol2JsonFormatter {
     const t = b.template;
     let byT = this.partsByTemplate.get(part);
     if (byT === undefined) this.partsByTemplate.set(part, (byT = new WeakMap()));
-    let c = byT.get(t);
-    if (c === undefined) {
-      const key = `${part.id}|${t.signature}`;
-      c = this.compiledParts.get(key);
-      if (c === undefined) {
-        c = this.columns(t, PLAIN, part).length === 0 ? null : this.compileBytes(t, PLAIN, part);
-        if (this.compiledParts.size > 10_000) this.compiledParts.clear();
-        this.compiledParts.set(key, c);
-      }
-      byT.set(t, c);
+    let en = byT.get(t);
+    if (en === undefined) {
+      en = this.columns(t, PLAIN, part).length === 0 ? null : this.entry(`${PLAIN}|${part.id}|${t.signature}`, () => this.buildLayout(t, PLAIN, part));
+      byT.set(t, en);
     }
-    if (c === null) return false;
-    const s = b.starts[i]!;
-    const e = b.starts[i + 1]!;
-    c.fn(b.buf, s, e, b, i, out, c.bound + 6 * (e - s));
+    if (en === null) return false;
+    this.warm(en, 1);
+    this.record(en, b.buf, b.starts[i]!, b.starts[i + 1]!, b, i, out);
     return true;
+  }
+
+  /** One record through the compiled code when there is some, else interpreted. */
+  private record(en: LayoutEntry, buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput): void {
+    const c = en.compiled;
+    if (c !== undefined) {
+      en.used = ++this.clock;
+      c.fn(buf, s, e, b, i, out, en.layout.bound + 6 * (e - s));
+    } else runLayout(en.layout, this.env, b, i, i + 1, out);
+  }
+
+  /**
+   * Counts `records` towards compiling the layout and compiles it once it is hot, evicting the
+   * least recently used compiled layout past the bound. Returns the compiled code, if any.
+   */
+  private warm(en: LayoutEntry, records: number): CompiledLayout | undefined {
+    if (en.compiled !== undefined) return en.compiled;
+    en.heat += records;
+    if (en.heat < this.limits.hotRecords || this.limits.compiledLayouts <= 0) return undefined;
+    if (this.hot.size >= this.limits.compiledLayouts) {
+      let coldest: LayoutEntry | undefined;
+      for (const h of this.hot) if (coldest === undefined || h.used < coldest.used) coldest = h;
+      if (coldest !== undefined) {
+        this.cool(coldest);
+        this.stats.compiledEvictions++;
+      }
+    }
+    en.compiled = compileLayout(en.layout, this.env);
+    en.used = ++this.clock;
+    this.hot.add(en);
+    this.stats.compiles++;
+    return en.compiled;
+  }
+
+  /** Back to interpretation: the generated code is no longer referenced and is collected. */
+  private cool(en: LayoutEntry): void {
+    en.compiled = undefined;
+    en.heat = 0;
+    this.hot.delete(en);
+  }
+
+  /** The layout entry of `key`, built on first sight; the oldest is forgotten past the bound. */
+  private entry(key: string, build: () => ByteLayout): LayoutEntry {
+    let en = this.layouts.get(key);
+    if (en !== undefined) return en;
+    if (this.layouts.size >= this.limits.layouts) {
+      const first = this.layouts.values().next();
+      if (!first.done) {
+        this.cool(first.value);
+        this.layouts.delete(first.value.key);
+        this.stats.layoutEvictions++;
+      }
+    }
+    en = { key, layout: build(), compiled: undefined, heat: 0, used: 0 };
+    this.layouts.set(key, en);
+    return en;
+  }
+
+  private layoutFor(t: Template, view: View): LayoutEntry {
+    const byT = this.layoutsByTemplate[view];
+    let en = byT.get(t);
+    if (en === undefined) {
+      en = this.entry(`${view}||${t.signature}`, () => this.buildLayout(t, view));
+      byT.set(t, en);
+    }
+    return en;
+  }
+
+  /**
+   * The byte layout of a template under a view (and field selection): the same decisions as
+   * compile() makes for text, as literal bytes and field writers.
+   */
+  private buildLayout(t: Template, view: View, part?: FieldSelection): ByteLayout {
+    const o = this.options;
+    const fixed = t.fixedLength >= 0;
+    const lens = Int32Array.from(t.fields, (f) => (f.length === VARLEN ? -1 : f.length));
+    const offs: number[] = [];
+    let off = 0;
+    for (const f of t.fields) {
+      offs.push(fixed ? off : -1);
+      off += f.length;
+    }
+    const lb = new LayoutBuilder(fixed, lens, view);
+    const cols = this.columns(t, view, part);
+    const type = t.recordType ?? (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry');
+    // A part (formatFieldsInto) is a bare object of the selected members, without a newline.
+    lb.lit(part === undefined ? '{"@type":"' + type + '"' : '{');
+    let comma = part === undefined;
+    for (const col of cols) {
+      const ks = col.ks;
+      lb.lit((comma ? ',' : '') + JSON.stringify(col.key) + ':');
+      comma = true;
+      if (ks.length > 1) lb.lit('[');
+      ks.forEach((k, n) => {
+        if (n > 0) lb.lit(',');
+        const code = opOf(valueKind(col.specs[n]!, o));
+        lb.value(code, k, offs[k]!, lens[k]!, maxBytes(code, lens[k]!, this.env));
+      });
+      if (ks.length > 1) lb.lit(']');
+    }
+    if (part === undefined) {
+      const plan = timePlan(t);
+      if (plan.derived && !plan.hasAbsolute) {
+        const occurrences = new Set(cols.map((col) => col.key));
+        if (!occurrences.has('iana:flowStartMilliseconds')) lb.time(Op.TimeStart, ',"iana:flowStartMilliseconds":');
+        if (!occurrences.has('iana:flowEndMilliseconds')) lb.time(Op.TimeEnd, ',"iana:flowEndMilliseconds":');
+      }
+      if (t.origin === 'netflow5' || t.origin === 'netflow7') lb.header(this.env.headerKeys.reduce((n, k) => n + k.length, 0));
+      if (o.detailedInfo) lb.detailed();
+    }
+    return lb.finish(part === undefined ? '}\n' : '}');
   }
 
   /**
@@ -458,24 +596,6 @@ export class Ipfixcol2JsonFormatter {
     }
     byId.set(t, fn);
     return fn;
-  }
-
-  private byteFormatterFor(t: Template, view: View): CompiledBytes {
-    // Fast path by template identity: building and hashing the signature key per batch is
-    // measurable at a million records per second. The signature map shares code across
-    // templates with the same layout.
-    const byId = this.bytesByTemplate[view];
-    let c = byId.get(t);
-    if (c !== undefined) return c;
-    const key = view + t.signature;
-    c = this.compiledBytes.get(key);
-    if (c === undefined) {
-      c = this.compileBytes(t, view);
-      if (this.compiledBytes.size > 10_000) this.compiledBytes.clear();
-      this.compiledBytes.set(key, c);
-    }
-    byId.set(t, c);
-    return c;
   }
 
   /** Generates the per-record function for one template layout. */
@@ -593,204 +713,6 @@ export class Ipfixcol2JsonFormatter {
         const ntp = o.timestamp === 'unix' ? 'J.ntpMs' : 'J.ntpMsText';
         return `(${len} === 8 ? ${ts}(${ntp}(buf, ${at}, ${kind.micro})) : 'null')`;
       }
-    }
-  }
-
-  /**
-   * Generates the per-record byte writer for one template layout: the same decisions as compile(),
-   * with literal bytes stored directly and values written by the json-bytes.ts writers.
-   */
-  private compileBytes(t: Template, view: View, part?: FieldSelection): CompiledBytes {
-    const o = this.options;
-    const fixed = t.fixedLength >= 0;
-    const code: string[] = [];
-    const consts: unknown[] = [];
-    const c = (v: unknown): string => {
-      consts.push(v);
-      return `C[${consts.length - 1}]`;
-    };
-    let bound = 16;
-    let pending: number[] = [];
-    const flushLit = () => {
-      const n = pending.length;
-      if (n === 0) return;
-      if (n <= UNROLL_MAX) {
-        code.push(`${literalStores(pending)} p += ${n};`);
-      } else code.push(`p = W.bytes(d, p, ${c(Uint8Array.from(pending))});`);
-      pending = [];
-    };
-    const lit = (text: string) => {
-      const bytes = Buffer.from(text, 'utf8');
-      bound += bytes.length;
-      for (const v of bytes) pending.push(v);
-    };
-    const stmt = (s: string, maxBytes: number) => {
-      flushLit();
-      bound += maxBytes;
-      code.push(s);
-    };
-    const ts = o.timestamp === 'unix' ? 'W.unixd' : 'W.isod';
-    // Lists and detailedInfo write strings of unknown size: those records make room one by one.
-    let sized = true;
-
-    const cols = this.columns(t, view, part);
-    const occurrences = new Set(cols.map((col) => col.key));
-
-    const type = t.recordType ?? (t.isOptions ? 'ipfix.optionsEntry' : 'ipfix.entry');
-    if (!fixed) code.push('let q = s, l = 0;');
-    let off = 0;
-    const at: string[] = [];
-    const len: string[] = [];
-    t.fields.forEach((f, k) => {
-      if (fixed) {
-        at.push(`(s + ${off})`);
-        len.push(String(f.length));
-        off += f.length;
-      } else if (f.length === VARLEN) {
-        code.push(`l = buf[q++]; if (l === 255) { l = buf.readUInt16BE(q); q += 2; } const o${k} = q, l${k} = l; q += l;`);
-        at.push(`o${k}`);
-        len.push(`l${k}`);
-      } else {
-        code.push(`const o${k} = q; q += ${f.length};`);
-        at.push(`o${k}`);
-        len.push(String(f.length));
-      }
-    });
-    // A part (formatFieldsInto) is a bare object of the selected members, without a newline.
-    lit(part === undefined ? '{"@type":"' + type + '"' : '{');
-    let comma = part === undefined;
-    for (const col of cols) {
-      const ks = col.ks;
-      lit((comma ? ',' : '') + JSON.stringify(col.key) + ':');
-      comma = true;
-      if (ks.length > 1) lit('[');
-      ks.forEach((k, n) => {
-        if (n > 0) lit(',');
-        const [s, max] = this.valueStmt(col.specs[n]!, at[k]!, len[k]!, k, c, view);
-        if (s.includes('F.ws(')) sized = false;
-        stmt(s, max);
-      });
-      if (ks.length > 1) lit(']');
-    }
-    const plan = timePlan(t);
-    if (part === undefined && plan.derived && !plan.hasAbsolute) {
-      for (const [key, arr] of [['iana:flowStartMilliseconds', 'S'], ['iana:flowEndMilliseconds', 'E']] as const) {
-        if (occurrences.has(key)) continue;
-        flushLit();
-        code.push(`if (${arr}[i] === ${arr}[i]) {`);
-        lit(`,"${key}":`);
-        stmt(`p = ${ts}(d, dv, p, ${arr}[i]); }`, 32);
-      }
-    }
-    if (part === undefined && (t.origin === 'netflow5' || t.origin === 'netflow7')) {
-      const hk = o.numericNames
-        ? ['en0:id34', 'en0:id35', 'en0:id38', 'en0:id39']
-        : ['iana:samplingInterval', 'iana:samplingAlgorithm', 'iana:engineType', 'iana:engineId'];
-      const hv = ['samplingInterval', 'samplingAlgorithm', 'engineType', 'engineId'];
-      flushLit();
-      code.push('{ const h = b.ctx.header; if (h !== undefined) {');
-      hk.forEach((key, n) => {
-        lit(`,"${key}":`);
-        stmt(`p = W.num(d, p, h.${hv[n]});`, 32);
-      });
-      flushLit();
-      code.push('} }');
-    }
-    if (part === undefined && o.detailedInfo) {
-      sized = false;
-      stmt('p = F.ws(out, p, F.detailed(b.ctx, b.template.id), B); d = out.buf; dv = out.dv;', 0);
-    }
-    lit(part === undefined ? '}\n' : '}');
-    flushLit();
-    const body = code.join('\n');
-    // The same record code twice: alone (split biflow views interleave two formatters record by
-    // record), and in a loop over the batch, which makes room for all records at once when their
-    // size is bounded by the layout (no call, no ensure() per record).
-    const record =
-      `function fmtBytes(buf, s, e, b, i, out, B) {\nout.ensure(B); let d = out.buf, dv = out.dv, p = out.len; const S = b.startMs, E = b.endMs;\n` +
-      `${body}\nout.len = p;\n}`;
-    const head = sized
-      ? `out.ensure(n * ${bound} + 6 * (st[n] - st[0])); let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1];`
-      : `let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1], B = ${bound} + 6 * (e - s);\nout.len = p; out.ensure(B); d = out.buf; dv = out.dv;`;
-    const batch = `function fmtBytesBatch(b, out) {\nconst buf = b.buf, st = b.starts, n = b.count, S = b.startMs, E = b.endMs;\n${head}\n${body}\n}\nout.len = p;\n}`;
-    const tables = 'const U8W = W.U8W, U8N = W.U8N, OCTW = W.OCTW, OCTN = W.OCTN, TCPW = W.TCPW;';
-    const factory = new Function('W', 'J', 'C', 'F', `${tables}\nreturn [${record}, ${batch}];`) as (
-      w: typeof W,
-      j: typeof J,
-      c: unknown[],
-      f: { detailed: (ctx: MessageContext, id: number) => string; ws: typeof writeStringAt },
-    ) => [ByteRecordFormatter, ByteBatchFormatter];
-    const [fn, batchFn] = factory(BYTE_HELPERS, HELPERS, consts, { detailed: (ctx, id) => this.detailed(ctx, id), ws: writeStringAt });
-    return { fn, batch: batchFn, bound };
-  }
-
-  /**
-   * Statement writing the JSON token of one field at p, and the most bytes it writes beyond 6 per
-   * byte of the field's value.
-   */
-  private valueStmt(f: FieldSpec, at: string, len: string, k: number, c: (v: unknown) => string, view: View): [string, number] {
-    const o = this.options;
-    const L = Number(len); // NaN for variable-length fields
-    const known = !Number.isNaN(L);
-    const kind = valueKind(f, o);
-    const nul = 'W.nul(d, p)';
-    const ts = o.timestamp === 'unix' ? 'W.unixd' : 'W.isod';
-    switch (kind.k) {
-      case 'octets':
-        return [`p = W.octets(d, p, buf, ${at}, ${len}, ${o.octetArrayAsUint});`, 24];
-      case 'list': {
-        const list = c((b: FlowBatch, i: number, kk: number) => this.listJson(b.lists?.[i]?.[kk], view));
-        return [`p = F.ws(out, p, ${list}(b, i, ${k}), B); d = out.buf; dv = out.dv;`, 0];
-      }
-      case 'proto': {
-        // W.token stores 12 bytes of short tokens
-        const max = Math.max(12, ...this.protoBytes.map((x) => x.length));
-        if (L === 1) return [`p = W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]);`, max];
-        if (known) return [`p = ${nul};`, 4];
-        return [`p = ${len} === 1 ? W.token(d, dv, p, ${c(this.protoTable)}, buf[${at}]) : ${nul};`, max];
-      }
-      case 'tcpFlags':
-        if (L === 1 || L === 2) return [`{ const x = 2 * (buf[${at} + ${L - 1}] & 63); dv.setUint32(p, TCPW[x], true); dv.setUint32(p + 4, TCPW[x + 1], true); p += 8; }`, 8];
-        if (known) return [`p = ${nul};`, 4];
-        return [`p = ${len} === 1 || ${len} === 2 ? W.tcpFlagsd(dv, p, buf[${at} + ${len} - 1] & 63) : ${nul};`, 8];
-      case 'uint':
-        // one byte: its digits from a table, inline (one 4-byte store)
-        if (L === 1) return [`{ const x = buf[${at}]; dv.setUint32(p, U8W[x], true); p += U8N[x]; }`, 4];
-        if (L === 2 || L === 4) return [`p = W.ud(d, dv, p, ${readExpr(at, L)});`, L === 2 ? 5 : 10];
-        if (L === 8) return [`p = W.u64d(d, dv, p, ${readExpr(at, 4)}, ${readExpr(`${at} + 4`, 4)});`, 20];
-        if (known && (L < 1 || L > 8)) return [`p = ${nul};`, 4];
-        if (known) return [`p = W.uintd(d, dv, p, buf, ${at}, ${L});`, 20];
-        return [`p = ${len} >= 1 && ${len} <= 8 ? W.uintd(d, dv, p, buf, ${at}, ${len}) : ${nul};`, 20];
-      case 'sint':
-        if (known && L >= 1 && L <= 8) return [`p = W.sint(d, p, buf, ${at}, ${L});`, 21];
-        return [`p = ${len} >= 1 && ${len} <= 8 ? W.sint(d, p, buf, ${at}, ${len}) : ${nul};`, 21];
-      case 'float':
-        return [`p = ${len} === 8 ? W.float(d, p, buf.readDoubleBE(${at}), 15) : ${len} === 4 ? W.float(d, p, buf.readFloatBE(${at}), 6) : ${nul};`, 26];
-      case 'bool': {
-        const T = c(Buffer.from('true'));
-        const F = c(Buffer.from('false'));
-        return [`p = ${len} !== 1 ? ${nul} : buf[${at}] === 1 ? W.bytes(d, p, ${T}) : buf[${at}] === 2 ? W.bytes(d, p, ${F}) : ${nul};`, 5];
-      }
-      case 'mac':
-        return [`p = ${len} === 6 ? W.mac(d, p, buf, ${at}) : ${nul};`, 19];
-      case 'ip':
-        if (L === 4) {
-          // W.ip4d inline: calls past V8's inlining budget of the (large) generated function stay calls
-          const oct = (n: number) => `x = buf[${at} + ${n}]; dv.setUint32(p, OCTW[x], true); p += OCTN[x];`;
-          return [`{ let x = 0; d[p++] = 34; ${oct(0)} ${oct(1)} ${oct(2)} ${oct(3)} d[p - 1] = 34; }`, 17];
-        }
-        if (L === 16) return [`p = W.ip6(d, p, buf, ${at});`, 41];
-        if (known) return [`p = ${nul};`, 4];
-        return [`p = ${len} === 4 ? W.ip4d(d, dv, p, buf, ${at}) : ${len} === 16 ? W.ip6(d, p, buf, ${at}) : ${nul};`, 41];
-      case 'string':
-        return [`p = W.str(d, p, buf, ${at}, ${len}, ${o.nonPrintableChar});`, 2];
-      case 'dateSec':
-        if (L === 4) return [`p = ${ts}(d, dv, p, ${readExpr(at, 4)} * 1000);`, 32];
-        return [`p = ${len} === 4 ? ${ts}(d, dv, p, buf.readUInt32BE(${at}) * 1000) : ${nul};`, 32];
-      case 'dateMs':
-        return [`p = ${len} === 8 ? ${ts}(d, dv, p, J.u64num(buf, ${at})) : ${nul};`, 32];
-      case 'dateNtp':
-        return [`p = ${len} === 8 ? ${ts}(d, dv, p, J.${o.timestamp === 'unix' ? 'ntpMs' : 'ntpMsText'}(buf, ${at}, ${kind.micro})) : ${nul};`, 32];
     }
   }
 

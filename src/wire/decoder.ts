@@ -41,6 +41,9 @@ export interface DecoderOptions {
  */
 const V9_SCOPE_MAP: Record<number, number> = { 1: 144, 2: 10, 3: 141, 4: 143, 5: 145 };
 
+/** Distinct field specifiers a decoder shares between templates (a few hundred in practice). */
+const MAX_INTERNED_SPECS = 65_536;
+
 /**
  * Decodes NetFlow v5/v7/v9, IPFIX and sFlow v5 datagrams. Pure: no I/O, no timers; time comes in as `nowMs`.
  * decode() never throws on bad input: everything that is not a record is reported to sink.drop.
@@ -55,6 +58,12 @@ export class FlowDecoder {
   private msgUnits = 0;
   /** sFlow v5: its datagrams open with the 32-bit version 5, whose upper 16 bits read as NetFlow/IPFIX version 0. */
   private readonly sflow: SflowDecoder;
+  /** Interned field specifiers by enterprise number, then id * 65536 + length. */
+  private readonly specs = new Map<number, Map<number, FieldSpec>>();
+  private specCount = 0;
+  /** Templates of the current template set refused by the store's bounds, and where the first was. */
+  private refused = 0;
+  private refusedAt = 0;
 
   constructor(
     opts: DecoderOptions,
@@ -278,7 +287,51 @@ export class FlowDecoder {
     return this.reg.get(pen, id);
   }
 
+  /**
+   * The field specifier (pen, id, length), one object for all templates that use it: a template
+   * then costs an array of references, not an object per field. Bounded: past the bound, fresh objects.
+   */
+  private spec(pen: number, id: number, length: number): FieldSpec {
+    let byPen = this.specs.get(pen);
+    if (byPen === undefined) {
+      if (this.specCount >= MAX_INTERNED_SPECS) return { id, pen, length, ie: this.resolve(pen, id) };
+      byPen = new Map();
+      this.specs.set(pen, byPen);
+    }
+    const key = id * 65536 + length;
+    let f = byPen.get(key);
+    if (f === undefined) {
+      f = { id, pen, length, ie: this.resolve(pen, id) };
+      if (this.specCount < MAX_INTERNED_SPECS) {
+        byPen.set(key, f);
+        this.specCount++;
+      }
+    }
+    return f;
+  }
+
   private templateSet(
+    buf: Buffer,
+    pos: number,
+    end: number,
+    ctx: MessageContext,
+    st: SessionState,
+    dom: DomainState,
+    nowMs: number,
+    kind: 'v9' | 'v9opt' | 'ipfix' | 'ipfixopt',
+  ): void {
+    this.refused = 0;
+    try {
+      this.templateRecords(buf, pos, end, ctx, st, dom, nowMs, kind);
+    } finally {
+      // One drop event for the set's refused templates: a flood costs one event per set, not per template.
+      if (this.refused > 0) {
+        this.drop('template-limit', ctx.session, this.refused, 'template', this.refusedAt, `${this.refused} template(s) refused, the first at offset ${this.refusedAt}: ${st.templateCount} templates in this session, ${this.store.templateCount} in total`);
+      }
+    }
+  }
+
+  private templateRecords(
     buf: Buffer,
     pos: number,
     end: number,
@@ -313,7 +366,7 @@ export class FlowDecoder {
           const length = buf.readUInt16BE(pos + 2);
           if (k < scopeCount) {
             const id = V9_SCOPE_MAP[type];
-            fields.push(id !== undefined ? { id, pen: 0, length, ie: this.resolve(0, id) } : { id: type, pen: NETFLOW_PEN, length, ie: undefined });
+            fields.push(id !== undefined ? this.spec(0, id, length) : { id: type, pen: NETFLOW_PEN, length, ie: undefined });
           } else fields.push(this.v9Field(type, length));
         }
       } else {
@@ -358,7 +411,7 @@ export class FlowDecoder {
             pos += 4;
           }
           const id = rawId & 0x7fff;
-          fields.push({ id, pen, length, ie: this.resolve(pen, id) });
+          fields.push(this.spec(pen, id, length));
         }
       }
       if (tid < 256) {
@@ -367,6 +420,11 @@ export class FlowDecoder {
       }
       if (kind === 'v9' && fields.some((f) => f.length === VARLEN)) {
         // v9 has no variable-length encoding; 65535 would be read as a real length otherwise.
+      }
+      if (!this.store.canAdd(st, dom, tid)) {
+        // Refused before it is built: a flood past the bounds makes no templates to collect.
+        if (this.refused++ === 0) this.refusedAt = start;
+        continue;
       }
       const isOptions = kind === 'v9opt' || kind === 'ipfixopt';
       const t = makeTemplate(tid, kind === 'v9' || kind === 'v9opt' ? 'netflow9' : 'ipfix', fields, scopeCount, isOptions);
@@ -385,9 +443,9 @@ export class FlowDecoder {
 
   /** v9 field types 1-127 are IANA elements; higher ones follow IPFIXcol2's pseudo-enterprise convention. */
   private v9Field(type: number, length: number): FieldSpec {
-    if (type < 128) return { id: type, pen: 0, length, ie: this.resolve(0, type) };
-    if (type < 32768) return { id: type, pen: NETFLOW_PEN, length, ie: this.resolve(NETFLOW_PEN, type) };
-    return { id: type - 32768, pen: NETFLOW_EXTRA_PEN, length, ie: this.resolve(NETFLOW_EXTRA_PEN, type - 32768) };
+    if (type < 128) return this.spec(0, type, length);
+    if (type < 32768) return this.spec(NETFLOW_PEN, type, length);
+    return this.spec(NETFLOW_EXTRA_PEN, type - 32768, length);
   }
 
   private withdraw(ctx: MessageContext, st: SessionState, dom: DomainState, tid: number, options: boolean, offset: number): void {

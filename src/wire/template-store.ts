@@ -159,6 +159,11 @@ export class TemplateStore {
     return e.template;
   }
 
+  /** Whether add() of template `id` would be taken (a definition of a known id always is). */
+  canAdd(st: SessionState, d: DomainState, id: number): boolean {
+    return d.templates.has(id) || (st.templateCount < this.limits.maxTemplatesPerSession && this.total < this.limits.maxTemplatesTotal);
+  }
+
   add(st: SessionState, d: DomainState, t: Template, nowMs: number): AddResult {
     const e = d.templates.get(t.id);
     if (e !== undefined) {

@@ -61,8 +61,9 @@ export function makeTemplate(
   let min = 0;
   let variable = false;
   let structured = false;
-  let sig = origin === 'netflow9' ? 'n' : origin === 'ipfix' ? 'i' : origin;
-  sig += `${recordType ?? ''}${scopeCount}:`;
+  // Built as parts and joined: `+=` would leave a tree of a few dozen string pieces per template
+  // (about a kilobyte) until something flattens it, and a template that sees no data never does.
+  const sig: string[] = [`${origin === 'netflow9' ? 'n' : origin === 'ipfix' ? 'i' : origin}${recordType ?? ''}${scopeCount}:`];
   for (const f of fields) {
     if (f.length === VARLEN) {
       variable = true;
@@ -73,7 +74,7 @@ export function makeTemplate(
     }
     const t = f.ie?.type;
     if (t === 'basicList' || t === 'subTemplateList' || t === 'subTemplateMultiList') structured = true;
-    sig += `${f.pen}.${f.id}.${f.length},`;
+    sig.push(f.pen === 0 ? `${f.id}.${f.length}` : `${f.pen}.${f.id}.${f.length}`);
   }
   return {
     id,
@@ -84,7 +85,7 @@ export function makeTemplate(
     fixedLength: variable ? -1 : fixed,
     minLength: min,
     structured,
-    signature: sig,
+    signature: sig.join(','),
     generation: ++generationCounter,
     recordType,
   };
