@@ -4,6 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 let clockTicks: number | undefined;
 
@@ -49,4 +51,21 @@ export function udpSocketState(port: number): UdpSocketState | undefined {
     return { rxQueue: parseInt(rx, 16), drops: Number(cols[cols.length - 1]) };
   }
   return undefined;
+}
+
+let built = false;
+
+/**
+ * The command line that runs sluice as it ships: the compiled CLI (dist/), built once per bench
+ * process (`npm run build`), not through tsx, whose compiler would be measured with it (~55 MiB of
+ * RSS per thread, start-up time).
+ */
+export function compiledSluice(): string[] {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  if (!built) {
+    const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('npm run build failed: the benchmarks run the compiled CLI');
+    built = true;
+  }
+  return [join(root, 'dist', 'cli', 'main.js')];
 }

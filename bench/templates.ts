@@ -31,7 +31,7 @@ import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IpfixMessageBuilder, type EncField, type EncTemplate } from '../src/wire/encode/ipfix.js';
 import { IeRegistry } from '../src/wire/ie/registry.js';
-import { cpuSeconds, rssBytes, udpSocketState } from './proc.js';
+import { compiledSluice, cpuSeconds, rssBytes, udpSocketState } from './proc.js';
 import { Prng } from '../test/helpers/prng.js';
 
 /** IANA elements with their usual lengths, for templates shaped like real exporters' (no lists, no varlen). */
@@ -135,7 +135,6 @@ interface Receiver {
   readonly cleanup?: () => void;
 }
 
-const SLUICE_MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const RECEIVE_BUFFER = 4 * 1024 * 1024;
 
 export function sluiceCollect(port: number): Receiver {
@@ -143,7 +142,7 @@ export function sluiceCollect(port: number): Receiver {
     name: 'sluice collect',
     command: process.execPath,
     // BENCH_COLLECT_ARGS: extra arguments, e.g. "--workers 0", to see where the memory goes.
-    args: ['--import', 'tsx', SLUICE_MAIN, 'collect', '--listen', `udp://127.0.0.1:${port}`, '--receive-buffer', String(RECEIVE_BUFFER), ...(process.env.BENCH_COLLECT_ARGS?.split(' ').filter((a) => a !== '') ?? [])],
+    args: [...compiledSluice(), 'collect', '--listen', `udp://127.0.0.1:${port}`, '--receive-buffer', String(RECEIVE_BUFFER), ...(process.env.BENCH_COLLECT_ARGS?.split(' ').filter((a) => a !== '') ?? [])],
     ready: `listening on udp://127.0.0.1:${port}`,
     port,
   };

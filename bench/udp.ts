@@ -14,9 +14,8 @@ import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { IpfixStream } from './ipfix-stream.js';
-import { cpuSeconds, rssBytes, udpSocketState } from './proc.js';
+import { compiledSluice, cpuSeconds, rssBytes, udpSocketState } from './proc.js';
 
 export interface ReceiverSpec {
   readonly name: string;
@@ -189,11 +188,10 @@ export async function measureOverUdp(spec: ReceiverSpec, port: number, stream: I
 
 const RECEIVE_BUFFER = 4 * 1024 * 1024;
 
-const SLUICE_MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 /** Whether this checkout's `sluice collect` has the --workers option (decode worker threads). */
 export function collectHasWorkers(): boolean {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', SLUICE_MAIN, 'collect', '--help'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...compiledSluice(), 'collect', '--help'], { encoding: 'utf8' });
   return r.stdout.includes('--workers');
 }
 
@@ -206,9 +204,7 @@ export function sluiceReceiver(port: number, workers?: number): ReceiverSpec {
     name: workers === undefined ? 'sluice collect' : workers === 0 ? 'sluice collect, 1 thread' : `sluice collect, ${workers} workers`,
     command: process.execPath,
     args: [
-      '--import',
-      'tsx',
-      SLUICE_MAIN,
+      ...compiledSluice(),
       'collect',
       '--listen',
       `udp://127.0.0.1:${port}`,

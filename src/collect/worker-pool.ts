@@ -22,6 +22,9 @@ interface Lane {
   stopped: Promise<WorkerCounters>;
 }
 
+/** Young generation of a decode worker (V8's default is 16 MiB a semi-space on 64-bit machines). */
+const YOUNG_GENERATION_MB = Number(process.env.SLUICE_WORKER_YOUNG_MB ?? 8);
+
 /** Datagrams queued for one worker beyond which new ones are dropped (and counted) instead of buffered. */
 const MAX_IN_FLIGHT = 100_000;
 
@@ -51,7 +54,8 @@ export class WorkerPool {
   ) {
     const script = workerScript();
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script, { workerData: { ...config, worker: i, workers: size } satisfies WorkerConfig });
+      // A small young generation: a decode worker's garbage is short-lived batches, and each MiB of semi-space is RSS.
+      const worker = new Worker(script, { workerData: { ...config, worker: i, workers: size } satisfies WorkerConfig, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
       const lane: Lane = { worker, parts: [], index: [], bytes: 0, newSessions: [], inFlight: 0, stopped: Promise.resolve({ datagrams: 0, records: 0, optionsRecords: 0, drops: {} }) };
       lane.stopped = new Promise<WorkerCounters>((resolve, reject) => {
         worker.on('message', (m: FromWorker) => {
