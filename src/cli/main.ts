@@ -6,6 +6,7 @@ import { decodeCommand } from './decode.js';
 import { probeCommand } from './probe.js';
 import { queryCommand } from './query.js';
 import { relayCommand } from './relay.js';
+import { serveCommand } from './serve.js';
 import { serviceCommands } from './service.js';
 
 export function buildProgram(): Command {
@@ -15,7 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     // Positional options: `probe --version 9` is the probe's export version, not the program's --version.
     .enablePositionalOptions();
-  for (const c of [collectCommand(), decodeCommand(), queryCommand(), relayCommand(), probeCommand(), ...serviceCommands()]) program.addCommand(c.showHelpAfterError());
+  for (const c of [collectCommand(), decodeCommand(), queryCommand(), serveCommand(), relayCommand(), probeCommand(), ...serviceCommands()]) program.addCommand(c.showHelpAfterError());
   return program;
 }
 
