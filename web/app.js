@@ -12,6 +12,8 @@ import { el, renderColumnChooser, renderFlows, renderTop } from './tables.js';
 const $ = (id) => document.getElementById(id);
 
 let state = readState(location.search);
+// The address in its one spelling (defaults left out), so equal views have equal URLs.
+history.replaceState(null, '', `${location.pathname}${writeState(state)}`);
 
 /** Moves to a new state: a new history entry (or the current one replaced), then draws it. */
 function go(change, replace = false) {
@@ -193,7 +195,12 @@ async function loadHealth() {
 
 function render() {
   syncControls();
-  (state.view === 'traffic' ? loadTraffic() : loadExporters()).catch(fail);
+  timings.clear();
+  const shown = writeState(state);
+  // body[data-shown] names the state on screen once its answers are drawn (for people's scripts and the tests).
+  (state.view === 'traffic' ? loadTraffic() : loadExporters()).then(() => {
+    if (writeState(state) === shown) document.body.dataset.shown = shown;
+  }, fail);
   loadHealth().catch(fail);
 }
 

@@ -67,7 +67,7 @@ export class TrafficChart {
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       select: { show: true },
       scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } },
-      axes: [{}, { size: 70, values: (_u, ticks) => ticks.map((v) => rate(v, unit)) }],
+      axes: [{ space: 80 }, { size: 90, values: (_u, ticks) => ticks.map((v) => rate(v, unit)) }],
       // Each band fills down to the one below it (the first to zero).
       bands: this.bands.slice(1).map((_, i) => ({ series: [i + 2, i + 1] })),
       series,
@@ -87,24 +87,29 @@ export class TrafficChart {
     over.classList.add('pickable');
   }
 
-  /** The band under the cursor (index into this.bands), or -1. */
+  /** The band under the cursor (index into this.bands), or -1: the stack as drawn, between the points either side. */
   #bandAt(u) {
-    const idx = u.cursor.idx;
-    if (idx === null || idx === undefined || u.cursor.top === undefined || u.cursor.top < 0) return -1;
-    const y = u.posToVal(u.cursor.top, 'y');
-    if (y < 0) return -1;
-    return this.sums.findIndex((s) => y <= s[idx]);
+    const { left, top } = u.cursor;
+    if (left === undefined || top === undefined || left < 0 || top < 0) return -1;
+    const xs = u.data[0];
+    const x = u.posToVal(left, 'x');
+    const y = u.posToVal(top, 'y');
+    if (y < 0 || x < xs[0] || x > xs[xs.length - 1]) return -1;
+    let i = 0;
+    while (i < xs.length - 2 && xs[i + 1] <= x) i++;
+    const f = xs[i + 1] === undefined || xs[i + 1] === xs[i] ? 0 : (x - xs[i]) / (xs[i + 1] - xs[i]);
+    return this.sums.findIndex((s) => y <= s[i] + f * ((s[i + 1] ?? s[i]) - s[i]));
   }
 
   #hover(u) {
     const idx = u.cursor.idx;
-    const b = this.#bandAt(u);
     if (idx === null || idx === undefined) {
       this.readout.textContent = '';
       return;
     }
     const when = localTime(u.data[0][idx] * 1000);
     const total = this.sums.length > 0 ? this.sums[this.sums.length - 1][idx] : 0;
+    const b = this.#bandAt(u);
     this.readout.textContent = b < 0 ? `${when}  total ${rate(total, this.unit)}` : `${when}  ${this.bands[b].label}: ${rate(this.bands[b].rates[idx], this.unit)} of ${rate(total, this.unit)}`;
   }
 
