@@ -14,7 +14,9 @@
  * (bench/outputs.ts: file none/gzip/lz4/zstd, tcp-server, send tcp; bench/kafka.ts: Kafka to
  * librdkafka's mock broker, when kcat is installed).
  *
- *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
+ * Then the HTTP API's top-N and series latency over a 2.36 M-flow store (bench/api.ts).
+ *
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-api] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
 import { existsSync } from 'node:fs';
@@ -141,6 +143,12 @@ async function main(): Promise<void> {
   if (!args.has('--no-upload') && existsSync(fileURLToPath(new URL('./upload.ts', import.meta.url)))) {
     const upload = await import('./upload.js');
     console.log(upload.formatUploadBench(await upload.runUploadBench({ quick })));
+  }
+
+  if (!args.has('--no-api') && existsSync(fileURLToPath(new URL('./api.ts', import.meta.url)))) {
+    console.log('');
+    const api = await import('./api.js');
+    console.log(api.formatApiBench(await api.runApiBench({ quick })));
   }
 
   if (!args.has('--no-outputs')) {

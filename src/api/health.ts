@@ -92,7 +92,7 @@ export function directoryHealth(dir: string, engine: QueryEngine, now: () => num
       }
     }
     const tables = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((t) => [t, catalog.totals(t)])) as Record<TableName, CatalogTotals>;
-    const t = now();
+    const t = Math.floor(now());
     // Our own statement (no request text in it): flows by reception time, which no query option selects.
     const from = t - INGEST_FROM_MS;
     const to = t - INGEST_TO_MS;

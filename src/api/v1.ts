@@ -118,8 +118,9 @@ export class ApiV1 {
     if (e instanceof ApiError) r = errorResponse(e.status, e.message, { ...e.detail, ...extra });
     else if (e instanceof QuerySyntaxError) r = errorResponse(400, e.message, { code: 'filter', column: e.column, reason: e.reason, input: e.input, ...extra });
     else if (e instanceof QueryUsageError) r = errorResponse(400, e.message, { code: 'query', ...extra });
-    // The engine interrupted the query at its limit: nothing of it runs on.
-    else if (e instanceof QueryTimeoutError) r = errorResponse(503, e.message, { code: 'query', timeLimitMs: e.limitMs, ...extra });
+    // The engine interrupted the query at its limit: nothing of it runs on. Said with the whole
+    // limit (the engine was given what was left of it for its step).
+    else if (e instanceof QueryTimeoutError) r = errorResponse(503, new QueryTimeoutError(this.#timeLimitMs).message, { code: 'query', timeLimitMs: this.#timeLimitMs, ...extra });
     else {
       this.#o.log?.error({ path: req.path }, `API ${req.path} failed: ${e instanceof Error ? e.message : String(e)}`);
       r = errorResponse(500, `internal error: ${e instanceof Error ? e.message : String(e)}`, extra);
@@ -127,12 +128,21 @@ export class ApiV1 {
     return durationMs === undefined ? r : { ...r, headers: { ...r.headers, 'server-timing': `query;dur=${durationMs}` } };
   }
 
-  /** Runs the query in line with the others, timed; its value as JSON text (64-bit counters exact). */
-  async #query(run: (timeLimitMs: number) => Promise<Json>): Promise<Answer> {
+  /**
+   * Runs a query in line with the others, timed; its value as JSON text (64-bit counters exact).
+   * `left()` is what remains of the time limit for the next engine call (one limit for them all).
+   */
+  async #query(run: (left: () => number) => Promise<Json>): Promise<Answer> {
     return this.#gate.run(async () => {
       const t0 = performance.now();
+      const limit = this.#timeLimitMs;
+      const left = (): number => {
+        const ms = Math.ceil(limit - (performance.now() - t0));
+        if (ms <= 0) throw new QueryTimeoutError(limit);
+        return ms;
+      };
       try {
-        const value = await run(this.#timeLimitMs);
+        const value = await run(left);
         return { json: jsonText(value), durationMs: ms(t0) };
       } catch (e) {
         throw new TimedFailure(e, ms(t0));
@@ -142,16 +152,16 @@ export class ApiV1 {
 
   async #totals(req: Request): Promise<Answer> {
     const p = scopeParams(req.query, this.#now());
-    return this.#query(async (timeLimitMs) => {
-      const t = await this.#o.engine.totals({ filter: p.filter, window: p.window, timeLimitMs });
+    return this.#query(async (left) => {
+      const t = await this.#o.engine.totals({ filter: p.filter, window: p.window, timeLimitMs: left() });
       return { window: windowJson(p.window), totals: totalsValue(t) };
     });
   }
 
   async #top(req: Request): Promise<Answer> {
     const p = trafficParams(req.query, this.#now(), false);
-    return this.#query(async (timeLimitMs) => {
-      const r = await this.#o.engine.aggregate({ filter: p.filter, window: p.window, keys: [p.dim], order: UNIT_ORDER[p.unit], limit: p.top, timeLimitMs });
+    return this.#query(async (left) => {
+      const r = await this.#o.engine.aggregate({ filter: p.filter, window: p.window, keys: [p.dim], order: UNIT_ORDER[p.unit], limit: p.top, timeLimitMs: left() });
       return topAnswer(r, p);
     });
   }
@@ -159,35 +169,27 @@ export class ApiV1 {
   async #series(req: Request): Promise<Answer> {
     const p = trafficParams(req.query, this.#now(), true);
     const w = p.window;
-    if (w?.fromMs !== undefined && w.toMs !== undefined) checkPoints(w.toMs - w.fromMs, p.intervalMs ?? autoInterval(w.toMs - w.fromMs));
-    return this.#query(async (timeLimitMs) => {
-      const started = Date.now();
-      let intervalMs = p.intervalMs;
-      if (w?.fromMs === undefined || w.toMs === undefined) {
-        // An open window: its span is the matched flows' own, known after a totals query.
-        const t = await this.#o.engine.totals({ filter: p.filter, window: w, timeLimitMs });
-        const span = t.firstMs === null || t.lastMs === null ? 0 : Math.max(w?.toMs ?? t.lastMs, t.lastMs) - Math.min(w?.fromMs ?? t.firstMs, t.firstMs);
-        intervalMs ??= autoInterval(span);
-        checkPoints(span, intervalMs);
+    const windowSpan = w?.fromMs !== undefined && w.toMs !== undefined ? w.toMs - w.fromMs : undefined;
+    if (windowSpan !== undefined) checkPoints(windowSpan, p.intervalMs ?? autoInterval(windowSpan));
+    return this.#query(async (left) => {
+      let span = windowSpan;
+      if (span === undefined) {
+        // An open window: how long it is depends on the flows it holds, known after a totals query.
+        const t = await this.#o.engine.totals({ filter: p.filter, window: w, timeLimitMs: left() });
+        span = t.firstMs === null || t.lastMs === null ? 0 : Math.max(w?.toMs ?? t.lastMs, t.lastMs) - Math.min(w?.fromMs ?? t.firstMs, t.firstMs);
+        checkPoints(span, p.intervalMs ?? autoInterval(span));
       }
-      const left = timeLimitMs - (Date.now() - started);
-      if (left <= 0) throw new QueryTimeoutError(timeLimitMs);
-      const s = await this.#o.engine.series({
-        filter: p.filter,
-        window: w,
-        intervalMs: intervalMs ?? autoInterval(w!.toMs! - w!.fromMs!),
-        split: { key: p.dim, order: UNIT_ORDER[p.unit], limit: p.top },
-        timeLimitMs: left,
-      });
+      const split = { key: p.dim, order: UNIT_ORDER[p.unit], limit: p.top };
+      const s = await this.#o.engine.series({ filter: p.filter, window: w, intervalMs: p.intervalMs ?? autoInterval(span), split, timeLimitMs: left() });
       return seriesAnswer(s, p);
     });
   }
 
   async #flows(req: Request): Promise<Answer> {
     const p = flowParams(req.query, this.#now());
-    return this.#query(async (timeLimitMs) => {
-      const page = await this.#o.engine.flows({ filter: p.filter, window: p.window, limit: p.limit, offset: p.offset, newestFirst: p.newestFirst, timeLimitMs });
-      const t = await this.#o.engine.totals({ filter: p.filter, window: p.window, timeLimitMs });
+    return this.#query(async (left) => {
+      const page = await this.#o.engine.flows({ filter: p.filter, window: p.window, limit: p.limit, offset: p.offset, newestFirst: p.newestFirst, timeLimitMs: left() });
+      const t = await this.#o.engine.totals({ filter: p.filter, window: p.window, timeLimitMs: left() });
       return {
         window: windowJson(p.window),
         sort: p.newestFirst ? 'newest' : 'oldest',

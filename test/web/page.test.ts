@@ -113,7 +113,7 @@ async function bandPoint(page: Page, rgb: [number, number, number]): Promise<{ x
 const FIRST_BAND: [number, number, number] = [0x4e, 0x79, 0xa7];
 
 test('the page loads without a console error, draws the chart, and shows the top talker of the capture', async () => {
-  const page = await open(`/?t=${encodeURIComponent(WINDOW)}`);
+  const page = await open(`/?t=${encodeURIComponent(WINDOW)}&limit=25`);
   await drawn(page);
   const firstRow = await page.locator('#top-table tbody tr').first().locator('td.value').textContent();
   assert.equal(firstRow, '127.0.0.1', 'the v5 capture sends 95 % of its bytes from 127.0.0.1');
@@ -122,6 +122,10 @@ test('the page loads without a console error, draws the chart, and shows the top
   // The chart drew its bands: pixels of the first band's colour on the canvas.
   assert.notEqual(await bandPoint(page, FIRST_BAND), null, 'the first band is drawn');
   assert.match((await page.locator('#health').textContent()) ?? '', /segments/);
+  // The flows of the whole view, for the screenshot docs/web.md shows.
+  await page.click('#show-flows');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('flows') === '1');
+  await drawn(page);
   await shot(page, 'traffic');
   await page.close();
   assert.deepEqual(problems, []);
@@ -261,5 +265,5 @@ test('readable on a phone: nothing scrolls the page sideways', async () => {
   await shot(page, 'phone');
   await page.close();
   assert.deepEqual(problems, []);
-  if (process.env.SLUICE_UPDATE_SCREENSHOT === '1') copyFileSync(shots.find((s) => s.endsWith('drilled.png'))!, join(ROOT, 'docs/images/page.png'));
+  if (process.env.SLUICE_UPDATE_SCREENSHOT === '1') copyFileSync(shots.find((s) => s.endsWith('traffic.png'))!, join(ROOT, 'docs/images/page.png'));
 });
