@@ -18,11 +18,12 @@
  * (bench/outputs.ts: file none/gzip/lz4/zstd, tcp-server, send tcp; bench/kafka.ts: Kafka to
  * librdkafka's mock broker, when kcat is installed).
  *
+ * Then the HTTP API's top-N and series latency over a 2.36 M-flow store (bench/api.ts).
  * The run ends with the issue's table: each row, sluice next to its peer of this run, the ratio and
  * the goal, and the machine's load average at the start and the end (other work on a 2-core machine
  * moves every number).
  *
- *   npm run bench [-- --quick] [-- --no-udp] [-- --no-file] [-- --no-memory] [-- --no-memory-peer] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-outputs] [-- --profile]
+ *   npm run bench [-- --quick] [-- --no-udp] [-- --no-file] [-- --no-memory] [-- --no-memory-peer] [-- --no-sflow] [-- --no-relay] [-- --no-probe] [-- --no-api] [-- --no-outputs] [-- --profile]
  *   BENCH_UDP_DATAGRAMS=200000 npm run bench
  */
 import { spawnSync } from 'node:child_process';
@@ -220,6 +221,12 @@ async function main(): Promise<void> {
   if (!args.has('--no-upload') && existsSync(fileURLToPath(new URL('./upload.ts', import.meta.url)))) {
     const upload = await import('./upload.js');
     console.log(upload.formatUploadBench(await upload.runUploadBench({ quick })));
+  }
+
+  if (!args.has('--no-api') && existsSync(fileURLToPath(new URL('./api.ts', import.meta.url)))) {
+    console.log('');
+    const api = await import('./api.js');
+    console.log(api.formatApiBench(await api.runApiBench({ quick })));
   }
 
   if (!args.has('--no-outputs')) {

@@ -1,12 +1,14 @@
 /**
  * sluice's one HTTP server (node:http): /metrics for collect and the service, and the store's API
  * and page. Loopback by default; any other bind needs an authenticator (the caller checks that
- * before listen, with the reason in its error). Every response carries security headers; request
- * bodies and rates are bounded; stop() lets requests in flight finish, then closes.
+ * before listen, with the reason in its error). Every response carries security headers; text is
+ * gzipped for clients that take it; request bodies and rates are bounded; stop() lets requests in
+ * flight finish, then closes.
  */
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { isIP } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import type { Registry } from 'prom-client';
 import { SluiceError } from '../util/errors.js';
 
@@ -184,8 +186,10 @@ export class HttpServer {
     const base = this.#headers(req);
     const send = (r: Response) => {
       if (res.headersSent) return;
-      res.writeHead(r.status, { ...base, ...r.headers });
-      res.end(req.method === 'HEAD' ? undefined : r.body);
+      const headers = { ...base, ...r.headers };
+      const body = encodeBody(req, headers, r.body);
+      res.writeHead(r.status, headers);
+      res.end(req.method === 'HEAD' ? undefined : body);
     };
     try {
       const remote = req.socket.remoteAddress ?? '?';
@@ -213,6 +217,20 @@ export class HttpServer {
       send(errorResponse(500, `internal error: ${(err as Error).message}`));
     }
   }
+}
+
+/** Bodies smaller than this go as they are: compressing them saves less than it costs. */
+const GZIP_MIN_BYTES = 1024;
+
+/** The body gzipped when the client takes it and it is text worth compressing; else as it is. */
+function encodeBody(req: http.IncomingMessage, headers: Record<string, string>, body: string | Buffer): string | Buffer {
+  const type = headers['content-type'] ?? '';
+  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  if (!/^(text\/|application\/json|image\/svg)/.test(type) || headers['content-encoding'] !== undefined) return body;
+  headers.vary = headers.vary === undefined ? 'Accept-Encoding' : `${headers.vary}, Accept-Encoding`;
+  if (size < GZIP_MIN_BYTES || !/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return body;
+  headers['content-encoding'] = 'gzip';
+  return gzipSync(body, { level: 6 });
 }
 
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {

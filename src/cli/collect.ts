@@ -15,7 +15,14 @@ import { untilSignal } from './signals.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { loadAuth } from '../api/auth.js';
+import { liveExporters } from '../api/exporters.js';
+import { writerHealth } from '../api/health.js';
+import { PAGE_RATE_PER_SECOND, mountPage } from '../api/page.js';
 import { HttpServer, metricsHandler } from '../api/server.js';
+import { ApiV1 } from '../api/v1.js';
+import { QueryEngine } from '../query/engine.js';
+import { storeSegments } from '../query/segments.js';
+import { SluiceError } from '../util/errors.js';
 import { SamplingTracker, type PrefixRate } from '../pipeline/sampling.js';
 
 /** `--sampling-default 1000`, `--sampling-default 1000@192.0.2.0/24`, `--sampling-override 192.0.2.7=512`. */
@@ -44,6 +51,8 @@ interface CollectFlags {
   readonly output?: string[];
   readonly metrics?: string;
   readonly metricsAuth?: string;
+  readonly http?: string;
+  readonly auth?: string;
   readonly state?: string;
   readonly captureDrops?: string;
   readonly samplingDefault: string[];
@@ -72,6 +81,8 @@ export function collectCommand(): Command {
     .option('--workers <n>', 'decode worker threads (0 = decode on the receiving thread; default: one per CPU core beyond the first, at most 8)', nonNegativeInt)
     .option('--metrics <[host:]port>', 'serve Prometheus /metrics here (default host 127.0.0.1; any other address needs --metrics-auth)')
     .option('--metrics-auth <file|token>', 'credentials for /metrics: a file of tokens (Bearer) and user:password lines (Basic), or one token')
+    .option('--http <[host:]port>', 'serve the page and the HTTP API over --store here, and /metrics (e.g. 127.0.0.1:8080; any other address needs --auth); --metrics at the same address shares this server')
+    .option('--auth <file|token>', 'credentials for --http: a file of tokens (Bearer) and user:password lines (Basic), or one token')
     .option('--state <dir>', 'keep templates and options facts in DIR/templates.json, so a restart decodes data at once instead of waiting up to 30 min for exporters to resend templates')
     .option('--capture-drops <file.pcap>', 'write every datagram that caused a drop to rotated pcap files FILE-N.pcap (8 x 16 MiB), with its exporter address and ports, for Wireshark or a bug report')
     .option('--sampling-default <rate[@prefix]>', 'sampling rate (1 in N) for exporters that never state one; @prefix limits it to exporters in a prefix; repeatable', collectList, [])
@@ -87,6 +98,8 @@ Examples:
   sluice collect -l udp://[::1]:9995 -f json,timestamp=unix,ignoreUnknown=false
   sluice collect -o print -o 'file:/var/lib/sluice/%Y/%m/%d/?compression=gzip&format=json,timestamp=unix'
   sluice collect --store /var/lib/sluice --retention 30d   # keep flows; sluice query --store /var/lib/sluice -s srcip/bytes
+
+  sluice collect --store /var/lib/sluice --http 127.0.0.1:8080   # and the page on http://127.0.0.1:8080/
 
   sluice collect --metrics 9464 --state /var/lib/sluice/state --sampling-default 1000
   sluice collect --capture-drops /var/tmp/sluice-drops.pcap
@@ -117,6 +130,11 @@ async function runCollect(o: CollectFlags): Promise<number> {
   new SamplingTracker(sampling); // checks the prefixes and rates now, before anything opens
   const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics, '--metrics');
   const metricsAuth = o.metricsAuth === undefined ? undefined : loadAuth(o.metricsAuth);
+  const httpAt = o.http === undefined ? undefined : parseHostPort(o.http, '--http');
+  if (httpAt !== undefined && store === undefined) throw new SluiceError('usage', '--http serves the page and API of the flow store: give --store DIR too');
+  // Refused now (loopback only without --auth), before anything opens.
+  const http = httpAt === undefined ? undefined : new HttpServer({ host: httpAt.host, port: httpAt.port, auth: o.auth === undefined ? undefined : loadAuth(o.auth), ratePerSecond: PAGE_RATE_PER_SECOND });
+  const metricsShared = metricsAt !== undefined && httpAt !== undefined && metricsAt.host === httpAt.host && metricsAt.port === httpAt.port;
   const captureDrops = o.captureDrops === undefined ? undefined : { dir: dirname(resolve(o.captureDrops)), prefix: basename(o.captureDrops).replace(/\.pcap$/, '') };
   const log = createLog(o.logLevel);
   let engine: CollectEngine;
@@ -146,13 +164,37 @@ async function runCollect(o: CollectFlags): Promise<number> {
     log.info({ store: store.dir }, `flows are kept in ${store.dir}; ask them: ${q} --store ${store.dir} -s srcip/bytes -t -1h`);
   }
   let metrics: HttpServer | undefined;
-  if (metricsAt !== undefined) {
+  let pageEngine: QueryEngine | undefined;
+  if (http !== undefined && store !== undefined) {
+    try {
+      pageEngine = await QueryEngine.open({ segments: storeSegments(store.dir) });
+      const writer = engine.store!;
+      new ApiV1({
+        engine: pageEngine,
+        exporters: liveExporters(() => engine.exporters.rows()),
+        health: writerHealth(() => writer.stats(), { maxAgeMs: store.maxAgeMs ?? null, maxBytes: store.maxBytes ?? null }),
+        log,
+      }).mount(http);
+      mountPage(http);
+      http.route('GET', '/metrics', metricsHandler(engine.exporters.registry));
+      await http.listen();
+      log.info({ url: `${http.url}/` }, `the page: ${http.url}/ (API under ${http.url}/api/v1/, metrics on ${http.url}/metrics)`);
+    } catch (err) {
+      log.error({}, `cannot serve the page on ${o.http}: ${(err as Error).message}`);
+      pageEngine?.close();
+      await engine.stop();
+      return 1;
+    }
+  }
+  if (metricsAt !== undefined && !metricsShared) {
     try {
       metrics = new HttpServer({ host: metricsAt.host, port: metricsAt.port, auth: metricsAuth }).route('GET', '/metrics', metricsHandler(engine.exporters.registry));
       await metrics.listen();
       log.info({ url: `${metrics.url}/metrics` }, `metrics served on ${metrics.url}/metrics`);
     } catch (err) {
       log.error({}, `cannot serve metrics on ${o.metrics}: ${(err as Error).message}`);
+      await http?.stop();
+      pageEngine?.close();
       await engine.stop();
       return 1;
     }
@@ -170,6 +212,8 @@ async function runCollect(o: CollectFlags): Promise<number> {
   clearInterval(report);
   process.off('SIGUSR1', usr1);
   await metrics?.stop();
+  await http?.stop();
+  pageEngine?.close();
   const c = await engine.stop();
   for (const line of engine.exporters.report()) log.info({}, line);
   log.info(

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<Command[]>> = {
   collect: async () => [(await import('./collect.js')).collectCommand()],
   decode: async () => [(await import('./decode.js')).decodeCommand()],
   query: async () => [(await import('./query.js')).queryCommand()],
+  serve: async () => [(await import('./serve.js')).serveCommand()],
   relay: async () => [(await import('./relay.js')).relayCommand()],
   probe: async () => [(await import('./probe.js')).probeCommand()],
   service: async () => (await import('./service.js')).serviceCommands(),
