@@ -34,7 +34,7 @@ function storePlanFor(t: Template): StorePlan {
   let p = storePlans.get(flow);
   if (p === undefined) {
     const keep = t.fields.map((_f, k) => !flow.used.has(k));
-    const extra: FieldSelection | undefined = keep.some((x) => x) ? { id: `store:${t.signature}`, keep: (_f: FieldSpec, k: number) => keep[k] === true } : undefined;
+    const extra: FieldSelection | undefined = keep.some((x) => x) ? { id: 'store:extra', keep: (_f: FieldSpec, k: number) => keep[k] === true } : undefined;
     p = { flow, extra };
     storePlans.set(flow, p);
   }
