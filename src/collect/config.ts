@@ -38,6 +38,7 @@ export const formatSchema = z
     splitBiflow: bool,
     detailedInfo: bool,
     templateInfo: bool,
+    scaledCounters: bool,
   })
   .partial()
   .strict();

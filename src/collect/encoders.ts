@@ -8,7 +8,7 @@
 import { ByteOutput } from '../format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import { ExporterAccount, type ExporterDelta } from '../pipeline/exporters.js';
-import type { BatchRates } from '../pipeline/sampling.js';
+import type { BatchRates } from '../model/rates.js';
 import type { ColumnBlock } from '../store/columns.js';
 import { StoreEncoder } from '../store/encode.js';
 import type { FlowBatch, TemplateEvent, TransportSession } from '../wire/batch.js';
@@ -72,8 +72,8 @@ class JsonEncoder implements BatchEncoder {
     this.#withTemplates = this.#formatters.flatMap((f, i) => (f.options.templateInfo ? [i] : []));
   }
 
-  push(b: FlowBatch): void {
-    for (let i = 0; i < this.#formatters.length; i++) this.#formatters[i]!.formatBatchInto(b, this.#outs[i]!);
+  push(b: FlowBatch, rates: BatchRates): void {
+    for (let i = 0; i < this.#formatters.length; i++) this.#formatters[i]!.formatBatchInto(b, this.#outs[i]!, rates);
   }
 
   template(ev: TemplateEvent): void {

@@ -7,6 +7,8 @@
  * to be worth compiling (ipfixcol2-json.ts, LayoutCache), so a template that sees little data
  * never costs generated code.
  */
+import { rateAt, scaleCount, type BatchRates } from '../model/rates.js';
+import { readUnsigned } from '../wire/values.js';
 import type { FlowBatch, MessageContext } from '../wire/batch.js';
 import type { ByteOutput } from './byte-output.js';
 import * as W from './json-bytes.js';
@@ -36,6 +38,10 @@ export const enum Op {
   Header,
   /** detailedInfo: message header facts and the template id. */
   Detailed,
+  /** scaledCounters: a counter field times the record's sampling rate; key and value only with rates. */
+  Scaled,
+  /** scaledCounters: the record's sampling rate; key and value only with rates. */
+  Rate,
 }
 
 /** Ints per op in ByteLayout.ops. */
@@ -51,7 +57,7 @@ const LEN = 3;
 /** The literal bytes written before the op, always: [LIT, LIT_END) of `lits`. */
 const LIT = 4;
 const LIT_END = 5;
-/** Time ops: end of their key, which starts at LIT_END (written only with the value). */
+/** Time, Scaled and Rate ops: end of their key, which starts at LIT_END (written only with the value). */
 const KEY_END = 6;
 
 export interface ByteLayout {
@@ -102,12 +108,27 @@ export class LayoutBuilder {
 
   /** A derived time: `key` is written with the value only when the time is known. */
   time(code: Op.TimeStart | Op.TimeEnd, key: string): void {
+    this.keyed(code, -1, -1, -1, key);
+  }
+
+  /** A counter field k scaled by the record's rate (`key`: written with the value, only when rates are known). */
+  scaled(k: number, off: number, len: number, key: string): void {
+    this.keyed(Op.Scaled, k, off, len, key);
+  }
+
+  /** The record's sampling rate, under `key`, only when rates are known. */
+  rate(key: string): void {
+    this.keyed(Op.Rate, -1, -1, -1, key);
+  }
+
+  private keyed(code: Op, k: number, off: number, len: number, key: string): void {
     const at = this.lits.length;
     const bytes = Buffer.from(key, 'utf8');
     for (const v of bytes) this.lits.push(v);
-    // The key counts towards the bound like any literal; 32 bytes for the value.
+    // The key counts towards the bound like any literal; 32 bytes for the value (a u64 times a
+    // u32 rate has at most 30 digits).
     this.bound += bytes.length;
-    this.push(code, -1, -1, -1, this.lits.length - at, 32, at);
+    this.push(code, k, off, len, this.lits.length - at, 32, at);
   }
 
   header(keyBytes: number): void {
@@ -211,7 +232,8 @@ let slots = new Int32Array(128);
  * Formats records [from, to) of the batch by interpreting the layout: the same bytes as the
  * compiled code (test/format/byte-layout.test.ts holds the two to that).
  */
-export function runLayout(L: ByteLayout, env: ByteEnv, b: FlowBatch, from: number, to: number, out: ByteOutput): void {
+/** `R`: the sampling rates of the batch's records, for the Scaled and Rate ops (which write nothing without). */
+export function runLayout(L: ByteLayout, env: ByteEnv, b: FlowBatch, from: number, to: number, out: ByteOutput, R?: BatchRates): void {
   const buf = b.buf;
   const st = b.starts;
   const ops = L.ops;
@@ -334,11 +356,27 @@ export function runLayout(L: ByteLayout, env: ByteEnv, b: FlowBatch, from: numbe
           d = out.buf;
           dv = out.dv;
           break;
+        case Op.Scaled:
+        case Op.Rate:
+          if (R !== undefined) {
+            for (let x = ops[j + LIT_END]!, end = ops[j + KEY_END]!; x < end; x++) d[p++] = lits[x]!;
+            p = code === Op.Scaled ? scaledAt(d, p, buf, at, len, rateAt(R, i)) : W.num(d, p, rateAt(R, i));
+          }
+          break;
       }
     }
     for (let x = L.tail; x < lits.length; x++) d[p++] = lits[x]!;
     out.len = p;
   }
+}
+
+/** An unsigned counter of 1..8 bytes times `rate`, as digits (null for any other length). */
+function scaledAt(d: Buffer, p: number, buf: Buffer, at: number, len: number, rate: number): number {
+  if (len < 1 || len > 8) return W.nul(d, p);
+  const v = readUnsigned(buf, at, len);
+  if (typeof v === 'bigint') return W.ascii(d, p, scaleCount(v, rate).toString());
+  const x = scaleCount(v, rate);
+  return x <= Number.MAX_SAFE_INTEGER ? W.num(d, p, x) : W.ascii(d, p, scaleCount(BigInt(v), rate).toString());
 }
 
 function time(env: ByteEnv, d: Buffer, dv: DataView, p: number, ms: number): number {
@@ -347,9 +385,9 @@ function time(env: ByteEnv, d: Buffer, dv: DataView, p: number, ms: number): num
 
 
 /** Writes one record into out.buf at out.len and advances out.len; `B` is the room to make for it. */
-export type ByteRecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput, B: number) => void;
+export type ByteRecordFormatter = (buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput, B: number, R: BatchRates | undefined) => void;
 /** Writes every record of a batch, as the record formatter called for each would. */
-export type ByteBatchFormatter = (b: FlowBatch, out: ByteOutput) => void;
+export type ByteBatchFormatter = (b: FlowBatch, out: ByteOutput, R: BatchRates | undefined) => void;
 
 export interface CompiledLayout {
   readonly fn: ByteRecordFormatter;
@@ -530,6 +568,13 @@ export function compileLayout(L: ByteLayout, env: ByteEnv): CompiledLayout {
       case Op.Detailed:
         code.push('p = F.ws(out, p, F.detailed(b.ctx, b.template.id), B); d = out.buf; dv = out.dv;');
         break;
+      case Op.Scaled:
+      case Op.Rate: {
+        code.push('if (R !== undefined) { const r = R.perRecord === undefined ? R.rate : R.perRecord[i];');
+        emitLit(ops[j + LIT_END]!, ops[j + KEY_END]!);
+        code.push(op === Op.Scaled ? `p = F.scaled(d, p, buf, ${at[k]!}, ${len[k]!}, r); }` : 'p = W.num(d, p, r); }');
+        break;
+      }
       default:
         code.push(valueCode(op, k, at[k]!, len[k]!, ops[j + LEN]!, L.view, ts, env));
     }
@@ -537,12 +582,12 @@ export function compileLayout(L: ByteLayout, env: ByteEnv): CompiledLayout {
   emitLit(L.tail, L.lits.length);
   const body = code.join('\n');
   const record =
-    `function fmtBytes(buf, s, e, b, i, out, B) {\nout.ensure(B); let d = out.buf, dv = out.dv, p = out.len; const S = b.startMs, E = b.endMs;\n` +
+    `function fmtBytes(buf, s, e, b, i, out, B, R) {\nout.ensure(B); let d = out.buf, dv = out.dv, p = out.len; const S = b.startMs, E = b.endMs;\n` +
     `${body}\nout.len = p;\n}`;
   const head = L.sized
     ? `out.ensure(n * ${L.bound} + 6 * (st[n] - st[0])); let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1];`
     : `let d = out.buf, dv = out.dv, p = out.len;\nfor (let i = 0; i < n; i++) {\nconst s = st[i], e = st[i + 1], B = ${L.bound} + 6 * (e - s);\nout.len = p; out.ensure(B); d = out.buf; dv = out.dv;`;
-  const batch = `function fmtBytesBatch(b, out) {\nconst buf = b.buf, st = b.starts, n = b.count, S = b.startMs, E = b.endMs;\n${head}\n${body}\n}\nout.len = p;\n}`;
+  const batch = `function fmtBytesBatch(b, out, R) {\nconst buf = b.buf, st = b.starts, n = b.count, S = b.startMs, E = b.endMs;\n${head}\n${body}\n}\nout.len = p;\n}`;
   const tables = 'const U8W = W.U8W, U8N = W.U8N, OCTW = W.OCTW, OCTN = W.OCTN, TCPW = W.TCPW;';
   const factory = new Function('W', 'J', 'C', 'F', `${tables}\nreturn [${record}, ${batch}];`) as (w: typeof W, j: typeof J, c: Uint8Array[], f: CompiledHelpers) => [ByteRecordFormatter, ByteBatchFormatter];
   const helpers: CompiledHelpers = {
@@ -552,6 +597,7 @@ export function compileLayout(L: ByteLayout, env: ByteEnv): CompiledLayout {
     ws: writeStringAt,
     list: (b, i, k, view) => env.list(b, i, k, view),
     detailed: (ctx, id) => env.detailed(ctx, id),
+    scaled: scaledAt,
   };
   const [fn, batchFn] = factory(BYTE_HELPERS, HELPERS, consts, helpers);
   return { fn, batch: batchFn };
@@ -564,6 +610,7 @@ interface CompiledHelpers {
   readonly ws: typeof writeStringAt;
   list(b: FlowBatch, i: number, k: number, view: number): string;
   detailed(ctx: MessageContext, id: number): string;
+  scaled: typeof scaledAt;
 }
 
 /**

@@ -1,11 +1,13 @@
+import type { BatchRates } from '../model/rates.js';
 import { timePlan } from '../model/time.js';
 import type { FlowBatch, MessageContext } from '../wire/batch.js';
+import { ScaleIe, SLUICE_PEN } from '../wire/ie/sluice-elements.js';
 import { REVERSE_PEN, type InfoElement } from '../wire/ie/types.js';
 import { VARLEN, type FieldSpec, type Template } from '../wire/template.js';
 import { LIST_SEMANTICS, type FieldValue, type ListValue } from '../wire/values.js';
 import { IeRegistry, protocolKeyword } from '../wire/ie/registry.js';
 import { isIP } from 'node:net';
-import type { ByteOutput } from './byte-output.js';
+import { ByteOutput } from './byte-output.js';
 import { compileLayout, LayoutBuilder, maxBytes, Op, runLayout, type ByteEnv, type ByteLayout, type CompiledLayout } from './byte-layout.js';
 import * as W from './json-bytes.js';
 import * as J from './json-values.js';
@@ -24,6 +26,13 @@ export interface JsonFormatOptions {
   readonly templateInfo: boolean;
   /** Biflow records (with reverse elements) become two records, forward and reverse view. */
   readonly splitBiflow: boolean;
+  /**
+   * sluice's own, not IPFIXcol2's: flow records with octetDeltaCount/packetDeltaCount also carry
+   * sluice:scaledOctetDeltaCount/scaledPacketDeltaCount (the count times the sampling rate in
+   * force) and sluice:samplingRate, the rate used (1 when unsampled or unknown, as in the store).
+   * sFlow records carry scaled counts already and get none added.
+   */
+  readonly scaledCounters: boolean;
 }
 
 export const DEFAULT_JSON_OPTIONS: JsonFormatOptions = {
@@ -38,6 +47,7 @@ export const DEFAULT_JSON_OPTIONS: JsonFormatOptions = {
   detailedInfo: false,
   templateInfo: false,
   splitBiflow: false,
+  scaledCounters: false,
 };
 
 /** Which fields formatFieldsInto() writes; `id` names the selection in the compiled-code cache. */
@@ -340,11 +350,19 @@ export class Ipfixcol2JsonFormatter {
     return { layouts: this.layouts.size, compiled: this.hot.size, ...this.stats };
   }
 
-  /** Formats every record of the batch; returns newline-terminated JSON lines ('' if filtered). */
-  formatBatch(b: FlowBatch): string {
+  /**
+   * Formats every record of the batch; returns newline-terminated JSON lines ('' if filtered).
+   * With scaledCounters and `rates`, through the byte path (the one that writes scaled counts).
+   */
+  formatBatch(b: FlowBatch, rates?: BatchRates): string {
     if (b.count === 0) return '';
     const t = b.template;
     if (t.isOptions && this.options.ignoreOptions) return '';
+    if (this.options.scaledCounters && rates !== undefined) {
+      const out = new ByteOutput(4096);
+      this.formatBatchInto(b, out, rates);
+      return out.buf.toString('utf8', 0, out.len);
+    }
     const buf = b.buf;
     const starts = b.starts;
     let out = '';
@@ -366,10 +384,12 @@ export class Ipfixcol2JsonFormatter {
    * formatBatch() as UTF-8 bytes appended to `out`: the same lines, byte for byte, written without
    * building strings (test/format-bytes.test.ts holds the two paths to that).
    */
-  formatBatchInto(b: FlowBatch, out: ByteOutput): void {
+  formatBatchInto(b: FlowBatch, out: ByteOutput, rates?: BatchRates): void {
     if (b.count === 0) return;
     const t = b.template;
     if (t.isOptions && this.options.ignoreOptions) return;
+    // Rates reach the layout only when it writes scaled counts, and never for records that are not traffic.
+    const R = this.options.scaledCounters && rates !== undefined && rates.source !== 'none' ? rates : undefined;
     if (this.options.splitBiflow && isBiflow(t)) {
       const fwd = this.layoutFor(t, FORWARD);
       const rev = this.layoutFor(t, REVERSE);
@@ -380,8 +400,8 @@ export class Ipfixcol2JsonFormatter {
       for (let i = 0; i < b.count; i++) {
         const s = starts[i]!;
         const e = starts[i + 1]!;
-        this.record(fwd, buf, s, e, b, i, out);
-        this.record(rev, buf, s, e, b, i, out);
+        this.record(fwd, buf, s, e, b, i, out, R);
+        this.record(rev, buf, s, e, b, i, out, R);
       }
       return;
     }
@@ -389,10 +409,10 @@ export class Ipfixcol2JsonFormatter {
     let c = en.compiled;
     if (c === undefined) {
       c = this.warm(en, b.count);
-      if (c === undefined) return runLayout(en.layout, this.env, b, 0, b.count, out);
+      if (c === undefined) return runLayout(en.layout, this.env, b, 0, b.count, out, R);
     }
     en.used = ++this.clock;
-    c.batch(b, out);
+    c.batch(b, out, R);
   }
 
   /**
@@ -411,17 +431,17 @@ export class Ipfixcol2JsonFormatter {
     }
     if (en === null) return false;
     this.warm(en, 1);
-    this.record(en, b.buf, b.starts[i]!, b.starts[i + 1]!, b, i, out);
+    this.record(en, b.buf, b.starts[i]!, b.starts[i + 1]!, b, i, out, undefined);
     return true;
   }
 
   /** One record through the compiled code when there is some, else interpreted. */
-  private record(en: LayoutEntry, buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput): void {
+  private record(en: LayoutEntry, buf: Buffer, s: number, e: number, b: FlowBatch, i: number, out: ByteOutput, R: BatchRates | undefined): void {
     const c = en.compiled;
     if (c !== undefined) {
       en.used = ++this.clock;
-      c.fn(buf, s, e, b, i, out, en.layout.bound + 6 * (e - s));
-    } else runLayout(en.layout, this.env, b, i, i + 1, out);
+      c.fn(buf, s, e, b, i, out, en.layout.bound + 6 * (e - s), R);
+    } else runLayout(en.layout, this.env, b, i, i + 1, out, R);
   }
 
   /**
@@ -521,9 +541,32 @@ export class Ipfixcol2JsonFormatter {
         if (!occurrences.has('iana:flowEndMilliseconds')) lb.time(Op.TimeEnd, ',"iana:flowEndMilliseconds":');
       }
       if (t.origin === 'netflow5' || t.origin === 'netflow7') lb.header(this.env.headerKeys.reduce((n, k) => n + k.length, 0));
+      if (o.scaledCounters) this.scaledOps(lb, t, view, offs, lens);
       if (o.detailedInfo) lb.detailed();
     }
     return lb.finish(part === undefined ? '}\n' : '}');
+  }
+
+  /**
+   * scaledCounters: the rate and the scaled counts of a flow record's octetDeltaCount and
+   * packetDeltaCount as the view shows them (a reverse view scales the reverse counts). Nothing for
+   * options and non-flow records, nor for sFlow's, which carry scaled counts of their own.
+   */
+  private scaledOps(lb: LayoutBuilder, t: Template, view: View, offs: readonly number[], lens: Int32Array): void {
+    if (t.isOptions || t.recordType !== undefined) return;
+    if (t.fields.some((f) => f.pen === SLUICE_PEN && (f.id === ScaleIe.scaledOctetDeltaCount || f.id === ScaleIe.scaledPacketDeltaCount))) return;
+    const counters: [number, number][] = [];
+    for (const [id, scaled] of [[1, ScaleIe.scaledOctetDeltaCount], [2, ScaleIe.scaledPacketDeltaCount]] as const) {
+      const k = t.fields.findIndex((f) => {
+        const v = viewField(t, f, view);
+        return v !== undefined && v.pen === 0 && v.id === id && f.length >= 1 && f.length <= 8;
+      });
+      if (k >= 0) counters.push([k, scaled]);
+    }
+    if (counters.length === 0) return;
+    const key = (id: number) => `,${JSON.stringify(fieldKey({ id, pen: SLUICE_PEN, length: 8, ie: registry().get(SLUICE_PEN, id) }, this.options.numericNames))}:`;
+    lb.rate(key(ScaleIe.samplingRate));
+    for (const [k, id] of counters) lb.scaled(k, offs[k]!, lens[k]!, key(id));
   }
 
   /**

@@ -13,7 +13,7 @@ const NAMES = Object.keys(DEFAULT_JSON_OPTIONS) as (keyof JsonFormatOptions)[];
  * Parses `--format json[,option=value...]`, e.g. `json,timestamp=unix,ignoreUnknown=false,splitBiflow`.
  * Option names and values are those of the IPFIXcol2 JSON output plugin (tcpFlags, timestamp,
  * protocol, ignoreUnknown, ignoreOptions, nonPrintableChar, octetArrayAsUint, numericNames,
- * splitBiflow, detailedInfo, templateInfo); a boolean option alone means true.
+ * splitBiflow, detailedInfo, templateInfo), and sluice's scaledCounters; a boolean option alone means true.
  */
 export function parseFormatSpec(spec: string): Partial<JsonFormatOptions> {
   const [name, ...opts] = spec.split(',').map((s) => s.trim());

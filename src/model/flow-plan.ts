@@ -5,7 +5,7 @@
  * place that decides which element means which fact: the store's columns, the aggregation keys
  * and the exporter checks all read through it.
  */
-import { SLUICE_PEN } from '../wire/ie/sluice-elements.js';
+import { ScaleIe, SLUICE_PEN } from '../wire/ie/sluice-elements.js';
 import type { Template } from '../wire/template.js';
 import { timePlan } from './time.js';
 
@@ -53,11 +53,6 @@ const E = {
 
 /** ipVersion (60): 4 or 6, the family of the record's addresses. */
 const IP_VERSION = 60;
-
-/** sluice's scaled sFlow counts (src/wire/ie/sluice-elements.ts): packets and octets times the sampling rate. */
-const SCALED_PACKETS = 1;
-const SCALED_OCTETS = 2;
-const SCALED_L2_OCTETS = 3;
 
 /** Where one element sits: field index, constant offset in fixed-length records (else -1), length. */
 export interface Slot {
@@ -175,9 +170,9 @@ function compile(t: Template): FlowPlan {
     used.add(k);
     return { index: k, offset: offsets[k]!, length: t.fields[k]!.length };
   };
-  const scaledPackets = sflow ? sluice(SCALED_PACKETS) : undefined;
-  const scaledBytes = sflow ? sluice(SCALED_OCTETS) : undefined;
-  if (sflow) sluice(SCALED_L2_OCTETS);
+  const scaledPackets = sflow ? sluice(ScaleIe.scaledPacketDeltaCount) : undefined;
+  const scaledBytes = sflow ? sluice(ScaleIe.scaledOctetDeltaCount) : undefined;
+  if (sflow) sluice(ScaleIe.scaledLayer2OctetDeltaCount);
   // Times the store keeps as time_start/time_end (to the millisecond); finer ones stay in extra.
   const tp = timePlan(t);
   for (const f of [tp.start, tp.end]) if (f !== undefined && f.kind !== 'us' && f.kind !== 'ns') used.add(f.index);

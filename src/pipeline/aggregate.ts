@@ -10,7 +10,8 @@
  */
 import type { FlowBatch } from '../wire/batch.js';
 import { addressText, flowKey, FlowReader, newFlowFields, planFor, type FlowFields } from './flow-fields.js';
-import { rateAt, SamplingTracker } from './sampling.js';
+import { rateAt } from '../model/rates.js';
+import { SamplingTracker } from './sampling.js';
 
 export interface AggregatedFlow {
   readonly srcIp: string;

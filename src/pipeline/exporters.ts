@@ -15,7 +15,7 @@ import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
 import { ipv4ToString, ipv6ToString } from '../wire/packet/addr.js';
 import type { DropEvent, SequenceEvent } from '../wire/stats.js';
 import type { TemplateStore } from '../wire/template-store.js';
-import type { BatchRates } from './sampling.js';
+import type { BatchRates } from '../model/rates.js';
 import { sequenceKeys, SequenceTracker, type SequenceCounts, type SequenceProtocol } from './sequence.js';
 
 /** The Skylight-style checks of a record's content, counted per exporter. */

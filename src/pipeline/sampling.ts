@@ -22,6 +22,7 @@
  * one rate for every record (the common case: no field of the template names a rate or a sampler)
  * or a rate per record.
  */
+import type { BatchRates, RateSource } from '../model/rates.js';
 import { SluiceError } from '../util/errors.js';
 import type { FlowBatch, MessageContext } from '../wire/batch.js';
 import { NETFLOW_PEN } from '../wire/ie/types.js';
@@ -30,7 +31,6 @@ import { parseIp } from '../wire/packet/addr.js';
 import { VARLEN, type Template } from '../wire/template.js';
 import { fieldSlices, readUnsigned } from '../wire/values.js';
 
-export type RateSource = 'override' | 'record' | 'header' | 'sampler' | 'domain' | 'default' | 'unsampled' | 'unknown';
 
 /** A rate for the exporters whose address falls in `prefix` ("192.0.2.0/24", "2001:db8::/32", or one address). */
 export interface PrefixRate {
@@ -54,16 +54,6 @@ export class SamplingConfigError extends SluiceError {
   ) {
     super('config', `${path}: ${message}`);
   }
-}
-
-/** The rates of one batch. */
-export interface BatchRates {
-  /** The rate of every record; NaN when `perRecord` holds them. */
-  readonly rate: number;
-  /** Where `rate` came from; 'mixed' with `perRecord`; 'none' for records that are not traffic. */
-  readonly source: RateSource | 'mixed' | 'none';
-  /** Per-record rates (index = record), only when the records of the batch differ. */
-  readonly perRecord?: Float64Array;
 }
 
 /** What a template lets the tracker read, decided once per template. */
@@ -340,24 +330,3 @@ export class SamplingTracker {
 }
 
 const NO_RULES: readonly [number, number] = [0, 0];
-
-/** The rate of record `i` of a batch. */
-export function rateAt(r: BatchRates, i: number): number {
-  return r.perRecord === undefined ? r.rate : r.perRecord[i]!;
-}
-
-/**
- * A sampled counter scaled to an estimate of the traffic it stands for: count x rate, rounded to a
- * whole number (rates from samplingPacketInterval/Space can be fractional). A bigint stays a bigint.
- */
-export function scaleCount(count: number, rate: number): number;
-export function scaleCount(count: bigint, rate: number): bigint;
-export function scaleCount(count: number | bigint, rate: number): number | bigint {
-  if (typeof count === 'bigint') {
-    if (Number.isInteger(rate)) return count * BigInt(rate);
-    // Fractional rate: the rate in 2^-20 steps, so a count past 2^53 keeps its integer precision.
-    const scaled = BigInt(Math.round(rate * 1048576));
-    return (count * scaled + 524288n) / 1048576n;
-  }
-  return rate === 1 ? count : Math.round(count * rate);
-}

@@ -20,6 +20,7 @@ import { registerStoreMetrics } from '../store/metrics.js';
 import { StoreWriter } from '../store/writer.js';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
+import { SamplingTracker } from '../pipeline/sampling.js';
 import { formatGroups, type FormatGroup } from '../outputs/groups.js';
 import { DecodeStage } from '../pipeline/decode.js';
 import { AwsVpcParser } from '../parsers/aws-vpc.js';
@@ -75,6 +76,8 @@ export class ServiceRuntime implements Lifecycle {
   readonly listening: Listening[] = [];
   private readonly m: Metrics;
   private readonly registry: IeRegistry;
+  /** The rate in force per batch, for the store's sampling column and the JSON's scaledCounters. */
+  private readonly sampling = new SamplingTracker();
   private delivery: DeliveryPipeline | undefined;
   private readonly sockets: Array<{ close(): Promise<void> }> = [];
   private readonly lineSources: LineSource[] = [];
@@ -272,9 +275,10 @@ export class ServiceRuntime implements Lifecycle {
     }
     // The aggregation takes flow records; options data and sFlow counter samples are not flows.
     if (!b.template.isOptions && b.template.recordType === undefined) this.delivery?.push(b);
-    this.store?.encoder.push(b);
     if (this.json !== undefined || this.store !== undefined) {
-      this.json?.push(b);
+      const rates = this.sampling.rates(b);
+      this.store?.encoder.push(b, rates);
+      this.json?.push(b, rates);
       if (!this.outFlushScheduled) {
         this.outFlushScheduled = true;
         setImmediate(() => this.flushOutputs());

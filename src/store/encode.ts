@@ -10,7 +10,8 @@
 import { ByteOutput } from '../format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type FieldSelection } from '../format/ipfixcol2-json.js';
 import { flowPlan, type FlowPlan, type Slot } from '../model/flow-plan.js';
-import { SamplingTracker, type BatchRates } from '../pipeline/sampling.js';
+import type { BatchRates } from '../model/rates.js';
+import { SamplingTracker } from '../pipeline/sampling.js';
 import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
 import { parseIp } from '../wire/packet/addr.js';
 import type { FieldSpec, Template } from '../wire/template.js';

@@ -30,12 +30,24 @@ export const ProbeIe = {
   reverseTcpRetransmissionCount: 123,
 } as const;
 
+/** Ids of the scaled counts and the rate they were scaled by (sFlow decoding, JSON scaledCounters, the flow plan). */
+export const ScaleIe = {
+  scaledPacketDeltaCount: 1,
+  scaledOctetDeltaCount: 2,
+  scaledLayer2OctetDeltaCount: 3,
+  samplingRate: 19,
+} as const;
+
 /** [id, name, type, semantics?, units?] */
 const ROWS: ReadonlyArray<readonly [number, string, DataType, string?, string?]> = [
   // Flow samples: counts scaled by the sampling rate (an estimate, not a measurement, hence their own names).
-  [1, 'scaledPacketDeltaCount', 'unsigned64', 'deltaCounter', 'packets'],
-  [2, 'scaledOctetDeltaCount', 'unsigned64', 'deltaCounter', 'octets'],
-  [3, 'scaledLayer2OctetDeltaCount', 'unsigned64', 'deltaCounter', 'octets'],
+  [ScaleIe.scaledPacketDeltaCount, 'scaledPacketDeltaCount', 'unsigned64', 'deltaCounter', 'packets'],
+  [ScaleIe.scaledOctetDeltaCount, 'scaledOctetDeltaCount', 'unsigned64', 'deltaCounter', 'octets'],
+  [ScaleIe.scaledLayer2OctetDeltaCount, 'scaledLayer2OctetDeltaCount', 'unsigned64', 'deltaCounter', 'octets'],
+  // The sampling rate in force that the scaled counts of a JSON record were multiplied by
+  // (src/pipeline/sampling.ts decides it; 1 when unsampled or unknown). Fractional for
+  // samplingPacketInterval/Space, hence a float.
+  [ScaleIe.samplingRate, 'samplingRate', 'float64', 'quantity'],
   // sFlow sample header facts.
   [4, 'sflowDataSourceType', 'unsigned32', 'identifier'],
   [5, 'sflowDataSourceIndex', 'unsigned32', 'identifier'],
