@@ -19,6 +19,9 @@ export interface UdpSourceOptions {
  * datagram reaches the handler with its transport session (one object per exporter address and
  * port, reused) and the receive time, in its own buffer, so the handler may keep it.
  */
+/** Whether the receive-buffer warning was given (see listen()). */
+let bufferWarned = false;
+
 export class UdpSource {
   #socket: UdpSocket | undefined;
   readonly #sessions = new Map<string, TransportSession>();
@@ -50,10 +53,12 @@ export class UdpSource {
     this.boundPort = s.address().port;
     // Linux reports double the granted size (bookkeeping overhead is included).
     const got = s.recvBufferSize() / 2;
-    if (got > 0 && got < want) {
+    // One system limit caps every socket: said once per process, not once per listener.
+    if (got > 0 && got < want && !bufferWarned) {
+      bufferWarned = true;
       this.opts.onWarning?.(
-        `udp ${this.spec.text}: receive buffer is ${Math.round(got / 1024)} KiB, not the ${Math.round(want / 1024)} KiB asked for; ` +
-          `raise net.core.rmem_max (sysctl -w net.core.rmem_max=${want}) to avoid drops under bursts`,
+        `udp ${this.spec.text}: receive buffer is ${Math.round(got / 1024)} KiB, not the ${Math.round(want / 1024)} KiB asked for ` +
+          `(every UDP listener alike); raise net.core.rmem_max (sysctl -w net.core.rmem_max=${want}) to avoid drops under bursts`,
       );
     }
   }
