@@ -102,6 +102,26 @@ export interface ColumnBlock {
 
 const KIND_INDEX = new Map<Kind, number>(KINDS.map((k, i) => [k, i]));
 
+/** The enum index a kind is stored as. */
+export function kindIndex(k: Kind): number {
+  return KIND_INDEX.get(k)!;
+}
+
+/** Typed views of one block's bytes (see BlockBuilder.views). */
+export interface BlockViews {
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+}
+
+function viewsOf(data: ArrayBuffer): BlockViews {
+  return { u8: new Uint8Array(data), u16: new Uint16Array(data, 0, data.byteLength >> 1), u32: new Uint32Array(data, 0, data.byteLength >> 2) };
+}
+
+// Blocks are written in the host's order for DuckDB's vectors, and read as little-endian by the
+// checks and tests; sluice runs on little-endian hosts only (x86-64, arm64).
+if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error("sluice's store needs a little-endian host");
+
 /**
  * Fills one block row by row. Setters take the column's slot index (from layout.index, looked
  * up once per compiled plan, never per row) and the row. A row's columns that are not set stay NULL.
@@ -111,6 +131,7 @@ export class BlockBuilder {
   #data: ArrayBuffer;
   #bytes: Uint8Array;
   #view: DataView;
+  #views: BlockViews;
   #strings: (string | null)[][];
   count = 0;
 
@@ -119,6 +140,7 @@ export class BlockBuilder {
     this.#data = new ArrayBuffer(this.layout.bytes);
     this.#bytes = new Uint8Array(this.#data);
     this.#view = new DataView(this.#data);
+    this.#views = viewsOf(this.#data);
     this.#strings = this.#newStrings();
   }
 
@@ -135,6 +157,50 @@ export class BlockBuilder {
     const row = this.count++;
     for (const s of this.#strings) s.push(null);
     return row;
+  }
+
+  /** Rows still free in this block. */
+  get room(): number {
+    return this.layout.capacity - this.count;
+  }
+
+  /** Starts the next `n` rows (n <= room) and returns the first one's index. */
+  addRows(n: number): number {
+    const row = this.count;
+    this.count += n;
+    for (const s of this.#strings) for (let i = 0; i < n; i++) s.push(null);
+    return row;
+  }
+
+  /**
+   * Views of the whole block for column-at-a-time writers (store/encode.ts): a column's values
+   * start at slot.offset bytes, i.e. index offset >> 1 in u16, >> 2 in u32 (offsets are 8-aligned).
+   * Host byte order, which is DuckDB's vector layout too. New views after take().
+   */
+  get views(): BlockViews {
+    return this.#views;
+  }
+
+  /** Marks rows [from, from + n) of column `col` as having a value. */
+  validRange(col: number, from: number, n: number): void {
+    const v = this.layout.slots[col]!.validity;
+    if (v < 0) return;
+    const b = this.#bytes;
+    const end = from + n;
+    let r = from;
+    for (; r < end && (r & 7) !== 0; r++) b[v + (r >> 3)]! |= 1 << (r & 7);
+    // Whole bytes at once.
+    const whole = (end - r) >> 3;
+    if (whole > 0) {
+      b.fill(0xff, v + (r >> 3), v + (r >> 3) + whole);
+      r += whole << 3;
+    }
+    for (; r < end; r++) b[v + (r >> 3)]! |= 1 << (r & 7);
+  }
+
+  /** Marks row `row` of column `col` as having a value. */
+  valid(col: number, row: number): void {
+    this.#valid(this.layout.slots[col]!, row);
   }
 
   #valid(slot: ColumnSlot, row: number): void {
@@ -226,6 +292,7 @@ export class BlockBuilder {
     this.#data = new ArrayBuffer(this.layout.bytes);
     this.#bytes = new Uint8Array(this.#data);
     this.#view = new DataView(this.#data);
+    this.#views = viewsOf(this.#data);
     this.#strings = this.#newStrings();
     this.count = 0;
     return block;

@@ -16,16 +16,35 @@ import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
 import { parseIp } from '../wire/packet/addr.js';
 import type { FieldSpec, Template } from '../wire/template.js';
 import { fieldSlices } from '../wire/values.js';
-import { BlockBuilder, type ColumnBlock } from './columns.js';
+import { BLOCK_ROWS, BlockBuilder, kindIndex, type ColumnBlock } from './columns.js';
 import type { Kind, TableName } from './schema.js';
 
 /** Source kind column values. */
 const KIND_OF: Record<FlowProtocol, Kind> = { netflow5: 'v5', netflow7: 'v7', netflow9: 'v9', ipfix: 'ipfix', sflow5: 'sflow', aws: 'aws', text: 'text' };
 
+/** A column and the element that fills it. */
+interface ColumnFill {
+  readonly col: number;
+  readonly slot: Slot;
+}
+
+/** An address column and its IPv4 and IPv6 elements (dual-stack templates carry both and leave one zero). */
+interface AddressFill {
+  readonly col: number;
+  readonly v4: Slot | undefined;
+  readonly v6: Slot | undefined;
+}
+
 interface StorePlan {
   readonly flow: FlowPlan;
   /** The elements of this layout that have no column, for `extra`; undefined when there are none. */
   readonly extra: FieldSelection | undefined;
+  /** The columns this layout fills, by how they are written. */
+  readonly addresses: readonly AddressFill[];
+  readonly u8: readonly ColumnFill[];
+  readonly u16: readonly ColumnFill[];
+  readonly u32: readonly ColumnFill[];
+  readonly u64: readonly ColumnFill[];
 }
 
 const storePlans = new WeakMap<FlowPlan, StorePlan>();
@@ -36,15 +55,24 @@ function storePlanFor(t: Template): StorePlan {
   if (p === undefined) {
     const keep = t.fields.map((_f, k) => !flow.used.has(k));
     const extra: FieldSelection | undefined = keep.some((x) => x) ? { id: 'store:extra', keep: (_f: FieldSpec, k: number) => keep[k] === true } : undefined;
-    p = { flow, extra };
+    const c = FLOW_COLUMNS_AT;
+    const fills = (list: readonly (readonly [number, Slot | undefined])[]): ColumnFill[] => list.flatMap(([col, slot]) => (slot === undefined ? [] : [{ col, slot }]));
+    p = {
+      flow,
+      extra,
+      addresses: [
+        { col: c.src_addr, v4: flow.src4, v6: flow.src6 },
+        { col: c.dst_addr, v4: flow.dst4, v6: flow.dst6 },
+        { col: c.next_hop, v4: flow.nextHop4, v6: flow.nextHop6 },
+      ].filter((a) => a.v4 !== undefined || a.v6 !== undefined),
+      u8: fills([[c.proto, flow.proto], [c.tos, flow.tos], [c.src_mask, flow.srcMask], [c.dst_mask, flow.dstMask], [c.direction, flow.direction], [c.end_reason, flow.endReason]]),
+      u16: fills([[c.src_port, flow.srcPort], [c.dst_port, flow.dstPort], [c.tcp_flags, flow.flags], [c.vlan, flow.vlan]]),
+      u32: fills([[c.in_if, flow.inIf], [c.out_if, flow.outIf], [c.src_as, flow.srcAs], [c.dst_as, flow.dstAs]]),
+      u64: fills([[c.packets, flow.packets], [c.bytes, flow.bytes], [c.src_mac, flow.srcMac], [c.dst_mac, flow.dstMac]]),
+    };
     storePlans.set(flow, p);
   }
   return p;
-}
-
-function isZero(buf: Buffer, off: number, len: number): boolean {
-  for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
-  return true;
 }
 
 function uint(buf: Buffer, off: number, len: number): number {
@@ -64,11 +92,20 @@ export class StoreEncoder {
   readonly #ready: ColumnBlock[] = [];
   readonly #json = new Ipfixcol2JsonFormatter({ ignoreUnknown: false, ignoreOptions: false, nonPrintableChar: false });
   readonly #text = new ByteOutput(4096);
+  /** Field slices of a batch's variable-length records, fieldCount * 2 per record. */
   #slices = new Int32Array(64);
+  #one = new Int32Array(64);
+  /** Indexes of the batch's records that are stored (all, unless one cannot be walked). */
+  #recs = new Int32Array(64);
+  /** Scratch: where one slot starts in each record of a run. */
+  #pos = new Int32Array(BLOCK_ROWS);
+  #pos2 = new Int32Array(BLOCK_ROWS);
+  /** Exporter address text -> its stored form as u32 words, bounded. */
+  readonly #exporterWords = new Map<string, Uint32Array>();
   #sampling: SamplingTracker | undefined;
   /** Exporter address text -> bytes (4 or 16), bounded. */
   readonly #exporters = new Map<string, Uint8Array>();
-  readonly #c = columnIndexes();
+  readonly #c = COLUMNS_AT;
   /** Records kept in blocks since start, per table. */
   readonly counts = { flows: 0, options: 0, counters: 0 };
 
@@ -122,94 +159,275 @@ export class StoreEncoder {
     this.counts[table] += b.count;
   }
 
+  /**
+   * Flow records into the flows block, column by column over runs of records (a run ends where the
+   * block fills): each column is one tight loop over the run, not one call per value.
+   */
   #flowRows(b: FlowBatch, sp: StorePlan, rates: BatchRates): void {
+    const p = sp.flow;
+    let recs = this.#recs;
+    if (recs.length < b.count) recs = this.#recs = new Int32Array(b.count * 2);
+    // Where each record's fields start; variable-length records are walked once here.
+    let n = 0;
+    if (p.fixed) {
+      for (let i = 0; i < b.count; i++) recs[n++] = i;
+    } else {
+      const F2 = p.fieldCount * 2;
+      if (this.#slices.length < b.count * F2) this.#slices = new Int32Array(b.count * F2);
+      const one = this.#one.length >= F2 ? this.#one : (this.#one = new Int32Array(F2));
+      for (let i = 0; i < b.count; i++) {
+        if (!fieldSlices(b.template, b.buf, b.starts[i]!, b.starts[i + 1]!, one)) continue; // split by the decoder, so never cut
+        this.#slices.set(one.subarray(0, F2), n * F2);
+        recs[n++] = i;
+      }
+    }
+    let from = 0;
+    while (from < n) {
+      if (this.#flows.room === 0) this.#ready.push(this.#flows.take());
+      const m = Math.min(n - from, this.#flows.room);
+      this.#flowRun(b, sp, rates, from, m);
+      from += m;
+    }
+    this.counts.flows += n;
+  }
+
+  /** Records recs[from .. from + m) of the batch as the next m rows of the flows block. */
+  #flowRun(b: FlowBatch, sp: StorePlan, rates: BatchRates, from: number, m: number): void {
     const p = sp.flow;
     const bb = this.#flows;
     const c = this.#c.flows;
+    const slots = bb.layout.slots;
+    const row0 = bb.addRows(m);
+    const { u8, u16, u32 } = bb.views;
     const buf = b.buf;
     const ctx = b.ctx;
-    const sessionExporter = this.#exporterBytes(ctx.session.address);
-    const kind = KIND_OF[ctx.protocol];
-    const domain = ctx.domainId >>> 0;
-    const perRecord = rates.perRecord;
-    const rate = Math.max(1, Math.round(rates.rate));
-    let sl: Int32Array | undefined;
-    if (!p.fixed && this.#slices.length < p.fieldCount * 2) this.#slices = new Int32Array(p.fieldCount * 2);
-    const at = (s: Slot, start: number): number => (sl === undefined ? start + s.offset : sl[2 * s.index]!);
-    for (let i = 0; i < b.count; i++) {
-      const start = b.starts[i]!;
-      if (!p.fixed) {
-        sl = this.#slices;
-        if (!fieldSlices(b.template, buf, start, b.starts[i + 1]!, sl)) continue; // split by the decoder, so never cut
-      }
-      const row = this.#next(bb);
-      bb.timestamp(c.time_received, row, ctx.receivedMs);
-      const ts = b.startMs[i]!;
-      const te = b.endMs[i]!;
-      if (ts === ts) bb.timestamp(c.time_start, row, ts);
-      if (te === te) bb.timestamp(c.time_end, row, te);
-      // sFlow: the agent the sample speaks for, which a relay or a router's sub-agents can differ from the sender.
-      if (p.agent4 !== undefined) bb.address(c.exporter, row, buf, at(p.agent4, start), 4);
-      else if (p.agent6 !== undefined) bb.address(c.exporter, row, buf, at(p.agent6, start), 16);
-      else bb.address(c.exporter, row, sessionExporter, 0, sessionExporter.length as 4 | 16);
-      bb.u32(c.domain, row, domain);
-      bb.kind(c.kind, row, kind);
-      // Dual-stack templates carry both families and leave one zero.
-      if (p.src4 !== undefined && (p.src6 === undefined || !isZero(buf, at(p.src4, start), 4))) bb.address(c.src_addr, row, buf, at(p.src4, start), 4);
-      else if (p.src6 !== undefined) bb.address(c.src_addr, row, buf, at(p.src6, start), 16);
-      if (p.dst4 !== undefined && (p.dst6 === undefined || !isZero(buf, at(p.dst4, start), 4))) bb.address(c.dst_addr, row, buf, at(p.dst4, start), 4);
-      else if (p.dst6 !== undefined) bb.address(c.dst_addr, row, buf, at(p.dst6, start), 16);
-      if (p.srcPort !== undefined) bb.u16(c.src_port, row, uint(buf, at(p.srcPort, start), p.srcPort.length));
-      let dstPort = -1;
-      if (p.dstPort !== undefined) {
-        dstPort = uint(buf, at(p.dstPort, start), p.dstPort.length);
-        bb.u16(c.dst_port, row, dstPort);
-      }
-      let proto = -1;
-      if (p.proto !== undefined) {
-        proto = buf[at(p.proto, start)]!;
-        bb.u8(c.proto, row, proto);
-      }
-      if (p.flags !== undefined) bb.u16(c.tcp_flags, row, uint(buf, at(p.flags, start), p.flags.length));
-      if (p.tos !== undefined) bb.u8(c.tos, row, buf[at(p.tos, start)]!);
-      if (proto === 1 || proto === 58) {
-        // Type and code from the ICMP elements; failing those, from the destination port, where
-        // NetFlow v5 and many v9/IPFIX exporters put type * 256 + code.
-        let tc = dstPort;
-        if (p.icmpTypeCode !== undefined) tc = uint(buf, at(p.icmpTypeCode, start), 2);
-        else if (p.icmpType !== undefined) tc = (buf[at(p.icmpType, start)]! << 8) | (p.icmpCode === undefined ? 0 : buf[at(p.icmpCode, start)]!);
-        if (tc >= 0) {
-          bb.u8(c.icmp_type, row, tc >>> 8);
-          bb.u8(c.icmp_code, row, tc & 0xff);
+    const recs = this.#recs;
+    const starts = b.starts;
+    const F2 = p.fieldCount * 2;
+    const sl = this.#slices;
+    const P = this.#pos.length >= m ? this.#pos : (this.#pos = new Int32Array(BLOCK_ROWS));
+    /** P[r] = where slot s of the run's record r starts. */
+    const pos = (s: Slot): Int32Array => {
+      if (p.fixed) for (let r = 0; r < m; r++) P[r] = starts[recs[from + r]!]! + s.offset;
+      else for (let r = 0; r < m; r++) P[r] = sl[(from + r) * F2 + 2 * s.index]!;
+      return P;
+    };
+    const at8 = (col: number) => slots[col]!.offset;
+    const at16 = (col: number) => slots[col]!.offset >> 1;
+    const at32 = (col: number) => slots[col]!.offset >> 2;
+    const all = (col: number) => bb.validRange(col, row0, m);
+
+    // Batch-wide values.
+    writeTimes(u32, at32(c.time_received), row0, m, ctx.receivedMs);
+    u32.fill(ctx.domainId >>> 0, at32(c.domain) + row0, at32(c.domain) + row0 + m);
+    u8.fill(kindIndex(KIND_OF[ctx.protocol]), at8(c.kind) + row0, at8(c.kind) + row0 + m);
+    {
+      const o = at32(c.sampling) + row0;
+      const per = rates.perRecord;
+      // The rate in force, as src/pipeline/sampling.ts decided it (1 when unsampled or unknown).
+      if (per === undefined) u32.fill(Math.max(1, Math.round(rates.rate)), o, o + m);
+      else for (let r = 0; r < m; r++) u32[o + r] = Math.max(1, Math.round(per[recs[from + r]!]!));
+    }
+    // Times from the time module; NULL where it could not say.
+    this.#times(c.time_start, b.startMs, from, m, row0);
+    this.#times(c.time_end, b.endMs, from, m, row0);
+    // sFlow: the agent the sample speaks for, which a relay or a router's sub-agents can differ from the sender.
+    if (p.agent4 !== undefined) addresses(u8, u32, at8(c.exporter), row0, m, buf, pos(p.agent4), 4);
+    else if (p.agent6 !== undefined) addresses(u8, u32, at8(c.exporter), row0, m, buf, pos(p.agent6), 16);
+    else {
+      const e = this.#exporterStored(ctx.session.address);
+      const o = at32(c.exporter);
+      for (let r = 0; r < m; r++) u32.set(e, o + 4 * (row0 + r));
+    }
+    // Dual-stack templates carry both families and leave one zero.
+    for (const { col, v4, v6 } of sp.addresses) {
+      if (v6 === undefined) addresses(u8, u32, at8(col), row0, m, buf, pos(v4!), 4);
+      else if (v4 === undefined) addresses(u8, u32, at8(col), row0, m, buf, pos(v6), 16);
+      else {
+        const P4 = this.#pos2;
+        P4.set(pos(v4).subarray(0, m));
+        const P6 = pos(v6);
+        for (let r = 0; r < m; r++) {
+          const q = P4[r]!;
+          if (buf[q] !== 0 || buf[q + 1] !== 0 || buf[q + 2] !== 0 || buf[q + 3] !== 0) P6[r] = -1 - q;
+        }
+        const o = at8(col);
+        for (let r = 0; r < m; r++) {
+          const q = P6[r]!;
+          if (q < 0) address4(u32, o, row0 + r, buf, -1 - q);
+          else address16(u8, o, row0 + r, buf, q);
         }
       }
-      if (p.packets !== undefined) bb.u64Bytes(c.packets, row, buf, at(p.packets, start), p.packets.length);
-      if (p.bytes !== undefined) bb.u64Bytes(c.bytes, row, buf, at(p.bytes, start), p.bytes.length);
-      // The rate in force, as src/pipeline/sampling.ts decided it (1 when unsampled or unknown).
-      bb.u32(c.sampling, row, perRecord === undefined ? rate : Math.max(1, Math.round(perRecord[i]!)));
-      if (p.inIf !== undefined) bb.u32(c.in_if, row, uint(buf, at(p.inIf, start), p.inIf.length));
-      if (p.outIf !== undefined) bb.u32(c.out_if, row, uint(buf, at(p.outIf, start), p.outIf.length));
-      if (p.srcAs !== undefined) bb.u32(c.src_as, row, uint(buf, at(p.srcAs, start), p.srcAs.length));
-      if (p.dstAs !== undefined) bb.u32(c.dst_as, row, uint(buf, at(p.dstAs, start), p.dstAs.length));
-      if (p.nextHop4 !== undefined && (p.nextHop6 === undefined || !isZero(buf, at(p.nextHop4, start), 4))) bb.address(c.next_hop, row, buf, at(p.nextHop4, start), 4);
-      else if (p.nextHop6 !== undefined) bb.address(c.next_hop, row, buf, at(p.nextHop6, start), 16);
-      if (p.srcMask !== undefined) bb.u8(c.src_mask, row, buf[at(p.srcMask, start)]!);
-      if (p.dstMask !== undefined) bb.u8(c.dst_mask, row, buf[at(p.dstMask, start)]!);
-      if (p.vlan !== undefined) bb.u16(c.vlan, row, uint(buf, at(p.vlan, start), p.vlan.length));
-      if (p.direction !== undefined) bb.u8(c.direction, row, buf[at(p.direction, start)]!);
-      if (p.endReason !== undefined) bb.u8(c.end_reason, row, buf[at(p.endReason, start)]!);
-      if (p.srcMac !== undefined) bb.u64Bytes(c.src_mac, row, buf, at(p.srcMac, start), 6);
-      if (p.dstMac !== undefined) bb.u64Bytes(c.dst_mac, row, buf, at(p.dstMac, start), 6);
-      if (sp.extra !== undefined) {
+      all(col);
+    }
+    for (const { col, slot: s } of sp.u16) {
+      const o = at16(col) + row0;
+      const P = pos(s);
+      if (s.length === 2) for (let r = 0; r < m; r++) u16[o + r] = (buf[P[r]!]! << 8) | buf[P[r]! + 1]!;
+      else for (let r = 0; r < m; r++) u16[o + r] = buf[P[r]!]!;
+      all(col);
+    }
+    for (const { col, slot: s } of sp.u8) {
+      const o = at8(col) + row0;
+      const P = pos(s);
+      for (let r = 0; r < m; r++) u8[o + r] = buf[P[r]!]!;
+      all(col);
+    }
+    for (const { col, slot: s } of sp.u32) {
+      const o = at32(col) + row0;
+      const P = pos(s);
+      if (s.length === 4) for (let r = 0; r < m; r++) u32[o + r] = buf.readUInt32BE(P[r]!);
+      else for (let r = 0; r < m; r++) u32[o + r] = uint(buf, P[r]!, s.length);
+      all(col);
+    }
+    for (const { col, slot: s } of sp.u64) {
+      const o = at32(col) + 2 * row0;
+      const P = pos(s);
+      const len = s.length;
+      if (len === 8) {
+        for (let r = 0; r < m; r++) {
+          u32[o + 2 * r] = buf.readUInt32BE(P[r]! + 4);
+          u32[o + 2 * r + 1] = buf.readUInt32BE(P[r]!);
+        }
+      } else if (len === 4) {
+        for (let r = 0; r < m; r++) {
+          u32[o + 2 * r] = buf.readUInt32BE(P[r]!);
+          u32[o + 2 * r + 1] = 0;
+        }
+      } else {
+        // Big-endian wire bytes of len <= 8 to little-endian 8 bytes.
+        const o8 = 4 * o;
+        for (let r = 0; r < m; r++) {
+          const q = P[r]!;
+          const d = o8 + 8 * r;
+          for (let i = 0; i < len; i++) u8[d + i] = buf[q + len - 1 - i]!;
+          for (let i = len; i < 8; i++) u8[d + i] = 0;
+        }
+      }
+      all(col);
+    }
+    if (p.proto !== undefined) this.#icmp(b, p, from, m, row0, pos);
+    if (sp.extra !== undefined) {
+      for (let r = 0; r < m; r++) {
         this.#text.reset();
-        if (this.#json.formatFieldsInto(b, i, sp.extra, this.#text)) bb.string(c.extra, row, this.#text.buf.toString('utf8', 0, this.#text.len));
+        if (this.#json.formatFieldsInto(b, recs[from + r]!, sp.extra, this.#text)) bb.string(c.extra, row0 + r, this.#text.buf.toString('utf8', 0, this.#text.len));
       }
     }
-    this.counts.flows += b.count;
+  }
+
+  /**
+   * ICMP and ICMPv6 records: type and code from the ICMP elements; failing those, from the
+   * destination port, where NetFlow v5 and many v9/IPFIX exporters put type * 256 + code.
+   */
+  #icmp(b: FlowBatch, p: FlowPlan, from: number, m: number, row0: number, pos: (s: Slot) => Int32Array): void {
+    const bb = this.#flows;
+    const c = this.#c.flows;
+    const buf = b.buf;
+    const P = pos(p.proto!);
+    let any = false;
+    for (let r = 0; r < m; r++) {
+      const v = buf[P[r]!];
+      if (v === 1 || v === 58) any = true;
+    }
+    if (!any) return;
+    const protos = Int32Array.from(P.subarray(0, m));
+    const tcAt = p.icmpTypeCode !== undefined ? Int32Array.from(pos(p.icmpTypeCode).subarray(0, m)) : undefined;
+    const typeAt = tcAt === undefined && p.icmpType !== undefined ? Int32Array.from(pos(p.icmpType).subarray(0, m)) : undefined;
+    const codeAt = typeAt !== undefined && p.icmpCode !== undefined ? Int32Array.from(pos(p.icmpCode).subarray(0, m)) : undefined;
+    const portAt = tcAt === undefined && typeAt === undefined && p.dstPort !== undefined ? Int32Array.from(pos(p.dstPort).subarray(0, m)) : undefined;
+    const { u8 } = bb.views;
+    const ot = bb.layout.slots[c.icmp_type]!.offset;
+    const oc = bb.layout.slots[c.icmp_code]!.offset;
+    for (let r = 0; r < m; r++) {
+      const v = buf[protos[r]!];
+      if (v !== 1 && v !== 58) continue;
+      let tc = -1;
+      if (tcAt !== undefined) tc = (buf[tcAt[r]!]! << 8) | buf[tcAt[r]! + 1]!;
+      else if (typeAt !== undefined) tc = (buf[typeAt[r]!]! << 8) | (codeAt === undefined ? 0 : buf[codeAt[r]!]!);
+      else if (portAt !== undefined) tc = uint(buf, portAt[r]!, p.dstPort!.length);
+      if (tc < 0) continue;
+      u8[ot + row0 + r] = tc >>> 8;
+      u8[oc + row0 + r] = tc & 0xff;
+      bb.valid(c.icmp_type, row0 + r);
+      bb.valid(c.icmp_code, row0 + r);
+    }
+  }
+
+  /** A time column: NULL where the time module could not say (NaN). */
+  #times(col: number, ms: Float64Array, from: number, m: number, row0: number): void {
+    const bb = this.#flows;
+    const u32 = bb.views.u32;
+    const o = bb.layout.slots[col]!.offset >> 2;
+    const recs = this.#recs;
+    for (let r = 0; r < m; r++) {
+      const v = ms[recs[from + r]!]!;
+      if (v !== v) continue;
+      writeTime(u32, o, row0 + r, v);
+      bb.valid(col, row0 + r);
+    }
+  }
+
+  /** An exporter address as the four u32 words of its stored form (IPv4 mapped, reversed, top bit flipped). */
+  #exporterStored(address: string): Uint32Array {
+    let w = this.#exporterWords.get(address);
+    if (w === undefined) {
+      const a = this.#exporterBytes(address);
+      const tmp = new Uint8Array(16);
+      const t32 = new Uint32Array(tmp.buffer);
+      if (a.length === 4) address4(t32, 0, 0, Buffer.from(a), 0);
+      else address16(tmp, 0, 0, Buffer.from(a.buffer, a.byteOffset, 16), 0);
+      w = t32;
+      if (this.#exporterWords.size > 100_000) this.#exporterWords.clear();
+      this.#exporterWords.set(address, w);
+    }
+    return w;
   }
 }
 
+/** Milliseconds as TIMESTAMP_MS (int64) at row `row` of the column whose u32 index is `o`. */
+function writeTime(u32: Uint32Array, o: number, row: number, ms: number): void {
+  const v = Math.trunc(ms);
+  const hi = Math.floor(v / 4294967296);
+  u32[o + 2 * row] = v - hi * 4294967296;
+  u32[o + 2 * row + 1] = hi >>> 0;
+}
+
+function writeTimes(u32: Uint32Array, o: number, row0: number, m: number, ms: number): void {
+  writeTime(u32, o, row0, ms);
+  const lo = u32[o + 2 * row0]!;
+  const hi = u32[o + 2 * row0 + 1]!;
+  for (let r = 1; r < m; r++) {
+    u32[o + 2 * (row0 + r)] = lo;
+    u32[o + 2 * (row0 + r) + 1] = hi;
+  }
+}
+
+/**
+ * The stored form of an IPv4 address (see columns.ts): ::ffff:a.b.c.d as a UUID, i.e. the 16
+ * bytes reversed with the top bit flipped: d c b a ff ff 0 ... 0 80.
+ */
+function address4(u32: Uint32Array, o8: number, row: number, buf: Buffer, q: number): void {
+  const w = (o8 >> 2) + 4 * row;
+  u32[w] = ((buf[q]! << 24) | (buf[q + 1]! << 16) | (buf[q + 2]! << 8) | buf[q + 3]!) >>> 0;
+  u32[w + 1] = 0xffff;
+  u32[w + 2] = 0;
+  u32[w + 3] = 0x80000000;
+}
+
+/** The stored form of an IPv6 address: its 16 bytes reversed, the top bit flipped. */
+function address16(u8: Uint8Array, o8: number, row: number, buf: Buffer, q: number): void {
+  const d = o8 + 16 * row;
+  for (let i = 0; i < 16; i++) u8[d + i] = buf[q + 15 - i]!;
+  u8[d + 15]! ^= 0x80;
+}
+
+function addresses(u8: Uint8Array, u32: Uint32Array, o8: number, row0: number, m: number, buf: Buffer, P: Int32Array, len: 4 | 16): void {
+  if (len === 4) for (let r = 0; r < m; r++) address4(u32, o8, row0 + r, buf, P[r]!);
+  else for (let r = 0; r < m; r++) address16(u8, o8, row0 + r, buf, P[r]!);
+}
+
 const ALL_FIELDS: FieldSelection = { id: 'store:all', keep: () => true };
+
 
 /** Slot indexes of every column, looked up once. */
 function columnIndexes() {
@@ -226,3 +444,6 @@ function columnIndexes() {
     record: pick(record, ['time_received', 'exporter', 'domain', 'kind', 'template_id', 'record'] as const),
   };
 }
+
+const COLUMNS_AT = columnIndexes();
+const FLOW_COLUMNS_AT = COLUMNS_AT.flows;
