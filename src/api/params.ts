@@ -4,6 +4,7 @@
  * answered with the column `sluice query` would point at. Nothing here builds SQL.
  */
 import { QuerySyntaxError, WindowError } from '../query/errors.js';
+import { SluiceError } from '../util/errors.js';
 import { parseFilter } from '../query/filter-parse.js';
 import { KEY_NAMES, isKeyName, type KeyName, type Order } from '../query/keys.js';
 import { parseInterval, parseWindow, type TimeWindow } from '../query/window.js';
@@ -26,14 +27,13 @@ const TARGET_POINTS = 200;
 const NICE_INTERVALS_MS = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10_800, 21_600, 43_200, 86_400, 604_800].map((s) => s * 1000);
 
 /** A request the API refuses: the HTTP status, the message, and what else tells the client where. */
-export class ApiError extends Error {
+export class ApiError extends SluiceError {
   constructor(
     readonly status: number,
     message: string,
     readonly detail: Readonly<Record<string, unknown>> = {},
   ) {
-    super(message);
-    this.name = 'ApiError';
+    super('api', message);
   }
 }
 

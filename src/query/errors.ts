@@ -1,18 +1,19 @@
+import { SluiceError, type ErrorCode } from '../util/errors.js';
+
 /**
  * Errors of the query room. Syntax errors (filter, -t window, intervals) carry the 1-based column
  * of the text they point into, so every front end can show the operator where the problem is.
  */
 
 /** An error in a piece of query text: `input` is the text, `column` the 1-based position in it. */
-export class QuerySyntaxError extends Error {
+export class QuerySyntaxError extends SluiceError {
   readonly input: string;
   readonly column: number;
   /** What was wrong, without the position (message adds "at column N"). */
   readonly reason: string;
 
-  constructor(what: string, input: string, column: number, reason: string) {
-    super(`${what}: ${reason} at column ${column}`);
-    this.name = new.target.name;
+  constructor(what: string, input: string, column: number, reason: string, code: ErrorCode = 'query') {
+    super(code, `${what}: ${reason} at column ${column}`, { column });
     this.input = input;
     this.column = column;
     this.reason = reason;
@@ -27,7 +28,7 @@ export class QuerySyntaxError extends Error {
 /** A filter that does not parse. */
 export class FilterError extends QuerySyntaxError {
   constructor(input: string, column: number, reason: string) {
-    super('filter', input, column, reason);
+    super('filter', input, column, reason, 'filter');
   }
 }
 
@@ -39,27 +40,24 @@ export class WindowError extends QuerySyntaxError {
 }
 
 /** A query option that makes no sense (an unknown element, order, or a combination): a usage error. */
-export class QueryUsageError extends Error {
+export class QueryUsageError extends SluiceError {
   constructor(message: string) {
-    super(message);
-    this.name = 'QueryUsageError';
+    super('query', message);
   }
 }
 
 /** `--sql` text that is not one read-only statement. */
-export class SqlRefusedError extends Error {
+export class SqlRefusedError extends SluiceError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SqlRefusedError';
+    super('query', message);
   }
 }
 
 /** A query stopped by the time limit (the connection was interrupted). */
-export class QueryTimeoutError extends Error {
+export class QueryTimeoutError extends SluiceError {
   readonly limitMs: number;
   constructor(limitMs: number) {
-    super(`query stopped: time limit of ${limitMs / 1000} s reached`);
-    this.name = 'QueryTimeoutError';
+    super('query', `query stopped: time limit of ${limitMs / 1000} s reached`);
     this.limitMs = limitMs;
   }
 }

@@ -5,6 +5,7 @@
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoOf, writeFileDurable } from '../util/durable.js';
+import { SluiceError } from '../util/errors.js';
 import { LOCK_FILE, STORE_FILE, STORE_FORMAT, STORE_VERSION } from './layout.js';
 
 export interface StoreFile {
@@ -19,7 +20,11 @@ export interface StoreFile {
   readonly sequenceFloor: number;
 }
 
-export class StoreFormatError extends Error {}
+export class StoreFormatError extends SluiceError {
+  constructor(message: string) {
+    super('store', message);
+  }
+}
 
 /** Reads store.json, or creates it in an empty (or new) store directory. */
 export async function openStoreFile(root: string, tmpDir: string, nowMs: number): Promise<StoreFile> {
@@ -49,7 +54,11 @@ export async function writeStoreFile(root: string, tmpDir: string, f: StoreFile)
   await writeFileDurable(join(root, STORE_FILE), tmpDir, JSON.stringify(f, null, 2) + '\n');
 }
 
-export class StoreLockedError extends Error {}
+export class StoreLockedError extends SluiceError {
+  constructor(message: string) {
+    super('store', message);
+  }
+}
 
 const lockedHere = new Set<string>();
 

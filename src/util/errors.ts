@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   filter: 'a query filter is invalid at a column',
   query: 'a query cannot be run (bad window, element, SQL, or a time limit reached)',
   store: 'the flow store cannot be opened or written',
+  state: 'a state file (templates, exporters) is not one this version reads: the path inside it says where',
+  api: 'an HTTP API request is refused (its status and the parameter at fault go with it)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,3 +1,4 @@
+import { SluiceError } from '../util/errors.js';
 import { makeSession, type MessageContext, type TransportSession } from './batch.js';
 import type { IeResolver } from './fixed-formats.js';
 import { makeTemplate, type FieldSpec, type Template } from './template.js';
@@ -433,12 +434,12 @@ export interface RestoreResult {
 }
 
 /** A snapshot that is not one, or not one this version reads; `path` says where (JSONPath-like). */
-export class TemplateSnapshotError extends Error {
+export class TemplateSnapshotError extends SluiceError {
   constructor(
     readonly path: string,
     message: string,
   ) {
-    super(`${path}: ${message}`);
+    super('state', `${path}: ${message}`);
   }
 }
 
