@@ -21,9 +21,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ByteOutput } from '../src/format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type FormatterCacheStats, type FormatterLimits } from '../src/format/ipfixcol2-json.js';
@@ -31,7 +28,8 @@ import { DecodeStage } from '../src/pipeline/decode.js';
 import { makeSession } from '../src/wire/batch.js';
 import { IpfixMessageBuilder, type EncField, type EncTemplate } from '../src/wire/encode/ipfix.js';
 import { IeRegistry } from '../src/wire/ie/registry.js';
-import { compiledSluice, cpuSeconds, rssBytes, udpSocketState } from './proc.js';
+import { cpuSeconds, rssBytes, udpSocketState } from './proc.js';
+import { nfcapdReceiver, sluiceReceiver } from './udp.js';
 import { Prng } from '../test/helpers/prng.js';
 
 /** IANA elements with their usual lengths, for templates shaped like real exporters' (no lists, no varlen). */
@@ -135,32 +133,17 @@ interface Receiver {
   readonly cleanup?: () => void;
 }
 
-const RECEIVE_BUFFER = 4 * 1024 * 1024;
-
+/** `sluice collect` as the UDP bench runs it; BENCH_COLLECT_ARGS adds arguments, e.g. "--workers 0", to see where the memory goes. */
 export function sluiceCollect(port: number): Receiver {
-  return {
-    name: 'sluice collect',
-    command: process.execPath,
-    // BENCH_COLLECT_ARGS: extra arguments, e.g. "--workers 0", to see where the memory goes.
-    args: [...compiledSluice(), 'collect', '--listen', `udp://127.0.0.1:${port}`, '--receive-buffer', String(RECEIVE_BUFFER), ...(process.env.BENCH_COLLECT_ARGS?.split(' ').filter((a) => a !== '') ?? [])],
-    ready: `listening on udp://127.0.0.1:${port}`,
-    port,
-  };
+  const r = sluiceReceiver(port);
+  return { ...r, args: [...r.args, ...(process.env.BENCH_COLLECT_ARGS?.split(' ').filter((a) => a !== '') ?? [])], port };
 }
 
+/** nfcapd as the UDP bench runs it. */
 export function nfcapd(port: number): Receiver {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-nfcapd-'));
-  return {
-    name: 'nfcapd',
-    command: 'nfcapd',
-    args: ['-p', String(port), '-b', '127.0.0.1', '-w', dir, '-B', String(RECEIVE_BUFFER), '-t', '3600'],
-    ready: 'Startup',
-    port,
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
+  return { ...nfcapdReceiver(port), port };
 }
 
-/** Sends while the receiver's queue holds less than 1 MB, so the kernel drops nothing and the receiver sees it all. */
 async function paced(port: number, send: (i: number) => void, count: number): Promise<void> {
   for (let i = 0; i < count; ) {
     const st = udpSocketState(port);
