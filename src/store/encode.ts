@@ -11,7 +11,6 @@ import { ByteOutput } from '../format/byte-output.js';
 import { Ipfixcol2JsonFormatter, type FieldSelection } from '../format/ipfixcol2-json.js';
 import { flowPlan, type FlowPlan, type Slot } from '../model/flow-plan.js';
 import type { BatchRates } from '../model/rates.js';
-import { SamplingTracker } from '../pipeline/sampling.js';
 import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
 import { parseIp } from '../wire/packet/addr.js';
 import type { FieldSpec, Template } from '../wire/template.js';
@@ -102,20 +101,19 @@ export class StoreEncoder {
   #pos2 = new Int32Array(BLOCK_ROWS);
   /** Exporter address text -> its stored form as u32 words, bounded. */
   readonly #exporterWords = new Map<string, Uint32Array>();
-  #sampling: SamplingTracker | undefined;
   /** Exporter address text -> bytes (4 or 16), bounded. */
   readonly #exporters = new Map<string, Uint8Array>();
   readonly #c = COLUMNS_AT;
   /** Records kept in blocks since start, per table. */
   readonly counts = { flows: 0, options: 0, counters: 0 };
 
-  /** Without `rates`, the encoder's own tracker decides them (tests, tools); collect passes the shared one's. */
-  push(b: FlowBatch, rates?: BatchRates): void {
+  /** `rates`: what the one SamplingTracker of this thread decided for the batch (pipeline/sampling.ts). */
+  push(b: FlowBatch, rates: BatchRates): void {
     if (b.count === 0) return;
     const t = b.template;
     if (t.isOptions) this.#whole(b, this.#options, 'options');
     else if (t.recordType !== undefined) this.#whole(b, this.#counters, 'counters');
-    else this.#flowRows(b, storePlanFor(t), rates ?? (this.#sampling ??= new SamplingTracker()).rates(b));
+    else this.#flowRows(b, storePlanFor(t), rates);
   }
 
   /** Full blocks, and with `all` the partly filled ones too. */

@@ -9,6 +9,7 @@ import test from 'node:test';
 import { Ipfixcol2JsonFormatter } from '../../src/format/ipfixcol2-json.js';
 import { DecodeStage } from '../../src/pipeline/decode.js';
 import { readRow, type ColumnBlock } from '../../src/store/columns.js';
+import { SamplingTracker } from '../../src/pipeline/sampling.js';
 import { StoreEncoder } from '../../src/store/encode.js';
 import { makeSession, type FlowBatch } from '../../src/wire/batch.js';
 import { IeRegistry } from '../../src/wire/ie/registry.js';
@@ -68,10 +69,11 @@ for (const capture of ['flowbeat-ipfix_cisco.pcap', 'flowbeat-netflow9_ubiquiti_
   test(`store rows of ${capture} hold what the JSON shows`, () => {
     const batches = decodeCapture(capture);
     const enc = new StoreEncoder();
+    const sampling = new SamplingTracker();
     const json = new Ipfixcol2JsonFormatter({ ignoreUnknown: false, ignoreOptions: false, timestamp: 'unix', protocol: 'raw', tcpFlags: 'raw' });
     const expected: Record<string, unknown>[] = [];
     for (const b of batches) {
-      enc.push(b);
+      enc.push(b, sampling.rates(b));
       if (b.template.isOptions || b.template.recordType !== undefined) continue;
       for (const line of json.formatBatch(b).split('\n')) if (line !== '') expected.push(JSON.parse(line) as Record<string, unknown>);
     }
@@ -116,7 +118,8 @@ for (const capture of ['flowbeat-ipfix_cisco.pcap', 'flowbeat-netflow9_ubiquiti_
 
 test('options records and sFlow counter samples go to their own tables, whole', () => {
   const enc = new StoreEncoder();
-  for (const b of decodeCapture('telegraf-sflow_v5_example.pcap')) enc.push(b);
+  const sampling = new SamplingTracker();
+  for (const b of decodeCapture('telegraf-sflow_v5_example.pcap')) enc.push(b, sampling.rates(b));
   const blocks = enc.take(true);
   const counters = blocks.filter((b) => b.table === 'counters');
   assert.ok(counters.length > 0, 'the capture has counter samples');
