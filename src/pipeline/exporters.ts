@@ -304,6 +304,7 @@ export class ExporterAccount {
     let sum = 0;
     let count = 0;
     const buckets = a.delayBuckets;
+    const NB = DELAY_BUCKETS.length;
     // Ports and ICMP type/code by protocol: only templates that lack them need a look per record.
     if (fixed && !(hasPorts && hasIcmp)) {
       for (let i = 0; i < n; i++) {
@@ -322,8 +323,9 @@ export class ExporterAccount {
       const sec = dms > 0 ? dms / 1000 : 0;
       sum += sec;
       count++;
-      // Buckets 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600 s, then +Inf.
-      const k = sec <= 60 ? (sec <= 5 ? (sec <= 1 ? 0 : 1) : sec <= 10 ? 2 : sec <= 30 ? 3 : 4) : sec <= 300 ? (sec <= 120 ? 5 : 6) : sec <= 600 ? 7 : sec <= 1800 ? 8 : sec <= 3600 ? 9 : 10;
+      // The first bound the delay is within (most exports are seconds late: a few comparisons), else +Inf.
+      let k = 0;
+      while (k < NB && sec > DELAY_BUCKETS[k]!) k++;
       buckets[k]!++;
     }
     a.delaySum += sum;
