@@ -88,8 +88,7 @@ function inlineUnit(encoders: EncoderSpec[], opts: DecodeFlags, limits: object, 
     finish: async () => {
       fanout.flush();
       deliver(true);
-      const c = fanout.stage.counters;
-      return { datagrams: c.datagrams, records: c.records, optionsRecords: c.optionsRecords, drops: c.drops.toJSON() };
+      return fanout.counters();
     },
   };
 }

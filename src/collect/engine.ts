@@ -26,7 +26,7 @@ import { Counter } from 'prom-client';
 import { DropCapture } from '../outputs/drop-capture.js';
 import type { ExporterDelta } from '../pipeline/exporters.js';
 import type { SamplingConfig } from '../pipeline/sampling.js';
-import { mergeSnapshots, type TemplateSnapshot } from '../wire/template-store.js';
+import { mergeSnapshots, restoredText, type TemplateSnapshot } from '../wire/template-store.js';
 import { JSON_FLUSH_BYTES, JsonEncoder, type EncodedPart, type EncoderSpec } from './encoders.js';
 import { ExporterTable } from './exporters.js';
 import { TemplateState } from './template-state.js';
@@ -237,8 +237,8 @@ export class CollectEngine {
       });
       this.#fanout = fanout;
       if (restore !== undefined) {
-        const r = fanout.stage.decoder.store.restore(restore, registry, Date.now());
-        if (r.templates > 0) log.info({ templates: r.templates, sessions: r.sessions }, `restored ${r.templates} templates of ${r.sessions} sessions (${r.expired} expired)`);
+        const r = fanout.restore(restore, Date.now());
+        if (r.templates > 0) log.info({ templates: r.templates, sessions: r.sessions }, restoredText(r));
       }
       const json = fanout.encoders.find((e): e is JsonEncoder => e instanceof JsonEncoder);
       // Parts are delivered once per event-loop turn, so a burst of datagrams becomes one write.
@@ -330,8 +330,7 @@ export class CollectEngine {
     else if (this.#fanout !== undefined) {
       this.#fanout.flush();
       this.#deliver(true);
-      const pc = this.#fanout.stage.counters;
-      c = { datagrams: pc.datagrams, records: pc.records, optionsRecords: pc.optionsRecords, drops: pc.drops.toJSON() };
+      c = this.#fanout.counters();
     }
     // Files finished and renamed (gzip trailers written), sockets drained and ended, segments written.
     await Promise.all(this.#outputs.map((out) => out.close()));

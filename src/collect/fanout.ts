@@ -3,8 +3,9 @@ import { SamplingTracker, type SamplingConfig } from '../pipeline/sampling.js';
 import type { TransportSession } from '../wire/batch.js';
 import type { IeResolver } from '../wire/fixed-formats.js';
 import type { DropEvent } from '../wire/stats.js';
-import type { TemplateStoreLimits } from '../wire/template-store.js';
+import type { RestoreResult, TemplateSnapshot, TemplateStoreLimits } from '../wire/template-store.js';
 import { createEncoder, type BatchEncoder, type EncodedPart, type EncoderSpec } from './encoders.js';
+import type { WorkerCounters } from './protocol.js';
 
 export interface FanoutOptions {
   readonly registry: IeResolver;
@@ -27,6 +28,7 @@ export class Fanout {
   /** The one place that decides the sampling rate of each record, shared by every encoder. */
   readonly sampling: SamplingTracker;
   readonly #onDatagram: BatchEncoder[];
+  readonly #registry: IeResolver;
   /** The datagram being decoded (drops name it) and when it arrived. */
   #current: Buffer | undefined;
   #nowMs = 0;
@@ -34,6 +36,7 @@ export class Fanout {
   constructor(o: FanoutOptions) {
     const encoders = o.encoders.map((spec) => createEncoder(spec, () => this.stage.decoder.store));
     this.encoders = encoders;
+    this.#registry = o.registry;
     this.sampling = new SamplingTracker(o.sampling);
     const sampling = this.sampling;
     const withTemplates = encoders.filter((e) => e.template !== undefined);
@@ -62,6 +65,17 @@ export class Fanout {
     this.#nowMs = nowMs;
     this.stage.handle(buf, session, nowMs);
     this.#current = undefined;
+  }
+
+  /** Templates saved before a restart (collect --state), for the sessions `accept` takes (all by default). */
+  restore(snapshot: TemplateSnapshot, nowMs: number, accept?: (s: TransportSession) => boolean): RestoreResult {
+    return this.stage.decoder.store.restore(snapshot, this.#registry, nowMs, accept);
+  }
+
+  /** What was decoded so far, as plain data (it crosses threads). */
+  counters(): WorkerCounters {
+    const c = this.stage.counters;
+    return { datagrams: c.datagrams, records: c.records, optionsRecords: c.optionsRecords, drops: c.drops.toJSON() };
   }
 
   /** A TCP session ended: its templates end with it. */

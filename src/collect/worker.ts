@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
+import { restoredText } from '../wire/template-store.js';
 import { transferables, type EncodedPart } from './encoders.js';
 import { Fanout } from './fanout.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
@@ -26,8 +27,8 @@ const fanout = new Fanout({
 });
 const sessions = new Map<number, TransportSession>();
 if (cfg.restore !== undefined) {
-  const r = fanout.stage.decoder.store.restore(cfg.restore, registry, Date.now(), (s) => laneOf(s.key, cfg.workers) === cfg.worker);
-  if (r.templates > 0) send({ t: 'log', level: 'info', msg: `decode worker ${cfg.worker}: restored ${r.templates} templates of ${r.sessions} sessions (${r.expired} expired)` });
+  const r = fanout.restore(cfg.restore, Date.now(), (s) => laneOf(s.key, cfg.workers) === cfg.worker);
+  if (r.templates > 0) send({ t: 'log', level: 'info', msg: `decode worker ${cfg.worker}: ${restoredText(r)}` });
 }
 
 function flush(datagrams: number, all: boolean): void {
@@ -77,8 +78,7 @@ port.on('message', (m: ToWorker) => {
       clearInterval(drain);
       fanout.flush();
       flush(0, true);
-      const c = fanout.stage.counters;
-      send({ t: 'stopped', counters: { datagrams: c.datagrams, records: c.records, optionsRecords: c.optionsRecords, drops: c.drops.toJSON() } });
+      send({ t: 'stopped', counters: fanout.counters() });
       port.close();
       break;
     }

@@ -13,7 +13,7 @@ import { HttpServer, metricsHandler } from '../api/server.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { JsonEncoder } from '../collect/encoders.js';
 import { TemplateState } from '../collect/template-state.js';
-import { mergeSnapshots, type TemplateSnapshot } from '../wire/template-store.js';
+import { mergeSnapshots, restoredText, type TemplateSnapshot } from '../wire/template-store.js';
 import { join } from 'node:path';
 import { StoreEncoder } from '../store/encode.js';
 import { registerStoreMetrics } from '../store/metrics.js';
@@ -325,7 +325,7 @@ export class ServiceRuntime implements Lifecycle {
         // This consumer's sessions: those that arrived on its ports.
         const ports = new Set(c.connectors.flatMap((k) => (k.type === 'udp' || k.type === 'tcp' ? k.ports : [])));
         const r = p.decoder.store.restore(this.savedTemplates, this.registry, Date.now(), (s) => ports.has(s.localPort));
-        if (r.templates > 0) log.info({ consumer: name, templates: r.templates, sessions: r.sessions }, `consumer ${name}: restored ${r.templates} templates of ${r.sessions} sessions (${r.expired} expired)`);
+        if (r.templates > 0) log.info({ consumer: name, templates: r.templates, sessions: r.sessions }, `consumer ${name}: ${restoredText(r)}`);
       }
       this.flushers.push(() => p.decoder.flush());
       onDatagram = (buf, s, now) => p.handle(buf, s, now);

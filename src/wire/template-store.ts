@@ -419,6 +419,11 @@ export interface TemplateSnapshotEntry {
   readonly seenMs: number;
 }
 
+/** "restored 3 templates of 2 sessions (1 expired)": restore()'s result as every restorer logs it. */
+export function restoredText(r: RestoreResult): string {
+  return `restored ${r.templates} templates of ${r.sessions} sessions (${r.expired} expired)`;
+}
+
 /** What restore() did. */
 export interface RestoreResult {
   readonly sessions: number;
