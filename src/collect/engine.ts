@@ -11,7 +11,7 @@ import type { JsonFormatOptions } from '../format/ipfixcol2-json.js';
 import type { Log } from '../model/contracts.js';
 import { loadRegistry } from '../model/registry.js';
 import { createOutput } from '../outputs/create.js';
-import { formatGroups, type FormatGroup } from '../outputs/groups.js';
+import { formatGroups, writeGroups, type FormatGroup } from '../outputs/groups.js';
 import { formatOutputCounters, type Output, type OutputSpec } from '../outputs/output.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { registerStoreMetrics } from '../store/metrics.js';
@@ -175,13 +175,7 @@ export class CollectEngine {
       this.#specs.push({ kind: 'json', formats: this.#groups.map((g) => g.options) });
       const groups = this.#groups;
       this.#receivers.push((p) => {
-        if (p.kind !== 'json') return;
-        for (let g = 0; g < p.groups.length; g++) {
-          const bytes = p.groups[g];
-          if (bytes === null || bytes === undefined) continue;
-          const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-          for (const out of groups[g]!.outputs) out.write(buf);
-        }
+        if (p.kind === 'json') writeGroups(groups, p.groups);
       });
     }
     // Every exporter is accounted for, whatever the outputs: metrics, the exporters view, the summary.

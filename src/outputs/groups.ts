@@ -20,3 +20,13 @@ export function formatGroups(specs: readonly OutputSpec[], base: Partial<JsonFor
   }
   return [...groups.values()];
 }
+
+/** `bytes[g]`: the JSON lines of group g (null or missing: none), written to each of its outputs. */
+export function writeGroups(groups: readonly FormatGroup[], bytes: readonly (Uint8Array | null | undefined)[]): void {
+  for (let g = 0; g < bytes.length; g++) {
+    const b = bytes[g];
+    if (b === null || b === undefined) continue;
+    const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    for (const out of groups[g]!.outputs) out.write(buf);
+  }
+}

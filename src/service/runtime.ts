@@ -21,7 +21,7 @@ import { StoreWriter } from '../store/writer.js';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { SamplingTracker } from '../pipeline/sampling.js';
-import { formatGroups, type FormatGroup } from '../outputs/groups.js';
+import { formatGroups, writeGroups, type FormatGroup } from '../outputs/groups.js';
 import { DecodeStage } from '../pipeline/decode.js';
 import { AwsVpcParser } from '../parsers/aws-vpc.js';
 import type { LineParser } from '../parsers/line-parser.js';
@@ -291,11 +291,7 @@ export class ServiceRuntime implements Lifecycle {
     if (this.store !== undefined) for (const block of this.store.encoder.take(true)) this.store.writer.append(block);
     const part = this.json?.take();
     if (part?.kind !== 'json') return;
-    part.groups.forEach((bytes, g) => {
-      if (bytes === null) return;
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (const o of this.groups[g]!.outputs) o.write(buf);
-    });
+    writeGroups(this.groups, part.groups);
   }
 
   private async startConsumer(c: ConsumerSpec): Promise<void> {
