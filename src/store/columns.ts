@@ -114,6 +114,23 @@ export interface BlockViews {
   readonly u32: Uint32Array;
 }
 
+/**
+ * The stored form of the IPv4 address at buf[q] into the four u32 words from index w: ::ffff:a.b.c.d
+ * as a UUID, i.e. the 16 bytes reversed with the top bit flipped: d c b a ff ff 0 ... 0 80.
+ */
+export function storeAddress4(u32: Uint32Array, w: number, buf: Uint8Array, q: number): void {
+  u32[w] = ((buf[q]! << 24) | (buf[q + 1]! << 16) | (buf[q + 2]! << 8) | buf[q + 3]!) >>> 0;
+  u32[w + 1] = 0xffff;
+  u32[w + 2] = 0;
+  u32[w + 3] = 0x80000000;
+}
+
+/** The stored form of the IPv6 address at buf[q] into the 16 bytes from u8[at]: reversed, the top bit flipped. */
+export function storeAddress16(u8: Uint8Array, at: number, buf: Uint8Array, q: number): void {
+  for (let i = 0; i < 16; i++) u8[at + i] = buf[q + 15 - i]!;
+  u8[at + 15]! ^= 0x80;
+}
+
 function viewsOf(data: ArrayBuffer): BlockViews {
   return { u8: new Uint8Array(data), u16: new Uint16Array(data, 0, data.byteLength >> 1), u32: new Uint32Array(data, 0, data.byteLength >> 2) };
 }
@@ -259,21 +276,8 @@ export class BlockBuilder {
   address(col: number, row: number, buf: Uint8Array, off: number, len: 4 | 16): void {
     const s = this.layout.slots[col]!;
     const at = s.offset + 16 * row;
-    const b = this.#bytes;
-    if (len === 4) {
-      // ::ffff:a.b.c.d reversed: d c b a ff ff, then ten zero bytes, the last one with the flipped top bit.
-      b[at] = buf[off + 3]!;
-      b[at + 1] = buf[off + 2]!;
-      b[at + 2] = buf[off + 1]!;
-      b[at + 3] = buf[off]!;
-      b[at + 4] = 0xff;
-      b[at + 5] = 0xff;
-      for (let i = 6; i < 15; i++) b[at + i] = 0;
-      b[at + 15] = 0x80;
-    } else {
-      for (let i = 0; i < 16; i++) b[at + i] = buf[off + 15 - i]!;
-      b[at + 15]! ^= 0x80;
-    }
+    if (len === 4) storeAddress4(this.#views.u32, at >> 2, buf, off);
+    else storeAddress16(this.#bytes, at, buf, off);
     this.#valid(s, row);
   }
 

@@ -15,7 +15,7 @@ import type { FlowBatch, FlowProtocol } from '../wire/batch.js';
 import { parseIp } from '../wire/packet/addr.js';
 import type { FieldSpec, Template } from '../wire/template.js';
 import { fieldSlices } from '../wire/values.js';
-import { BLOCK_ROWS, BlockBuilder, kindIndex, type ColumnBlock } from './columns.js';
+import { BLOCK_ROWS, BlockBuilder, kindIndex, storeAddress16, storeAddress4, type ColumnBlock } from './columns.js';
 import type { Kind, TableName } from './schema.js';
 
 /** Source kind column values. */
@@ -82,6 +82,8 @@ function uint(buf: Buffer, off: number, len: number): number {
 }
 
 const EMPTY16 = new Uint8Array(16);
+/** Offset 0 for every row: one address (the exporter's) repeated down a column. */
+const ZEROS = new Int32Array(BLOCK_ROWS);
 
 /** The store's batch consumer: fills blocks; take() hands them over. Not shared between threads. */
 export class StoreEncoder {
@@ -99,8 +101,6 @@ export class StoreEncoder {
   /** Scratch: where one slot starts in each record of a run. */
   #pos = new Int32Array(BLOCK_ROWS);
   #pos2 = new Int32Array(BLOCK_ROWS);
-  /** Exporter address text -> its stored form as u32 words, bounded. */
-  readonly #exporterWords = new Map<string, Uint32Array>();
   /** Exporter address text -> bytes (4 or 16), bounded. */
   readonly #exporters = new Map<string, Uint8Array>();
   readonly #c = COLUMNS_AT;
@@ -233,9 +233,8 @@ export class StoreEncoder {
     if (p.agent4 !== undefined) addresses(u8, u32, at8(c.exporter), row0, m, buf, pos(p.agent4), 4);
     else if (p.agent6 !== undefined) addresses(u8, u32, at8(c.exporter), row0, m, buf, pos(p.agent6), 16);
     else {
-      const e = this.#exporterStored(ctx.session.address);
-      const o = at32(c.exporter);
-      for (let r = 0; r < m; r++) u32.set(e, o + 4 * (row0 + r));
+      const e = this.#exporterBytes(ctx.session.address);
+      addresses(u8, u32, at8(c.exporter), row0, m, e, ZEROS, e.length as 4 | 16);
     }
     // Dual-stack templates carry both families and leave one zero.
     for (const { col, v4, v6 } of sp.addresses) {
@@ -252,8 +251,8 @@ export class StoreEncoder {
         const o = at8(col);
         for (let r = 0; r < m; r++) {
           const q = P6[r]!;
-          if (q < 0) address4(u32, o, row0 + r, buf, -1 - q);
-          else address16(u8, o, row0 + r, buf, q);
+          if (q < 0) storeAddress4(u32, (o >> 2) + 4 * (row0 + r), buf, -1 - q);
+          else storeAddress16(u8, o + 16 * (row0 + r), buf, q);
         }
       }
       all(col);
@@ -364,22 +363,6 @@ export class StoreEncoder {
       bb.valid(col, row0 + r);
     }
   }
-
-  /** An exporter address as the four u32 words of its stored form (IPv4 mapped, reversed, top bit flipped). */
-  #exporterStored(address: string): Uint32Array {
-    let w = this.#exporterWords.get(address);
-    if (w === undefined) {
-      const a = this.#exporterBytes(address);
-      const tmp = new Uint8Array(16);
-      const t32 = new Uint32Array(tmp.buffer);
-      if (a.length === 4) address4(t32, 0, 0, Buffer.from(a), 0);
-      else address16(tmp, 0, 0, Buffer.from(a.buffer, a.byteOffset, 16), 0);
-      w = t32;
-      if (this.#exporterWords.size > 100_000) this.#exporterWords.clear();
-      this.#exporterWords.set(address, w);
-    }
-    return w;
-  }
 }
 
 /** Milliseconds as TIMESTAMP_MS (int64) at row `row` of the column whose u32 index is `o`. */
@@ -400,32 +383,13 @@ function writeTimes(u32: Uint32Array, o: number, row0: number, m: number, ms: nu
   }
 }
 
-/**
- * The stored form of an IPv4 address (see columns.ts): ::ffff:a.b.c.d as a UUID, i.e. the 16
- * bytes reversed with the top bit flipped: d c b a ff ff 0 ... 0 80.
- */
-function address4(u32: Uint32Array, o8: number, row: number, buf: Buffer, q: number): void {
-  const w = (o8 >> 2) + 4 * row;
-  u32[w] = ((buf[q]! << 24) | (buf[q + 1]! << 16) | (buf[q + 2]! << 8) | buf[q + 3]!) >>> 0;
-  u32[w + 1] = 0xffff;
-  u32[w + 2] = 0;
-  u32[w + 3] = 0x80000000;
-}
-
-/** The stored form of an IPv6 address: its 16 bytes reversed, the top bit flipped. */
-function address16(u8: Uint8Array, o8: number, row: number, buf: Buffer, q: number): void {
-  const d = o8 + 16 * row;
-  for (let i = 0; i < 16; i++) u8[d + i] = buf[q + 15 - i]!;
-  u8[d + 15]! ^= 0x80;
-}
-
-function addresses(u8: Uint8Array, u32: Uint32Array, o8: number, row0: number, m: number, buf: Buffer, P: Int32Array, len: 4 | 16): void {
-  if (len === 4) for (let r = 0; r < m; r++) address4(u32, o8, row0 + r, buf, P[r]!);
-  else for (let r = 0; r < m; r++) address16(u8, o8, row0 + r, buf, P[r]!);
+/** Addresses at P[0 .. m) of `buf` into rows row0.. of the address column at byte o8. */
+function addresses(u8: Uint8Array, u32: Uint32Array, o8: number, row0: number, m: number, buf: Uint8Array, P: ArrayLike<number>, len: 4 | 16): void {
+  if (len === 4) for (let r = 0; r < m; r++) storeAddress4(u32, (o8 >> 2) + 4 * (row0 + r), buf, P[r]!);
+  else for (let r = 0; r < m; r++) storeAddress16(u8, o8 + 16 * (row0 + r), buf, P[r]!);
 }
 
 const ALL_FIELDS: FieldSelection = { id: 'store:all', keep: () => true };
-
 
 /** Slot indexes of every column, looked up once. */
 function columnIndexes() {
