@@ -30,6 +30,25 @@ export function runSluice(args: string[], timeoutMs = 60_000, env?: NodeJS.Proce
   });
 }
 
+/**
+ * Runs a peer program (softflowd, pmacctd...) to its end and resolves with its stdout and stderr
+ * together; past `timeoutMs` it is killed and what it printed is returned. /usr/sbin is on the PATH.
+ */
+export function runProgram(cmd: string, args: readonly string[], options: { readonly cwd?: string; readonly timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+    let out = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const t = setTimeout(() => c.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    c.once('error', reject);
+    c.once('close', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+  });
+}
+
 /** A running `sluice collect`: resolves once every listener logged "listening on". */
 export class Collector {
   readonly child: ChildProcess;

@@ -10,23 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { freeUdpPort, requireBinary, sleep, startCollector } from '../helpers/collector.js';
-import { runSluice } from '../helpers/cli.js';
+import { runProgram, runSluice } from '../helpers/cli.js';
 import { buildTrafficPcap } from '../helpers/traffic.js';
 
 /** softflowd reads the capture, exports every flow to one collector and exits. */
 function softflowd(pcap: string, port: number, dir: string, version: 9 | 10): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn('softflowd', ['-r', pcap, '-a', '-v', String(version), '-T', 'full', '-n', `127.0.0.1:${port}`, '-d', '-c', 'none', '-p', join(dir, `sf-${port}.pid`)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const t = setTimeout(() => c.kill('SIGKILL'), 30_000);
-    c.once('error', reject);
-    c.once('close', () => {
-      clearTimeout(t);
-      resolve(out);
-    });
-  });
+  return runProgram('softflowd', ['-r', pcap, '-a', '-v', String(version), '-T', 'full', '-n', `127.0.0.1:${port}`, '-d', '-c', 'none', '-p', join(dir, `sf-${port}.pid`)], { timeoutMs: 30_000 });
 }
 
 /** `nfdump ... -o csv` rows as objects (the header names the columns). */

@@ -10,29 +10,15 @@
  * Bytes carry the packet-size spread on top: within 15 % for both.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import { runSluice } from '../helpers/cli.js';
+import { runProgram, runSluice } from '../helpers/cli.js';
 import { requireBinary, sleep, startCollector } from '../helpers/collector.js';
 import { buildTrafficPcap, flowsFromPcap, totals } from '../helpers/traffic.js';
 
-function run(cmd: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
-    let out = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const t = setTimeout(() => c.kill('SIGKILL'), 60_000);
-    c.once('error', reject);
-    c.once('close', () => {
-      clearTimeout(t);
-      resolve(out);
-    });
-  });
-}
+const run = (cmd: string, args: string[], cwd: string): Promise<string> => runProgram(cmd, args, { cwd });
 
 async function storedTotals(store: string): Promise<{ flows: number; packets: number; bytes: number; lo: number; hi: number }> {
   const r = await runSluice(['query', '--store', store, '--format', 'csv', '--sql', 'select count(*) flows, sum(packets * sampling) packets, sum(bytes * sampling) bytes, min(sampling) lo, max(sampling) hi from flows']);
