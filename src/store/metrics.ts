@@ -32,7 +32,7 @@ export function registerStoreMetrics(registry: Registry, stats: () => StoreStats
   gauge('sluice_store_ingest_rows_per_second', 'rows appended per second between the last two flushes', (s) => s.ingestRowsPerSec);
   new Counter({
     name: 'sluice_store_rows_dropped_total',
-    help: 'rows not kept, per reason (store-full, invalid-block, append-error, closed, unwritten-at-close)',
+    help: 'rows not kept, per reason (store-full, invalid-block, closed, unwritten-at-close)',
     labelNames: ['reason'],
     registers,
     collect() {

@@ -1,9 +1,9 @@
 /**
- * Writes one sealed generation out as segments: one DuckDB COPY, partitioned by hour, into the
- * store's temp directory, then each file fsynced, named with the next sequence number and renamed
- * into its partition (directory fsynced). A partition is all or nothing: when anything fails, the
- * partitions already in place are deleted from the generation's rows (they are on disk) and the
- * rest stay in memory for the next attempt.
+ * Writes one sealed generation out as segments: one DuckDB COPY from the window scan, partitioned
+ * by hour, into the store's temp directory, then each file fsynced, named with the next sequence
+ * number and renamed into its partition (directory fsynced). A partition is all or nothing: when
+ * anything fails, the hours already in place are reported, so the next attempt skips them, and the
+ * rest stay in memory for it.
  */
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,11 +26,12 @@ export interface WriteTarget {
   removed(s: Segment): void;
 }
 
-/** A write that stopped part-way: `rowsWritten` rows reached the disk and left the generation. */
+/** A write that stopped part-way: the partitions of `hours` (`rowsWritten` rows) reached the disk. */
 export class WriteFailure extends Error {
   constructor(
     override readonly cause: unknown,
     readonly rowsWritten: number,
+    readonly hours: readonly number[],
   ) {
     super(cause instanceof Error ? cause.message : String(cause));
   }
@@ -39,15 +40,19 @@ export class WriteFailure extends Error {
 const HOUR_COLUMN = '__sluice_hour';
 let writeCount = 0;
 
-/** Writes every row of DuckDB table `gen` as segments of `table`; returns the segments made. Throws WriteFailure. */
-export async function writeGeneration(t: WriteTarget, table: TableName, gen: string): Promise<Segment[]> {
+/**
+ * Writes every row of `from` (the window scan of a generation) as segments of `table`, except the
+ * rows of the hours in `skipHours` (already on disk); returns the segments made. Throws WriteFailure.
+ */
+export async function writeGeneration(t: WriteTarget, table: TableName, from: string, skipHours: readonly number[]): Promise<Segment[]> {
   const dir = join(t.tmpDir, `write-${process.pid}-${++writeCount}`);
   const hourSql = partitionHourSql(table);
   const done: number[] = [];
   const made: Segment[] = [];
   let failure: unknown;
   try {
-    await t.con.run(`COPY (SELECT *, ${hourSql} AS ${HOUR_COLUMN} FROM "${gen}") TO $1 (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${HOUR_COLUMN}))`, [dir]);
+    const skip = skipHours.length > 0 ? ` WHERE NOT list_contains(${hourList(skipHours)}, ${HOUR_COLUMN})` : '';
+    await t.con.run(`COPY (SELECT * FROM (SELECT *, ${hourSql} AS ${HOUR_COLUMN} FROM ${from})${skip}) TO $1 (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${HOUR_COLUMN}))`, [dir]);
     const partitions: { hour: number; dir: string }[] = [];
     for (const name of await readdirOrEmpty(dir)) {
       const m = /^__sluice_hour=(\d+)$/.exec(name);
@@ -70,10 +75,15 @@ export async function writeGeneration(t: WriteTarget, table: TableName, gen: str
   if (failure === undefined) return made;
   let rowsWritten = 0;
   if (done.length > 0) {
-    const hours = `[${done.join(', ')}]`; // numbers parsed from our own directory names
-    rowsWritten = (await t.con.run(`DELETE FROM "${gen}" WHERE list_contains(${hours}, ${hourSql})`)).rowsChanged;
+    const counted = await t.con.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${from} WHERE list_contains(${hourList(done)}, ${hourSql})`);
+    rowsWritten = Number(counted.getRows()[0]![0]);
   }
-  throw new WriteFailure(failure, rowsWritten);
+  throw new WriteFailure(failure, rowsWritten, done);
+}
+
+/** A SQL list of hours: numbers parsed from our own directory names, never user text. */
+function hourList(hours: readonly number[]): string {
+  return `[${hours.map((h) => String(Math.trunc(h))).join(', ')}]`;
 }
 
 /** Puts one partition's files in place, all or none of them. */

@@ -1,6 +1,6 @@
 /**
  * The store writer (main thread): takes ColumnBlocks from the decode workers, keeps the open
- * window in memory (an in-memory DuckDB table per store table) and every flush interval writes it
+ * window in memory (the blocks themselves, per store table) and every flush interval writes it
  * out as immutable Parquet segments; in the background it merges small segments and expires old
  * ones. Nothing it does throws into the caller of append(): a block it cannot take is dropped and
  * counted by reason, a write that fails (disk full) is counted and logged and its rows wait in
@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Log } from '../model/contracts.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
-import { BadBlockError, checkBlock } from './block-append.js';
+import { checkBlock } from './block-chunk.js';
 import { Catalog, type CatalogTotals } from './catalog.js';
 import type { ColumnBlock } from './columns.js';
 import { DEFAULT_COMPACTION, mergeSegments, planCompaction, type CompactionOptions } from './compaction.js';
@@ -25,6 +25,7 @@ import { WriteFailure, writeGeneration, type WriteTarget } from './segment-write
 import { liveAndCovered, scanTable } from './segments.js';
 import { acquireLock, openStoreFile, writeStoreFile, type StoreFile } from './store-file.js';
 import { WindowBuffer } from './window-buffer.js';
+import { WindowScan } from './window-scan.js';
 import { dropReasonsOf, type DropReasonOf } from '../util/drop-reasons.js';
 
 /** Why rows were not stored. */
@@ -118,8 +119,8 @@ interface Parts {
   readonly nextSequence: number;
   readonly recovered: number;
   readonly instance: DuckDBInstance;
-  readonly appendCon: DuckDBConnection;
   readonly flushCon: DuckDBConnection;
+  readonly scan: WindowScan;
   readonly maintCon: DuckDBConnection;
   readonly buffers: Map<TableName, WindowBuffer>;
 }
@@ -223,15 +224,14 @@ export class StoreWriter {
       if (options.threads !== undefined) config.threads = String(options.threads);
       if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
       instance = await DuckDBInstance.create(':memory:', config);
-      const appendCon = await instance.connect();
       const flushCon = await instance.connect();
       const maintCon = await instance.connect();
-      const buffers = new Map<TableName, WindowBuffer>();
-      for (const table of TABLE_NAMES) buffers.set(table, await WindowBuffer.create(table, flushCon, appendCon));
+      const scan = await WindowScan.register(flushCon, options.threads);
+      const buffers = new Map<TableName, WindowBuffer>(TABLE_NAMES.map((t) => [t, new WindowBuffer(t)]));
       const nextSequence = Math.max(maxSeq, catalog.maxSequence) + 1;
       const all = catalog.all();
       log.info({ dir: root, segments: all.length, bytes: all.reduce((n, s) => n + s.bytes, 0), nextSequence, replacedAtOpen: recovered }, 'store opened');
-      return new StoreWriter({ root, release, storeFile, catalog, nextSequence, recovered, instance, appendCon, flushCon, maintCon, buffers }, options);
+      return new StoreWriter({ root, release, storeFile, catalog, nextSequence, recovered, instance, flushCon, scan, maintCon, buffers }, options);
     } catch (e) {
       instance?.closeSync();
       await release();
@@ -255,13 +255,7 @@ export class StoreWriter {
     if (rows === 0) return true;
     const buffer = this.#p.buffers.get(block.table)!;
     if (this.#bufferedRows() + rows > this.#o.maxBufferedRows) return this.#drop('store-full', rows, undefined);
-    try {
-      buffer.append(block, checked.layout);
-    } catch (e) {
-      if (e instanceof BadBlockError) return this.#drop('invalid-block', rows, e);
-      buffer.retireCurrent();
-      return this.#drop('append-error', rows, e);
-    }
+    buffer.append(block, checked.layout);
     this.#timestampsRepaired += checked.repaired;
     this.#rowsAppended += rows;
     if (this.#bufferedRows() >= this.#o.flushRows) this.#flushSoon();
@@ -357,8 +351,7 @@ export class StoreWriter {
       this.#dropped.set('unwritten-at-close', this.#dropped.get('unwritten-at-close')! + unwritten);
       this.#o.log.error({ dir: this.dir, rows: unwritten, lastWriteError: this.#lastWriteError }, 'store closed with rows it could not write');
     }
-    for (const b of this.#p.buffers.values()) b.closeAppenders();
-    for (const c of [this.#p.appendCon, this.#p.flushCon, this.#p.maintCon]) c.disconnectSync();
+    for (const c of [this.#p.flushCon, this.#p.maintCon]) c.disconnectSync();
     this.#p.instance.closeSync();
     await this.#p.release();
   }
@@ -418,26 +411,28 @@ export class StoreWriter {
     for (const table of TABLE_NAMES) {
       const buffer = this.#p.buffers.get(table)!;
       try {
-        const lost = await buffer.settle(this.#p.flushCon);
-        if (lost > 0) this.#drop('append-error', lost, undefined);
         const hadSealed = buffer.sealed !== undefined;
         // A generation left by a failed write goes first; when it makes it, the current one follows.
         for (let round = 0; round < (hadSealed ? 2 : 1); round++) {
-          await buffer.prepare(this.#p.flushCon, this.#p.appendCon);
-          const { sealed, lost: sealLost } = buffer.seal();
-          if (sealLost > 0) this.#drop('append-error', sealLost, undefined);
+          const sealed = buffer.seal();
           if (sealed === undefined) break;
-          const made = await writeGeneration(target, table, sealed.name);
-          rowsWritten += sealed.rows;
-          this.#rowsWritten.set(table, this.#rowsWritten.get(table)! + sealed.rows);
-          segments += made.length;
-          this.#segmentsWritten += made.length;
-          for (const s of made) this.#bytesWritten += s.bytes;
-          await buffer.release(this.#p.flushCon);
+          const from = this.#p.scan.open(sealed);
+          try {
+            const made = await writeGeneration(target, table, from, sealed.writtenHours);
+            rowsWritten += sealed.rows;
+            this.#rowsWritten.set(table, this.#rowsWritten.get(table)! + sealed.rows);
+            segments += made.length;
+            this.#segmentsWritten += made.length;
+            for (const s of made) this.#bytesWritten += s.bytes;
+            buffer.release();
+          } finally {
+            this.#p.scan.close(sealed);
+          }
         }
       } catch (e) {
         const cause = e instanceof WriteFailure ? e.cause : e;
-        if (e instanceof WriteFailure && e.rowsWritten > 0 && buffer.sealed !== undefined) {
+        if (e instanceof WriteFailure && e.hours.length > 0 && buffer.sealed !== undefined) {
+          buffer.sealed.writtenHours.push(...e.hours);
           buffer.sealed.rows -= e.rowsWritten;
           rowsWritten += e.rowsWritten;
           this.#rowsWritten.set(table, this.#rowsWritten.get(table)! + e.rowsWritten);

@@ -71,7 +71,6 @@ export const DROP_REASONS = {
   // store: rows not kept
   'store-full': { stages: ['store'], doc: 'rows beyond the store memory bound (maxBufferedRows) while segments could not be written, e.g. a full disk' },
   'invalid-block': { stages: ['store'], doc: 'a block of rows that does not fit its table layout (a bug, counted, never thrown)' },
-  'append-error': { stages: ['store'], doc: 'DuckDB refused to take a block into the open window' },
   'unwritten-at-close': { stages: ['store'], doc: 'rows still unwritten when the store had to close (its disk full)' },
 } as const satisfies Record<string, { readonly stages: readonly string[]; readonly doc: string }>;
 

@@ -19,7 +19,7 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 /** Plain Error subclasses, each a bug report or an internal wrapper rather than an input problem. */
 const PLAIN: Readonly<Record<string, string>> = {
   'util/errors.ts SluiceError': 'the base class itself',
-  'store/block-append.ts BadBlockError': 'a block that does not match its layout is a bug upstream',
+  'store/block-chunk.ts BadBlockError': 'a block that does not match its layout is a bug upstream',
   'store/segment-write.ts WriteFailure': 'carries a write failure and the rows written up to the writer, which reports it',
   'api/v1.ts TimedFailure': 'carries a failure and its duration inside the API handler',
 };

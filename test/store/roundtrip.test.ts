@@ -251,6 +251,8 @@ test('blocks that do not fit their layout are refused and counted, never thrown;
   assert.equal(w.append({ ...g, count: g.capacity + 1 }), false);
   assert.equal(w.append({ ...g, capacity: 4096 }), false);
   assert.equal(w.append({ ...g, strings: [] }), false);
+  // Strings are checked when the block is taken, not when the window scan hands it to DuckDB.
+  assert.equal(w.append({ ...g, strings: [[7, null, null] as unknown as string[]] }), false);
   const badKind = good(3, 10);
   const kindSlot = new BlockBuilder('flows').layout.slots[new BlockBuilder('flows').layout.index.get('kind')!]!;
   new Uint8Array(badKind.data)[kindSlot.offset + 1] = KINDS.length;
@@ -260,8 +262,8 @@ test('blocks that do not fit their layout are refused and counted, never thrown;
   rec.timestamp(0, 0, BASE);
   rec.kind(3, 0, 'ipfix');
   assert.equal(w.append(rec.take()), false);
-  // Rows as each block claimed: 3, 3, 2049 (the lying count), 3, 3, 3, 1.
-  assert.equal(w.stats().rowsDropped['invalid-block'], 2065);
+  // Rows as each block claimed: 3, 3, 2049 (the lying count), 3, 3, 3, 3, 1.
+  assert.equal(w.stats().rowsDropped['invalid-block'], 2068);
 
   // Times outside 1970..9999 (a broken exporter clock) would make DuckDB refuse the whole segment.
   const odd = new BlockBuilder('flows');
