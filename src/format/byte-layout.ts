@@ -152,11 +152,22 @@ export class LayoutBuilder {
   finish(closing: string): ByteLayout {
     const tail = this.litStart;
     this.lit(closing);
+    // One buffer for the three arrays: a fleet of distinct templates keeps thousands of layouts,
+    // and each buffer of its own costs an allocation and two objects besides its bytes.
+    const nOps = this.ops.length;
+    const nLens = this.fieldLens.length;
+    const buf = new ArrayBuffer(4 * (nOps + nLens) + this.lits.length);
+    const ops = new Int32Array(buf, 0, nOps);
+    ops.set(this.ops);
+    const fieldLens = new Int32Array(buf, 4 * nOps, nLens);
+    fieldLens.set(this.fieldLens);
+    const lits = new Uint8Array(buf, 4 * (nOps + nLens), this.lits.length);
+    lits.set(this.lits);
     return {
       fixed: this.fixed,
-      fieldLens: this.fieldLens,
-      ops: Int32Array.from(this.ops),
-      lits: Uint8Array.from(this.lits),
+      fieldLens,
+      ops,
+      lits,
       tail,
       bound: this.bound,
       sized: this.sized,

@@ -101,9 +101,10 @@ export interface FlowPlan {
   readonly scaledBytes?: Slot;
   /**
    * Field indexes whose facts the plan (or the time module's start/end, to the millisecond) holds;
-   * every other field is something no core fact covers.
+   * every other field is something no core fact covers. Indexed by field (an array, not a Set:
+   * a Set's table costs half a kilobyte per template layout).
    */
-  readonly used: ReadonlySet<number>;
+  readonly used: readonly boolean[];
 }
 
 function compile(t: Template): FlowPlan {
@@ -114,12 +115,12 @@ function compile(t: Template): FlowPlan {
     offsets.push(fixed ? off : -1);
     off += f.length;
   }
-  const used = new Set<number>();
+  const used: boolean[] = t.fields.map(() => false);
   const find = (id: number, lengths: readonly number[]): Slot | undefined => {
     for (let k = 0; k < t.fields.length; k++) {
       const f = t.fields[k]!;
       if (f.pen === 0 && f.id === id && lengths.includes(f.length)) {
-        used.add(k);
+        used[k] = true;
         return { index: k, offset: offsets[k]!, length: f.length };
       }
     }
@@ -129,7 +130,16 @@ function compile(t: Template): FlowPlan {
   const U16 = [1, 2];
   const U32 = [1, 2, 3, 4];
   const sflow = t.origin === 'sflow5';
-  const plan = {
+  const sluice = (id: number): Slot | undefined => {
+    const k = t.fields.findIndex((f) => f.pen === SLUICE_PEN && f.id === id && INT.includes(f.length));
+    if (k < 0) return undefined;
+    used[k] = true;
+    return { index: k, offset: offsets[k]!, length: t.fields[k]!.length };
+  };
+  // One object literal with every key, always in this order: all plans share one hidden class (a
+  // spread or keys added later gave thousands of distinct ones under a fleet of template shapes,
+  // about 1 KB each).
+  const plan: FlowPlan = {
     fixed,
     fieldCount: t.fields.length,
     src4: find(E.sourceIPv4Address, [4]),
@@ -163,25 +173,20 @@ function compile(t: Template): FlowPlan {
     dstMac: find(E.destinationMacAddress, [6]),
     agent4: sflow ? find(E.exporterIPv4Address, [4]) : undefined,
     agent6: sflow ? find(E.exporterIPv6Address, [16]) : undefined,
+    scaledPackets: sflow ? sluice(ScaleIe.scaledPacketDeltaCount) : undefined,
+    scaledBytes: sflow ? sluice(ScaleIe.scaledOctetDeltaCount) : undefined,
+    used,
   };
-  const sluice = (id: number): Slot | undefined => {
-    const k = t.fields.findIndex((f) => f.pen === SLUICE_PEN && f.id === id && INT.includes(f.length));
-    if (k < 0) return undefined;
-    used.add(k);
-    return { index: k, offset: offsets[k]!, length: t.fields[k]!.length };
-  };
-  const scaledPackets = sflow ? sluice(ScaleIe.scaledPacketDeltaCount) : undefined;
-  const scaledBytes = sflow ? sluice(ScaleIe.scaledOctetDeltaCount) : undefined;
   if (sflow) sluice(ScaleIe.scaledLayer2OctetDeltaCount);
   // Times the store keeps as time_start/time_end (to the millisecond); finer ones stay in extra.
   const tp = timePlan(t);
-  for (const f of [tp.start, tp.end]) if (f !== undefined && f.kind !== 'us' && f.kind !== 'ns') used.add(f.index);
+  for (const f of [tp.start, tp.end]) if (f !== undefined && f.kind !== 'us' && f.kind !== 'ns') used[f.index] = true;
   // ipVersion says what the addresses' family already says: kept with them, not apart.
   if (plan.src4 !== undefined || plan.src6 !== undefined) {
     const k = t.fields.findIndex((f) => f.pen === 0 && f.id === IP_VERSION && f.length === 1);
-    if (k >= 0) used.add(k);
+    if (k >= 0) used[k] = true;
   }
-  return { ...plan, scaledPackets, scaledBytes, used };
+  return plan;
 }
 
 const plans = new Map<string, FlowPlan>();

@@ -138,9 +138,11 @@ function readField(buf: Buffer, start: number, end: number, offset: number, inde
     at = start + offset;
   } else {
     // A variable-length field precedes: find the field by walking the record once.
-    if (!fieldSlices(plan.template, buf, start, end, plan.slices)) return -1;
-    at = plan.slices[2 * index]!;
-    len = plan.slices[2 * index + 1]!;
+    const n = 2 * plan.template.fields.length;
+    if (slices.length < n) slices = new Int32Array(n);
+    if (!fieldSlices(plan.template, buf, start, end, slices)) return -1;
+    at = slices[2 * index]!;
+    len = slices[2 * index + 1]!;
   }
   if (len < 1 || len > 8 || at + len > end) return -1;
   const v = readUnsigned(buf, at, len);
@@ -152,9 +154,10 @@ interface CompiledPlan extends SamplingPlan {
   readonly rateLength: number;
   readonly spaceLength: number;
   readonly samplerLength: number;
-  /** Scratch for fieldSlices when an offset is not fixed. */
-  readonly slices: Int32Array;
 }
+
+/** Scratch for fieldSlices when an offset is not fixed: one per thread, not one per template. */
+let slices = new Int32Array(64);
 
 /** Is this an element sluice reads as IANA's (IPFIX, or a v9 field type mapped to IANA)? */
 function iana(pen: number): boolean {
@@ -203,7 +206,6 @@ function compilePlan(t: Template): CompiledPlan {
     rateLength: lengthOf(rateField),
     spaceLength: lengthOf(spaceField),
     samplerLength: lengthOf(samplerField),
-    slices: new Int32Array(kind === 'record' ? 2 * t.fields.length : 0),
   };
 }
 

@@ -52,7 +52,7 @@ function storePlanFor(t: Template): StorePlan {
   const flow = flowPlan(t);
   let p = storePlans.get(flow);
   if (p === undefined) {
-    const keep = t.fields.map((_f, k) => !flow.used.has(k));
+    const keep = t.fields.map((_f, k) => flow.used[k] !== true);
     const extra: FieldSelection | undefined = keep.some((x) => x) ? { id: 'store:extra', keep: (_f: FieldSpec, k: number) => keep[k] === true } : undefined;
     const c = FLOW_COLUMNS_AT;
     const fills = (list: readonly (readonly [number, Slot | undefined])[]): ColumnFill[] => list.flatMap(([col, slot]) => (slot === undefined ? [] : [{ col, slot }]));
