@@ -67,5 +67,8 @@ export function compiledSluice(): string[] {
     if (r.status !== 0) throw new Error('npm run build failed: the benchmarks run the compiled CLI');
     built = true;
   }
-  return [join(root, 'dist', 'cli', 'main.js')];
+  // As installed: the node flags of bin/sluice.js's first line (its young-generation size), then the entry.
+  const bin = join(root, 'bin', 'sluice.js');
+  const flags = /^#!.*?\bnode\b(.*)$/m.exec(readFileSync(bin, 'utf8').split('\n')[0]!)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  return [...flags, bin];
 }
