@@ -2,7 +2,9 @@
  * What a template costs the decoder: field specifiers shared between templates, templates past the
  * store's bounds refused before they are built and counted, one drop event per template set.
  */
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { DecodeStage } from '../../src/pipeline/decode.js';
 import { makeSession } from '../../src/wire/batch.js';
@@ -101,4 +103,27 @@ test('TemplateStore.canAdd: a known id always, a new one while both bounds have 
   store.add(b, db, t(256), 0);
   assert.equal(store.canAdd(b, db, 257), false, 'total full');
   assert.equal(store.add(b, db, t(257), 0), 'limit');
+});
+
+test('flow plans of 400 different template shapes share one hidden class; used is indexed by field', async () => {
+  const script = fileURLToPath(new URL('../helpers/flow-plan-maps.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '0', 'plans whose V8 map differs from the first one');
+  const { flowPlan } = await import('../../src/model/flow-plan.js');
+  const f = (id: number, length: number) => ({ id, pen: 0, length, ie: reg.get(0, id) });
+  const p = flowPlan(makeTemplate(500, 'ipfix', [f(8, 4), f(12, 4), f(152, 8), f(2, 8)], 0));
+  assert.deepEqual(p.used, [true, true, true, true]);
+});
+
+test('a JSON byte layout keeps its ops, field lengths and literal bytes in one buffer', async () => {
+  const { LayoutBuilder } = await import('../../src/format/byte-layout.js');
+  const lb = new LayoutBuilder(true, Int32Array.of(4, 4), 0);
+  lb.lit('{"a":');
+  lb.header(3);
+  const L = lb.finish('}');
+  assert.equal(L.ops.buffer, L.lits.buffer);
+  assert.equal(L.fieldLens.buffer, L.lits.buffer);
+  assert.deepEqual([...L.fieldLens], [4, 4]);
+  assert.equal(Buffer.from(L.lits).toString(), '{"a":}');
 });
