@@ -29,6 +29,7 @@ import { makeSession, type FlowBatch } from '../src/wire/batch.js';
 import { IeRegistry, protocolKeyword } from '../src/wire/ie/registry.js';
 import { ethernetIpv4Tcp, ethernetIpv4Udp, ethernetIpv6Tcp } from '../src/wire/packet/build.js';
 import { SflowDecoder } from '../src/wire/sflow/decode.js';
+import { compiledSluice } from './proc.js';
 import { encodeSflowDatagram, type SflowSample } from '../src/wire/sflow/encode.js';
 
 export interface SflowBenchOptions {
@@ -262,8 +263,8 @@ async function sfcapd(datagrams: readonly Buffer[], total: number): Promise<Over
 /** `sluice collect` as a separate process, measured the same way, JSON to /dev/null. */
 async function sluiceCollect(datagrams: readonly Buffer[], total: number): Promise<OverUdp> {
   const port = await freePort();
-  const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-  const args = ['--import', 'tsx', main, 'collect', '--listen', `udp://127.0.0.1:${port}`];
+  // The compiled CLI as it ships (bench/proc.ts), not through tsx.
+  const args = [...compiledSluice(), 'collect', '--listen', `udp://127.0.0.1:${port}`];
   return overUdp(process.execPath, args, 'listening on', port, datagrams, total, async (log, stop) => {
     await stop(); // collect logs "N datagrams, M records, ..." when it stops
     const m = /(\d+) datagrams, (\d+) records/.exec(log());
