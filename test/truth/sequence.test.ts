@@ -301,3 +301,32 @@ test('keys: one spelling per stream kind', () => {
   assert.notEqual(sequenceKeys.source('a', 0, 0, 1, 'flow'), sequenceKeys.source('a', 0, 0, 1, 'discard'));
   assert.throws(() => new SequenceTracker({ maxKeys: 0 }), RangeError);
 });
+
+test('ExporterAccount: interleaved sFlow samples of two agents, sources and kinds each keep their own stream', async () => {
+  const { ExporterAccount } = await import('../../src/pipeline/exporters.js');
+  const { makeSession } = await import('../../src/wire/batch.js');
+  const acc = new ExporterAccount();
+  const session = makeSession('udp', '192.0.2.9', 6343, 6343);
+  const sample = (agent: string, subAgent: number, index: number, kind: 'flow' | 'counter', sequence: number) =>
+    acc.message({ protocol: 'sflow5-sample', session, domainId: subAgent, agent, source: { type: 0, index, kind }, sequence, units: 1, exportTimeMs: 0, receivedMs: 0 });
+  // Agent A, sub-agent 0: ifIndex 3 flow samples 1, 2, (3 lost), 4; ifIndex 3 counter samples 1, 2; ifIndex 5 flow samples 7, 8.
+  // Agent B, sub-agent 0, and agent A, sub-agent 1: ifIndex 3 flow samples 1, 2, 3 (the same numbers, other streams).
+  for (const [i, s] of [1, 2, 4].entries()) {
+    sample('10.0.0.1', 0, 3, 'flow', s);
+    sample('10.0.0.2', 0, 3, 'flow', i + 1);
+    sample('10.0.0.1', 1, 3, 'flow', i + 1);
+    if (i < 2) sample('10.0.0.1', 0, 3, 'counter', i + 1);
+    if (i < 2) sample('10.0.0.1', 0, 5, 'flow', 7 + i);
+  }
+  const counts = acc.sequenceCounts();
+  const lost = (agent: string, sub: number, index: number, kind: 'flow' | 'counter') => counts.get(sequenceKeys.source(agent, sub, 0, index, kind))?.lost;
+  assert.equal(lost('10.0.0.1', 0, 3, 'flow'), 1);
+  assert.equal(lost('10.0.0.1', 0, 3, 'counter'), 0);
+  assert.equal(lost('10.0.0.1', 0, 5, 'flow'), 0);
+  assert.equal(lost('10.0.0.2', 0, 3, 'flow'), 0);
+  assert.equal(lost('10.0.0.1', 1, 3, 'flow'), 0);
+  assert.equal(counts.size, 5);
+  const byExporter = new Map(acc.take().map((d) => [d.exporter, d.sequence]));
+  assert.deepEqual(byExporter.get('10.0.0.1')!.map((r) => r[2]).sort(), [0, 0, 0, 1]);
+  assert.deepEqual(byExporter.get('10.0.0.2')!.map((r) => r[2]), [0]);
+});
