@@ -215,7 +215,6 @@ export class CollectEngine {
         onLog: (level, msg) => log[level]({}, msg),
       });
       this.#pool = pool;
-      // The pool copies each datagram into its packed buffer at once: the receiver may lend it.
       onDatagram = (buf, session, now) => {
         this.#received++;
         pool.handle(buf, session, now);
@@ -258,7 +257,7 @@ export class CollectEngine {
     for (const spec of o.listen) {
       const src =
         spec.transport === 'udp'
-          ? new UdpSource(spec, onDatagram, { receiveBufferBytes: o.receiveBufferBytes, onWarning: warn, borrowed: o.workers > 0 })
+          ? new UdpSource(spec, onDatagram, { receiveBufferBytes: o.receiveBufferBytes, onWarning: warn })
           : new TcpSource(spec, onDatagram, { onClose, onWarning: warn });
       try {
         await src.start();

@@ -12,25 +12,14 @@ export interface WorkerPoolHooks {
 
 interface Lane {
   readonly worker: Worker;
-  /** Datagrams packed for the next post, `bytes` of them so far (copied in as they arrive). */
-  data: Buffer;
+  /** Datagrams packed for the next post. */
+  parts: Buffer[];
   index: number[];
   bytes: number;
   newSessions: SessionDef[];
   /** Posted but not yet reported back as processed: the bound on queued work. */
   inFlight: number;
   stopped: Promise<WorkerCounters>;
-}
-
-/** Smallest packed buffer: a post carries at least a few datagrams' worth. */
-const MIN_PACK_BYTES = 64 * 1024;
-
-/**
- * A buffer of its own (not a slice of Node's pool, so its ArrayBuffer can be transferred whole),
- * uninitialised: only the bytes the index names are ever read. At least `bytes`, rounded up.
- */
-function packBuffer(bytes: number): Buffer {
-  return Buffer.allocUnsafeSlow(Math.max(MIN_PACK_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, bytes)))));
 }
 
 /** Young generation of a decode worker (V8's default is 16 MiB a semi-space on 64-bit machines). */
@@ -67,7 +56,7 @@ export class WorkerPool {
     for (let i = 0; i < size; i++) {
       // A small young generation: a decode worker's garbage is short-lived batches, and each MiB of semi-space is RSS.
       const worker = new Worker(script, { workerData: { ...config, worker: i, workers: size } satisfies WorkerConfig, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-      const lane: Lane = { worker, data: packBuffer(0), index: [], bytes: 0, newSessions: [], inFlight: 0, stopped: Promise.resolve({ datagrams: 0, records: 0, optionsRecords: 0, drops: {} }) };
+      const lane: Lane = { worker, parts: [], index: [], bytes: 0, newSessions: [], inFlight: 0, stopped: Promise.resolve({ datagrams: 0, records: 0, optionsRecords: 0, drops: {} }) };
       lane.stopped = new Promise<WorkerCounters>((resolve, reject) => {
         worker.on('message', (m: FromWorker) => {
           if (m.t === 'out') {
@@ -113,14 +102,7 @@ export class WorkerPool {
       return;
     }
     lane.index.push(lane.bytes, buf.length, e.id, nowMs);
-    // Copied at once: the receiver may reuse `buf` (UdpSource `borrowed`), and one copy into the
-    // packed buffer replaces a buffer per datagram plus a concat per post.
-    if (lane.bytes + buf.length > lane.data.length) {
-      const bigger = packBuffer(lane.bytes + buf.length);
-      lane.data.copy(bigger, 0, 0, lane.bytes);
-      lane.data = bigger;
-    }
-    buf.copy(lane.data, lane.bytes);
+    lane.parts.push(buf);
     lane.bytes += buf.length;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -141,13 +123,13 @@ export class WorkerPool {
     this.scheduled = false;
     for (const lane of this.lanes) {
       if (lane.index.length === 0) continue;
-      // The whole buffer goes (transferred, not copied); the worker reads the datagrams by the index.
-      const ab = lane.data.buffer as ArrayBuffer;
+      const data = Buffer.concat(lane.parts, lane.bytes);
+      const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? (data.buffer as ArrayBuffer) : new Uint8Array(data).buffer;
       const index = Float64Array.from(lane.index);
       const msg: ToWorker = { t: 'data', data: ab, index, sessions: lane.newSessions };
       lane.worker.postMessage(msg, [ab, index.buffer]);
       lane.inFlight += lane.index.length / 4;
-      lane.data = packBuffer(lane.bytes);
+      lane.parts = [];
       lane.index = [];
       lane.bytes = 0;
       lane.newSessions = [];

@@ -12,19 +12,12 @@ export interface UdpSourceOptions {
   /** 'auto' (default): recvmmsg batches through the native addon when it is built; 'dgram': node:dgram. */
   readonly receiver?: 'auto' | 'dgram';
   readonly onWarning?: (msg: string) => void;
-  /**
-   * The handler copies what it keeps before it returns (collect's worker pool packs datagrams into
-   * its own buffer): datagrams of a recvmmsg batch are then handed over as views of the batch's
-   * memory, which the next batch reuses, instead of each in a buffer of its own. Default false.
-   */
-  readonly borrowed?: boolean;
 }
 
 /**
  * A UDP listener of collect and the service (src/sources/udp-socket.ts binds and receives). Every
  * datagram reaches the handler with its transport session (one object per exporter address and
- * port, reused) and the receive time, in its own buffer, so the handler may keep it (unless
- * `borrowed` says it does not).
+ * port, reused) and the receive time, in its own buffer, so the handler may keep it.
  */
 /** Whether the receive-buffer warning was given (see listen()). */
 let bufferWarned = false;
@@ -83,14 +76,12 @@ export class UdpSource {
 
   #batch(b: DatagramBatch): void {
     const now = Date.now();
-    const borrowed = this.opts.borrowed === true;
     const meta = b.meta;
     for (let i = 0; i < b.count; i++) {
       const m = i * META;
       const address = meta[m + 1] === 4 ? ipv4ToString(b.addrs, i * 16) : ipv6ToString(b.addrs, i * 16);
       // The batch's memory is reused for the next one; decoders may hold a datagram (pending templates).
-      const view = batchDatagram(b, i);
-      this.handler(borrowed ? view : Buffer.from(view), this.#session(address, meta[m + 2]!), now);
+      this.handler(Buffer.from(batchDatagram(b, i)), this.#session(address, meta[m + 2]!), now);
     }
   }
 
