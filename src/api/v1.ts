@@ -116,7 +116,7 @@ export class ApiV1 {
     const extra = durationMs === undefined ? {} : { durationMs };
     let r: Response;
     if (e instanceof ApiError) r = errorResponse(e.status, e.message, { ...e.detail, ...extra });
-    else if (e instanceof QuerySyntaxError) r = errorResponse(400, e.message, { code: 'filter', column: e.column, reason: e.reason, input: e.input, ...extra });
+    else if (e instanceof QuerySyntaxError) r = errorResponse(400, e.message, { code: e.code, column: e.column, reason: e.reason, input: e.input, ...extra });
     else if (e instanceof QueryUsageError) r = errorResponse(400, e.message, { code: 'query', ...extra });
     // The engine interrupted the query at its limit: nothing of it runs on. Said with the whole
     // limit (the engine was given what was left of it for its step).
