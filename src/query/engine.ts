@@ -17,7 +17,7 @@ import { rates, type AggregateResult, type AggregateRow, type Counters, type Flo
 import type { TableName } from '../store/schema.js';
 import type { SegmentLister, SegmentWindow } from './segments.js';
 import { runSqlSession, type SqlOptions } from './sql-session.js';
-import { aggregateStatement, flowsStatement, seriesStatement, splitSeriesStatement, totalsStatement, type FlowSource, type Statement } from './statements.js';
+import { aggregateStatement, aggregateWithTotalsStatement, flowsStatement, seriesStatement, splitSeriesStatement, totalsStatement, TOTAL_COLUMNS, type FlowSource, type Statement } from './statements.js';
 import { TimeLimit } from './time-limit.js';
 import type { TimeWindow } from './window.js';
 
@@ -171,9 +171,11 @@ export class QueryEngine {
     checkCount(q.limit, 'the row limit');
     const order = q.order ?? 'flows';
     return this.#withSource(q, filter, async (s, src) => {
-      const totals = await this.#totals(s, src);
-      const rows = await this.#aggregateRows(s, src, q.keys, order, q.limit ?? null, q.masks ?? {});
-      return { keys: q.keys.slice(), order, totals, rows };
+      const all = await this.#read(s, aggregateWithTotalsStatement(src, q.keys, order, q.limit ?? null, q.masks ?? {}));
+      const totals = totalsOf(all[0] ?? [], src);
+      // With no groups, the one row holds the totals and NULL group columns.
+      const groups = all.filter((r) => r[TOTAL_COLUMNS + keysWidth(q.keys)] !== null).map((r) => r.slice(TOTAL_COLUMNS));
+      return { keys: q.keys.slice(), order, totals, rows: groups.map((r) => aggregateRow(q.keys, r)) };
     });
   }
 
@@ -311,36 +313,48 @@ export class QueryEngine {
 
   async #totals(s: Session, src: FlowSource): Promise<Totals> {
     const [r = []] = await this.#read(s, totalsStatement(src));
-    const c: Counters = { flows: num(r[0]), packets: num(r[1]), bytes: num(r[2]) };
-    const firstMs = numOrNull(r[3]);
-    const lastMs = numOrNull(r[4]);
-    const span = firstMs === null || lastMs === null ? 0 : lastMs - firstMs;
-    return { ...c, ...rates(c, span), window: src.window, firstMs, lastMs };
+    return totalsOf(r, src);
   }
 
   async #aggregateRows(s: Session, src: FlowSource, keys: readonly KeyName[], order: Order, limit: number | null, masks: NetMasks): Promise<AggregateRow[]> {
     const rows = await this.#read(s, aggregateStatement(src, keys, order, limit, masks));
-    return rows.map((r) => {
-      let at = 0;
-      const values = keys.map((k) => {
-        const w = keyWidth(k);
-        const v = keyValue(k, r.slice(at, at + w));
-        at += w;
-        return v;
-      });
-      return {
-        values,
-        flows: num(r[at]),
-        packets: num(r[at + 1]),
-        bytes: num(r[at + 2]),
-        firstMs: num(r[at + 3]),
-        lastMs: num(r[at + 4]),
-        bps: num(r[at + 5]),
-        pps: num(r[at + 6]),
-        bpp: num(r[at + 7]),
-      };
-    });
+    return rows.map((r) => aggregateRow(keys, r));
   }
+}
+
+/** Totals from a row of flows, packets, bytes, first_ms, last_ms. */
+function totalsOf(r: readonly JS[], src: FlowSource): Totals {
+  const c: Counters = { flows: num(r[0]), packets: num(r[1]), bytes: num(r[2]) };
+  const firstMs = numOrNull(r[3]);
+  const lastMs = numOrNull(r[4]);
+  const span = firstMs === null || lastMs === null ? 0 : lastMs - firstMs;
+  return { ...c, ...rates(c, span), window: src.window, firstMs, lastMs };
+}
+
+function keysWidth(keys: readonly KeyName[]): number {
+  return keys.reduce((n, k) => n + keyWidth(k), 0);
+}
+
+/** A group from a row of key columns (keyWidth per key), flows, packets, bytes, first_ms, last_ms, bps, pps, bpp. */
+function aggregateRow(keys: readonly KeyName[], r: readonly JS[]): AggregateRow {
+  let at = 0;
+  const values = keys.map((k) => {
+    const w = keyWidth(k);
+    const v = keyValue(k, r.slice(at, at + w));
+    at += w;
+    return v;
+  });
+  return {
+    values,
+    flows: num(r[at]),
+    packets: num(r[at + 1]),
+    bytes: num(r[at + 2]),
+    firstMs: num(r[at + 3]),
+    lastMs: num(r[at + 4]),
+    bps: num(r[at + 5]),
+    pps: num(r[at + 6]),
+    bpp: num(r[at + 7]),
+  };
 }
 
 interface Session {

@@ -117,6 +117,26 @@ export function aggregateStatement(src: FlowSource, keys: readonly KeyName[], or
   return { sql, params: params.values };
 }
 
+/** The totals' select list over `m` (TOTAL_COLUMNS columns: flows, packets, bytes, first_ms, last_ms). */
+const TOTALS_OF_M = 'count(*) AS t_flows, coalesce(sum(p), 0) AS t_packets, coalesce(sum(b), 0) AS t_bytes, min(f) AS t_first_ms, max(l) AS t_last_ms';
+export const TOTAL_COLUMNS = 5;
+
+/**
+ * aggregateStatement's rows, each led by the totals of everything matched (TOTAL_COLUMNS columns),
+ * from one scan of the segments instead of two (a top-N over 2.36 M flows: 170 ms instead of
+ * 250). With no groups, one row of totals whose group columns are NULL.
+ */
+export function aggregateWithTotalsStatement(src: FlowSource, keys: readonly KeyName[], order: Order, limit: number | null, masks: NetMasks): Statement {
+  const params = new SqlParams();
+  const g = grouped(src, keys, order, masks, params);
+  const cols = `${g.keyColumns.join(', ')}, flows, packets, bytes, first_ms, last_ms, bps, pps, bpp`;
+  const sql =
+    `${g.ctes}, tot AS (SELECT ${TOTALS_OF_M} FROM m), ` +
+    `top AS (SELECT ${cols} FROM r ORDER BY ${g.orderBy}${limit === null ? '' : ` LIMIT ${count(limit, 'the limit')}`}) ` +
+    `SELECT tot.*, ${cols} FROM tot LEFT JOIN top ON true ORDER BY ${g.orderBy}`;
+  return { sql, params: params.values };
+}
+
 /** Rows: interval start (ms), flows, packets, bytes; intervals with flows only, in time order. */
 export function seriesStatement(src: FlowSource, intervalMs: number): Statement {
   const params = new SqlParams();

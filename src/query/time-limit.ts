@@ -30,12 +30,17 @@ export class TimeLimit {
   async run<T>(step: () => Promise<T>): Promise<T> {
     // An interrupt between two statements reaches neither, so check before each one.
     if (this.#expired) throw new QueryTimeoutError(this.#limitMs);
+    let result: T;
     try {
-      return await step();
+      result = await step();
     } catch (e) {
       if (this.#expired) throw new QueryTimeoutError(this.#limitMs);
       throw e;
     }
+    // DuckDB forgets an interrupt that comes before a statement starts executing (a new query clears
+    // it), so a statement can finish past the limit: it is over the limit all the same.
+    if (this.#expired) throw new QueryTimeoutError(this.#limitMs);
+    return result;
   }
 
   dispose(): void {

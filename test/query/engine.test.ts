@@ -212,6 +212,10 @@ test('an empty store is not an error: zero totals, no rows', async () => {
   const t = await empty.totals({ filter: 'proto tcp' });
   assert.deepEqual([t.flows, t.packets, t.bytes, t.firstMs, t.lastMs, t.bps], [0, 0, 0, null, null, 0]);
   assert.deepEqual((await empty.aggregate({ keys: ['srcip'] })).rows, []);
+  // Segments, but nothing matched: the totals and groups come from one statement, still no row.
+  const none = await engine.aggregate({ keys: ['srcip', 'dstport'], filter: 'proto 99' });
+  assert.deepEqual(none.rows, []);
+  assert.deepEqual([none.totals.flows, none.totals.bytes, none.totals.firstMs], [0, 0, null]);
   assert.deepEqual((await empty.flows({ limit: 5 })).rows, []);
   const s = await empty.series({ window: { fromMs: T0, toMs: T0 + 120 * S }, intervalMs: 60 * S, split: { key: 'dstport' } });
   assert.deepEqual(s.points.map((p) => [p.flows, p.other?.flows]), [[0, 0], [0, 0]]);
