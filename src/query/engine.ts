@@ -186,9 +186,18 @@ export class QueryEngine {
     const split = q.split;
     if (split !== undefined) checkCount(split.limit, 'the number of split values');
     return this.#withSource(q, filter, async (s, src) => {
-      const totals = await this.#totals(s, src);
       const iv = q.intervalMs;
       const totalRows = await this.#read(s, seriesStatement(src, iv));
+      // The totals from the intervals, not from another scan.
+      const sum: JS[] = [0, 0, 0, null, null];
+      for (const r of totalRows) {
+        sum[0] = num(sum[0]) + num(r[1]);
+        sum[1] = num(sum[1]) + num(r[2]);
+        sum[2] = num(sum[2]) + num(r[3]);
+        sum[3] = sum[3] === null ? r[4]! : Math.min(num(sum[3]), num(r[4]));
+        sum[4] = sum[4] === null ? r[5]! : Math.max(num(sum[4]), num(r[5]));
+      }
+      const totals = totalsOf(sum, src);
       const byStart = new Map<number, Counters>(totalRows.map((r) => [num(r[0]), { flows: num(r[1]), packets: num(r[2]), bytes: num(r[3]) }]));
       const starts = seriesStarts(q.window ?? {}, iv, byStart);
       if (split === undefined) return { intervalMs: iv, totals, points: starts.map((t) => point(t, iv, byStart.get(t))) };

@@ -137,11 +137,14 @@ export function aggregateWithTotalsStatement(src: FlowSource, keys: readonly Key
   return { sql, params: params.values };
 }
 
-/** Rows: interval start (ms), flows, packets, bytes; intervals with flows only, in time order. */
+/**
+ * Rows: interval start (ms), flows, packets, bytes, first_ms, last_ms; intervals with flows only,
+ * in time order. Every matched flow is in one interval, so the rows add up to the totals.
+ */
 export function seriesStatement(src: FlowSource, intervalMs: number): Statement {
   const params = new SqlParams();
   const iv = params.add(intervalMs, 'BIGINT');
-  const sql = `SELECT (l // ${iv}) * ${iv} AS t, count(*) AS flows, sum(p) AS packets, sum(b) AS bytes FROM (${matched(src, MEASURES, params)}) GROUP BY t ORDER BY t`;
+  const sql = `SELECT (l // ${iv}) * ${iv} AS t, count(*) AS flows, sum(p) AS packets, sum(b) AS bytes, min(f) AS first_ms, max(l) AS last_ms FROM (${matched(src, MEASURES, params)}) GROUP BY t ORDER BY t`;
   return { sql, params: params.values };
 }
 

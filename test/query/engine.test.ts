@@ -160,6 +160,11 @@ test('series: every interval of the window, empty ones as zeros, split by a key\
   near(s.points[0]!.bps, (31_000 * 8000) / 60_000, 'bps over the interval');
   near(s.points[0]!.pps, 40 / 60, 'pps over the interval');
   assert.equal(s.totals.flows, 5);
+  // The series' totals add its intervals up: the same as totals() over the window.
+  const t = await engine.totals({ window: w });
+  assert.deepEqual([s.totals.flows, s.totals.packets, s.totals.bytes, s.totals.firstMs, s.totals.lastMs, s.totals.bps], [t.flows, t.packets, t.bytes, t.firstMs, t.lastMs, t.bps]);
+  const split0 = await engine.series({ window: w, intervalMs: 60 * S, filter: 'proto 99' });
+  assert.deepEqual([split0.totals.flows, split0.totals.firstMs], [0, null]);
 
   const split = await engine.series({ window: w, intervalMs: 60 * S, split: { key: 'dstport', limit: 2 } });
   assert.deepEqual(split.values!.map((v) => v.values[0]), [443, 0]);
