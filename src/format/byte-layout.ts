@@ -89,7 +89,7 @@ export class LayoutBuilder {
 
   constructor(
     private readonly fixed: boolean,
-    private readonly fieldLens: Int32Array,
+    private readonly fieldLens: ArrayLike<number>,
     private readonly view: number,
   ) {}
 

@@ -508,7 +508,7 @@ export class Ipfixcol2JsonFormatter {
   private buildLayout(t: Template, view: View, part?: FieldSelection): ByteLayout {
     const o = this.options;
     const fixed = t.fixedLength >= 0;
-    const lens = Int32Array.from(t.fields, (f) => (f.length === VARLEN ? -1 : f.length));
+    const lens = t.fields.map((f) => (f.length === VARLEN ? -1 : f.length));
     const offs: number[] = [];
     let off = 0;
     for (const f of t.fields) {
@@ -552,7 +552,7 @@ export class Ipfixcol2JsonFormatter {
    * packetDeltaCount as the view shows them (a reverse view scales the reverse counts). Nothing for
    * options and non-flow records, nor for sFlow's, which carry scaled counts of their own.
    */
-  private scaledOps(lb: LayoutBuilder, t: Template, view: View, offs: readonly number[], lens: Int32Array): void {
+  private scaledOps(lb: LayoutBuilder, t: Template, view: View, offs: readonly number[], lens: readonly number[]): void {
     if (t.isOptions || t.recordType !== undefined) return;
     if (t.fields.some((f) => f.pen === SLUICE_PEN && (f.id === ScaleIe.scaledOctetDeltaCount || f.id === ScaleIe.scaledPacketDeltaCount))) return;
     const counters: [number, number][] = [];

@@ -189,15 +189,17 @@ export class QueryEngine {
       const iv = q.intervalMs;
       const totalRows = await this.#read(s, seriesStatement(src, iv));
       // The totals from the intervals, not from another scan.
-      const sum: JS[] = [0, 0, 0, null, null];
+      let [flows, packets, bytes] = [0, 0, 0];
+      let firstMs: number | null = null;
+      let lastMs: number | null = null;
       for (const r of totalRows) {
-        sum[0] = num(sum[0]) + num(r[1]);
-        sum[1] = num(sum[1]) + num(r[2]);
-        sum[2] = num(sum[2]) + num(r[3]);
-        sum[3] = sum[3] === null ? r[4]! : Math.min(num(sum[3]), num(r[4]));
-        sum[4] = sum[4] === null ? r[5]! : Math.max(num(sum[4]), num(r[5]));
+        flows += num(r[1]);
+        packets += num(r[2]);
+        bytes += num(r[3]);
+        firstMs = Math.min(firstMs ?? Infinity, num(r[4]));
+        lastMs = Math.max(lastMs ?? -Infinity, num(r[5]));
       }
-      const totals = totalsOf(sum, src);
+      const totals = totalsFrom({ flows, packets, bytes }, firstMs, lastMs, src);
       const byStart = new Map<number, Counters>(totalRows.map((r) => [num(r[0]), { flows: num(r[1]), packets: num(r[2]), bytes: num(r[3]) }]));
       const starts = seriesStarts(q.window ?? {}, iv, byStart);
       if (split === undefined) return { intervalMs: iv, totals, points: starts.map((t) => point(t, iv, byStart.get(t))) };
@@ -333,9 +335,10 @@ export class QueryEngine {
 
 /** Totals from a row of flows, packets, bytes, first_ms, last_ms. */
 function totalsOf(r: readonly JS[], src: FlowSource): Totals {
-  const c: Counters = { flows: num(r[0]), packets: num(r[1]), bytes: num(r[2]) };
-  const firstMs = numOrNull(r[3]);
-  const lastMs = numOrNull(r[4]);
+  return totalsFrom({ flows: num(r[0]), packets: num(r[1]), bytes: num(r[2]) }, numOrNull(r[3]), numOrNull(r[4]), src);
+}
+
+function totalsFrom(c: Counters, firstMs: number | null, lastMs: number | null, src: FlowSource): Totals {
   const span = firstMs === null || lastMs === null ? 0 : lastMs - firstMs;
   return { ...c, ...rates(c, span), window: src.window, firstMs, lastMs };
 }

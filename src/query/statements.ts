@@ -47,10 +47,14 @@ function matched(src: FlowSource, list: string, params: SqlParams): string {
 /** The per-flow measures every statistic adds up: scaled packets and bytes, first and last seen (ms). */
 const MEASURES = `${SCALED_PACKETS} AS p, ${SCALED_BYTES} AS b, epoch_ms(${FIRST_SEEN}) AS f, epoch_ms(${FLOW_TIME}) AS l`;
 
+/** The totals' select list over rows of MEASURES: TOTAL_COLUMNS columns, flows, packets, bytes, first_ms, last_ms. */
+const TOTALS = 'count(*) AS t_flows, coalesce(sum(p), 0) AS t_packets, coalesce(sum(b), 0) AS t_bytes, min(f) AS t_first_ms, max(l) AS t_last_ms';
+export const TOTAL_COLUMNS = 5;
+
 /** Row: flows, packets, bytes, first_ms, last_ms (NULL first/last when nothing matched). */
 export function totalsStatement(src: FlowSource): Statement {
   const params = new SqlParams();
-  const sql = `SELECT count(*) AS flows, coalesce(sum(p), 0) AS packets, coalesce(sum(b), 0) AS bytes, min(f) AS first_ms, max(l) AS last_ms FROM (${matched(src, MEASURES, params)})`;
+  const sql = `SELECT ${TOTALS} FROM (${matched(src, MEASURES, params)})`;
   return { sql, params: params.values };
 }
 
@@ -113,13 +117,18 @@ function grouped(src: FlowSource, keys: readonly KeyName[], order: Order, masks:
 export function aggregateStatement(src: FlowSource, keys: readonly KeyName[], order: Order, limit: number | null, masks: NetMasks): Statement {
   const params = new SqlParams();
   const g = grouped(src, keys, order, masks, params);
-  const sql = `${g.ctes} SELECT ${g.keyColumns.join(', ')}, flows, packets, bytes, first_ms, last_ms, bps, pps, bpp FROM r ORDER BY ${g.orderBy}${limit === null ? '' : ` LIMIT ${count(limit, 'the limit')}`}`;
-  return { sql, params: params.values };
+  return { sql: `${g.ctes} ${topOf(g, limit)}`, params: params.values };
 }
 
-/** The totals' select list over `m` (TOTAL_COLUMNS columns: flows, packets, bytes, first_ms, last_ms). */
-const TOTALS_OF_M = 'count(*) AS t_flows, coalesce(sum(p), 0) AS t_packets, coalesce(sum(b), 0) AS t_bytes, min(f) AS t_first_ms, max(l) AS t_last_ms';
-export const TOTAL_COLUMNS = 5;
+/** The group columns of r, in the order aggregateRow reads them. */
+function groupColumns(g: Grouped): string {
+  return `${g.keyColumns.join(', ')}, flows, packets, bytes, first_ms, last_ms, bps, pps, bpp`;
+}
+
+/** The top `limit` groups of r (all with null), in order. */
+function topOf(g: Grouped, limit: number | null): string {
+  return `SELECT ${groupColumns(g)} FROM r ORDER BY ${g.orderBy}${limit === null ? '' : ` LIMIT ${count(limit, 'the limit')}`}`;
+}
 
 /**
  * aggregateStatement's rows, each led by the totals of everything matched (TOTAL_COLUMNS columns),
@@ -129,11 +138,7 @@ export const TOTAL_COLUMNS = 5;
 export function aggregateWithTotalsStatement(src: FlowSource, keys: readonly KeyName[], order: Order, limit: number | null, masks: NetMasks): Statement {
   const params = new SqlParams();
   const g = grouped(src, keys, order, masks, params);
-  const cols = `${g.keyColumns.join(', ')}, flows, packets, bytes, first_ms, last_ms, bps, pps, bpp`;
-  const sql =
-    `${g.ctes}, tot AS (SELECT ${TOTALS_OF_M} FROM m), ` +
-    `top AS (SELECT ${cols} FROM r ORDER BY ${g.orderBy}${limit === null ? '' : ` LIMIT ${count(limit, 'the limit')}`}) ` +
-    `SELECT tot.*, ${cols} FROM tot LEFT JOIN top ON true ORDER BY ${g.orderBy}`;
+  const sql = `${g.ctes}, tot AS (SELECT ${TOTALS} FROM m), top AS (${topOf(g, limit)}) SELECT tot.*, ${groupColumns(g)} FROM tot LEFT JOIN top ON true ORDER BY ${g.orderBy}`;
   return { sql, params: params.values };
 }
 
