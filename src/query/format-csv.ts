@@ -3,10 +3,10 @@
  * text, times ISO 8601, NULL as an empty field. Fields are quoted (RFC 4180) only when needed.
  */
 import { FLOW_COLUMNS } from '../store/schema.js';
-import { isoTime, macText } from './format-units.js';
+import { isoTime, macText, sqlValueText } from './format-units.js';
 import type { KeyValue } from './keys.js';
 import { scaledCounts, type FlowRecord, type FlowValue } from './records.js';
-import type { AggregateResult, Counters, SeriesResult, SqlResult, SqlValue, Totals } from './results.js';
+import type { AggregateResult, Counters, SeriesResult, SqlResult, Totals } from './results.js';
 
 function field(v: string): string {
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
@@ -80,12 +80,6 @@ export function flowsCsvRows(rows: readonly FlowRecord[]): string {
   return out;
 }
 
-function sqlField(v: SqlValue): string {
-  if (v === null) return '';
-  if (typeof v === 'object') return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-  return String(v);
-}
-
 export function sqlCsv(r: SqlResult): string {
-  return line(r.columns.map((c) => c.name)) + r.rows.map((row) => line(row.map(sqlField))).join('');
+  return line(r.columns.map((c) => c.name)) + r.rows.map((row) => line(row.map((v) => sqlValueText(v, '')))).join('');
 }

@@ -2,10 +2,10 @@
  * `--format table`: aligned columns with human units, percentages of the totals, and a summary
  * line, for people at a terminal.
  */
-import { alignColumns, flagsText, human, intervalText, isoTime, keyText, percent, protocolText, seconds } from './format-units.js';
+import { alignColumns, flagsText, human, intervalText, isoTime, keyText, percent, protocolText, seconds, sqlValueText } from './format-units.js';
 import type { KeyName } from './keys.js';
 import { scaledCounts, type FlowRecord } from './records.js';
-import type { AggregateResult, Counters, SeriesResult, SqlResult, SqlValue, Totals } from './results.js';
+import type { AggregateResult, Counters, SeriesResult, SqlResult, Totals } from './results.js';
 import type { TimeWindow } from './window.js';
 
 function windowText(w: TimeWindow): string {
@@ -112,15 +112,9 @@ export function flowsTableRows(rows: readonly FlowRecord[]): string {
   return out;
 }
 
-function sqlCell(v: SqlValue): string {
-  if (v === null) return 'NULL';
-  if (typeof v === 'object') return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-  return String(v);
-}
-
 export function sqlTable(r: SqlResult): string {
   const header = r.columns.map((c) => c.name);
-  const rows = r.rows.map((row) => row.map(sqlCell));
+  const rows = r.rows.map((row) => row.map((v) => sqlValueText(v, 'NULL')));
   const right = r.columns.map((c) => /INT|DOUBLE|FLOAT|DECIMAL|REAL/i.test(c.type) && !c.type.endsWith('[]'));
   const note = r.truncated ? `\n(only the first ${r.rows.length} rows)` : '';
   return `${alignColumns(header, rows, right)}\n${note === '' ? '' : `${note}\n`}`;

@@ -5,6 +5,7 @@
 import { protocolKeyword } from '../wire/ie/registry.js';
 import { TCP_FLAG_BITS } from './filter-parse.js';
 import type { KeyName, KeyValue } from './keys.js';
+import type { SqlValue } from './results.js';
 
 const UNITS = ['', ' K', ' M', ' G', ' T', ' P', ' E'];
 
@@ -84,4 +85,11 @@ export function alignColumns(header: readonly string[], rows: readonly (readonly
       .join('  ')
       .trimEnd();
   return all.map(line).join('\n');
+}
+
+/** A --sql value as text: NULL as `nullText` (CSV: empty, table: NULL), lists and structs as JSON. */
+export function sqlValueText(v: SqlValue, nullText: string): string {
+  if (v === null) return nullText;
+  if (typeof v === 'object') return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  return String(v);
 }
