@@ -259,3 +259,26 @@ test('runtime: templates survive a restart of the service (data_directory/state)
   // The restarted service gets data only: the template comes from data_directory/state/templates.json.
   assert.equal(await run(new IpfixMessageBuilder({ domainId: 5, exportTimeSec: 1_700_000_010, sequence: 2 }).data(tpl, rows).build()), 2);
 });
+
+test('runtime: a store output keeps what a consumer accepts, answerable by sluice query', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-rt-store-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = path.join(dir, 'store');
+  const yaml = [
+    'pce_addr: pce.example.com:8443', 'api_key: "key1 secret1"', `data_directory: ${dir}`,
+    'outputs:', `  - { type: store, path: ${store} }`,
+    'consumers:', '  - name: nf', '    parser: { type: netflow }', '    connectors:', '      - type: udp', '        properties: { ports: "0" }', '',
+  ].join('\n');
+  const delivery = new RecordingDelivery();
+  const rt = new ServiceRuntime(parseServiceConfig(yaml, 'c.yaml'), { createDelivery: () => delivery, log: new MemoryLog() });
+  await rt.start();
+  await sendUdp('127.0.0.1', rt.listening[0]!.port, v5('10.1.1.1', 443));
+  await sendUdp('127.0.0.1', rt.listening[0]!.port, v5('10.1.1.2', 53));
+  await until('2 records', () => delivery.records() >= 2);
+  await rt.stop(); // writes the open window
+  const r = await runSluice(['query', '--store', store, '-s', 'dstport', '--format', 'csv', '-t', '2023-01-01/2024-01-01']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const col = lines[0]!.split(',').indexOf('dstport');
+  assert.deepEqual(lines.slice(1).map((l) => l.split(',')[col]).sort(), ['443', '53']);
+});

@@ -17,7 +17,7 @@ import { mergeSnapshots, restoredText, type TemplateSnapshot } from '../wire/tem
 import { join } from 'node:path';
 import { StoreEncoder } from '../store/encode.js';
 import { registerStoreMetrics } from '../store/metrics.js';
-import { StoreWriter } from '../store/writer.js';
+import type { StoreWriter } from '../store/writer.js';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { SamplingTracker } from '../pipeline/sampling.js';
@@ -242,6 +242,7 @@ export class ServiceRuntime implements Lifecycle {
   private async openOutputs(): Promise<void> {
     const s = this.cfg.store;
     if (s !== undefined) {
+      const { StoreWriter } = await import('../store/writer.js'); // DuckDB only when a store is configured
       const writer = await StoreWriter.open(s.dir, { flushIntervalMs: s.flushIntervalMs, maxAgeMs: s.maxAgeMs, maxBytes: s.maxBytes, log: this.deps.log });
       this.store = { writer, encoder: new StoreEncoder() };
       registerStoreMetrics(this.metrics, () => writer.stats());
