@@ -237,26 +237,26 @@ async function main(): Promise<void> {
     const kafka = await import('./kafka.js');
     const { haveKcat } = await import('../test/helpers/kafka-mock.js');
     if (haveKcat()) {
-      const rows = await kafka.benchKafka(quick ? 50_000 : 100_000);
+      const rows = await kafka.benchKafka(quick ? 100_000 : 300_000, { rounds: quick ? 1 : 3 });
       const peer = rows.find((r) => r.name.startsWith('peer:'));
       for (const r of rows) {
         if (r === peer) {
-          console.log(`${r.name.padEnd(28)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(12)} ${(r.mbPerSec / 1.048576).toFixed(0).padStart(8)} ${'0'.padStart(8)}   same lines, one per message, acks=all`);
+          console.log(`${r.name.padEnd(28)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(12)} ${(r.mbPerSec / 1.048576).toFixed(0).padStart(8)} ${'0'.padStart(8)}   same lines, one per message, acks=all${kafka.roundsText(r)}`);
           continue;
         }
         console.log(
           `${r.name.padEnd(28)} ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(12)} ${(r.mbPerSec / 1.048576).toFixed(0).padStart(8)} ${String(r.dropped).padStart(8)}` +
-            `   to librdkafka's mock broker, acked; write() alone ${Math.round(r.enqueueRecordsPerSec).toLocaleString('en-US')} records/s, ${r.records} records`,
+            `   to librdkafka's mock broker, acked; write() alone ${Math.round(r.enqueueRecordsPerSec).toLocaleString('en-US')} records/s, ${r.records} records${kafka.roundsText(r)}`,
         );
       }
       if (peer !== undefined) {
         const ratio = (name: string) => (rows.find((r) => r.name === name)?.recordsPerSec ?? NaN) / peer.recordsPerSec;
-        const one = rows.find((r) => r.name === 'kafka (defaults, acks=all)');
+        const one = rows.find((r) => r.name === kafka.DEFAULTS_ROW);
         if (one !== undefined) {
           summary.push({ path: 'Kafka, one record per message', sluice: `${(one.recordsPerSec / 1000).toFixed(0)} k rec/s`, peer: `kcat -P ${(peer.recordsPerSec / 1000).toFixed(0)} k`, ratio: `${ratio(one.name).toFixed(2)}x`, goal: '>= 0.5x' });
         }
         console.log(
-          `  ratio sluice / kcat -P: one record per message ${ratio('kafka (defaults, acks=all)').toFixed(2)}x, ` +
+          `  ratio sluice / kcat -P: one record per message ${ratio(kafka.DEFAULTS_ROW).toFixed(2)}x, ` +
             `recordsPerMessage=100 ${ratio('kafka recordsPerMessage=100').toFixed(2)}x (librdkafka through @confluentinc/kafka-javascript)`,
         );
       }
