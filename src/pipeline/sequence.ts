@@ -69,7 +69,7 @@ export interface SequenceCounts {
 }
 
 export interface SequenceOptions {
-  /** Streams tracked at once; past this, the least recently seen is forgotten. Default 65536. */
+  /** Streams tracked at once; past this, the least recently seen sixteenth is forgotten. Default 65536. */
   readonly maxKeys?: number;
   /** How far back (in messages) a late message still counts as reordered. Default 64. */
   readonly windowMessages?: number;
@@ -132,6 +132,8 @@ class Stream {
   heldSeq = -1;
   /** Its units, -1 when unknown. */
   heldUnits = 0;
+  /** The tracker's tick when the stream last saw a message: the least recent is evicted first. */
+  seen = 0;
 
   constructor(protocol: SequenceProtocol) {
     this.c = ZERO(protocol);
@@ -162,6 +164,8 @@ export class SequenceTracker {
   private readonly maxGapMessages: number;
   /** Streams forgotten because of `maxKeys`. */
   evicted = 0;
+  /** Messages observed: the clock of Stream.seen. */
+  private tick = 0;
 
   constructor(opts: SequenceOptions = {}) {
     this.maxKeys = positive(opts.maxKeys ?? 65_536, 'maxKeys');
@@ -180,11 +184,11 @@ export class SequenceTracker {
       if (s !== undefined) this.retire(f.key, s); // same key, another protocol: a new stream
       else if (this.streams.size >= this.maxKeys) this.evictOldest();
       s = new Stream(f.protocol);
-    } else {
-      // Map order is recency order: the first entry is the one to evict.
-      this.streams.delete(f.key);
+      this.streams.set(f.key, s);
     }
-    this.streams.set(f.key, s);
+    // Recency as a stamp, not as Map order: re-inserting the key on every message (sFlow: every
+    // sample) cost a delete and a set, and the map's compaction, for an eviction that is rare.
+    s.seen = ++this.tick;
     const seq = f.sequence >>> 0;
     const units = countsMessages(f.protocol) ? 1 : f.units === 'unknown' || !(f.units >= 0) ? -1 : Math.floor(f.units);
     s.c.messages++;
@@ -203,7 +207,7 @@ export class SequenceTracker {
     return s === undefined ? undefined : { ...s.c, expected: s.c.received + s.c.lost };
   }
 
-  /** Every tracked stream, least recently seen first. */
+  /** Every tracked stream, in the order they were first seen. */
   *entries(): IterableIterator<[string, SequenceCounts]> {
     for (const [k, s] of this.streams) yield [k, { ...s.c, expected: s.c.received + s.c.lost }];
   }
@@ -351,11 +355,17 @@ export class SequenceTracker {
     s.heldSeq = -1;
   }
 
+  /**
+   * Forgets the least recently seen sixteenth of the streams (at least one) at once, so a flood of
+   * new keys sorts the streams once per maxKeys/16 of them, not once per key.
+   */
   private evictOldest(): void {
-    const first = this.streams.entries().next();
-    if (first.done) return;
-    this.retire(first.value[0], first.value[1]);
-    this.evicted++;
+    const n = Math.max(1, Math.floor(this.streams.size / 16));
+    const oldest = [...this.streams].sort((a, b) => a[1].seen - b[1].seen).slice(0, n);
+    for (const [key, s] of oldest) {
+      this.retire(key, s);
+      this.evicted++;
+    }
   }
 
   private retire(key: string, s: Stream): void {

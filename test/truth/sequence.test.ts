@@ -330,3 +330,20 @@ test('ExporterAccount: interleaved sFlow samples of two agents, sources and kind
   assert.deepEqual(byExporter.get('10.0.0.1')!.map((r) => r[2]).sort(), [0, 0, 0, 1]);
   assert.deepEqual(byExporter.get('10.0.0.2')!.map((r) => r[2]), [0]);
 });
+
+test('a full tracker forgets the least recently seen sixteenth at once, whatever order the keys came in', () => {
+  const t = new SequenceTracker({ maxKeys: 32 });
+  for (let k = 0; k < 32; k++) t.observe({ protocol: 'netflow9', key: `k${k}`, sequence: 1, units: 1 });
+  // Seen again in reverse (k31 first, so the oldest), then k0 .. k15 once more: insertion order is not recency.
+  for (let k = 31; k >= 0; k--) t.observe({ protocol: 'netflow9', key: `k${k}`, sequence: 2, units: 1 });
+  for (let k = 0; k < 16; k++) t.observe({ protocol: 'netflow9', key: `k${k}`, sequence: 3, units: 1 });
+  t.observe({ protocol: 'netflow9', key: 'new', sequence: 1, units: 1 });
+  assert.equal(t.evicted, 2);
+  // 32 / 16 = 2 forgotten: the two least recently seen, k31 and k30; k0, first inserted, stays.
+  assert.equal(t.get('k31'), undefined);
+  assert.equal(t.get('k30'), undefined);
+  assert.notEqual(t.get('k29'), undefined);
+  assert.notEqual(t.get('k0'), undefined);
+  assert.equal(t.size, 31);
+  assert.equal(t.totals().get('netflow9')!.messages, 32 * 2 + 16 + 1, 'the forgotten streams still count');
+});
