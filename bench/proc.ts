@@ -70,5 +70,7 @@ export function compiledSluice(): string[] {
   // As installed: the node flags of bin/sluice.js's first line (its young-generation size), then the entry.
   const bin = join(root, 'bin', 'sluice.js');
   const flags = /^#!.*?\bnode\b(.*)$/m.exec(readFileSync(bin, 'utf8').split('\n')[0]!)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
-  return [...flags, bin];
+  // BENCH_NODE_FLAGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the CLI a bench runs.
+  const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  return [...flags, ...extra, bin];
 }

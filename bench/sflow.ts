@@ -71,7 +71,8 @@ export function buildSflowDatagrams(distinct: number): Buffer[] {
     return (x >>> 8) % n;
   };
   const out: Buffer[] = [];
-  let seq = 0;
+  // Each data source numbers its own samples (sFlow v5), as a switch's ports do.
+  const seqOf = new Map<number, number>();
   for (let d = 0; d < distinct; d++) {
     const samples: SflowSample[] = [];
     for (let k = 0; k < SAMPLES_PER_DATAGRAM; k++) {
@@ -85,9 +86,11 @@ export function buildSflowDatagrams(distinct: number): Buffer[] {
             ? ethernetIpv4Udp({ src: `10.${rnd(256)}.${rnd(256)}.${rnd(254) + 1}`, dst: `198.51.100.${rnd(254) + 1}`, srcPort: 1024 + rnd(60000), dstPort: 53, vlanIds, payload })
             : ethernetIpv6Tcp({ src: `2001:db8:${rnd(65535).toString(16)}::${(rnd(65535) + 1).toString(16)}`, dst: '2001:db8:ffff::1', srcPort: 1024 + rnd(60000), dstPort: 443, flags: 0x10, vlanIds, payload });
       const port = 1 + rnd(48);
+      const seq = (seqOf.get(port) ?? 0) + 1;
+      seqOf.set(port, seq);
       samples.push({
         kind: 'flow',
-        sequence: ++seq,
+        sequence: seq,
         sourceIndex: port,
         samplingRate: 512,
         samplePool: seq * 512,
