@@ -164,7 +164,7 @@ async function runCollect(o: CollectFlags): Promise<number> {
   let pageEngine: QueryEngine | undefined;
   if (http !== undefined && store !== undefined) {
     try {
-      // Loaded here: the page's modules and DuckDB cost a collector without a page about 12 MiB of RSS.
+      // Loaded here: a collector without the page does not carry the API's modules and the query engine.
       const [{ QueryEngine }, { storeSegments }, { ApiV1 }, { liveExporters }, { writerHealth }] = await Promise.all([
         import('../query/engine.js'),
         import('../query/segments.js'),

@@ -13,6 +13,7 @@ import { DEFAULT_JSON_OPTIONS } from '../format/ipfixcol2-json.js';
 import { parseFormatSpec } from '../format/spec.js';
 import { loadRegistry } from '../model/registry.js';
 import { LineWriter } from '../outputs/line-writer.js';
+import { openStoreWriter } from '../store/open-writer.js';
 import type { StoreWriter } from '../store/writer.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { makeSession, type TransportSession } from '../wire/batch.js';
@@ -187,8 +188,7 @@ async function runDecode(files: string[], opts: DecodeFlags): Promise<number> {
   let store: StoreWriter | undefined;
   if (opts.store !== undefined) {
     try {
-      const { StoreWriter } = await import('../store/writer.js'); // DuckDB only when a store is asked for
-      store = await StoreWriter.open(opts.store, { log: decodeLog });
+      store = await openStoreWriter({ dir: opts.store }, decodeLog);
     } catch (err) {
       process.stderr.write(`sluice decode: cannot open the store ${opts.store}: ${(err as Error).message}\n`);
       return 1;

@@ -6,6 +6,7 @@ import { SamplingConfigError, SamplingTracker, type PrefixRate } from '../pipeli
 import { parseListenUri } from '../sources/listen-uri.js';
 import { ConfigError, parseYamlConfig } from '../util/yaml-config.js';
 import { parseDurationMs, parseSizeBytes } from '../util/units.js';
+import type { StoreSpec } from '../store/open-writer.js';
 
 export { ConfigError };
 
@@ -125,13 +126,6 @@ const configSchema = z
   })
   .strict();
 
-/** Where the flow store is and how it keeps segments (the `store` output, collect --store). */
-export interface StoreSpec {
-  readonly dir: string;
-  readonly flushIntervalMs?: number;
-  readonly maxAgeMs?: number;
-  readonly maxBytes?: number;
-}
 
 export interface CollectConfig {
   readonly listen?: string[];

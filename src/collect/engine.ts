@@ -15,8 +15,8 @@ import { formatGroups, writeGroups, type FormatGroup } from '../outputs/groups.j
 import { formatOutputCounters, type Output, type OutputSpec } from '../outputs/output.js';
 import { dropLogger } from '../pipeline/drop-log.js';
 import { registerStoreMetrics } from '../store/metrics.js';
+import { openStoreWriter, type StoreSpec } from '../store/open-writer.js';
 import type { StoreWriter } from '../store/writer.js';
-import type { StoreSpec } from './config.js';
 import type { ListenSpec } from '../sources/listen-uri.js';
 import { TcpSource } from '../sources/tcp.js';
 import { UdpSource } from '../sources/udp.js';
@@ -195,9 +195,7 @@ export class CollectEngine {
     if (o.store !== undefined) {
       let store: StoreWriter;
       try {
-        // Loaded here: DuckDB's library costs a collector without a store about 12 MiB of RSS.
-        const { StoreWriter } = await import('../store/writer.js');
-        store = await StoreWriter.open(o.store.dir, { flushIntervalMs: o.store.flushIntervalMs, maxAgeMs: o.store.maxAgeMs, maxBytes: o.store.maxBytes, log });
+        store = await openStoreWriter(o.store, log);
       } catch (err) {
         throw new Error(`cannot open the store ${o.store.dir}: ${(err as Error).message}`);
       }

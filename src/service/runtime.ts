@@ -17,6 +17,7 @@ import { mergeSnapshots, restoredText, type TemplateSnapshot } from '../wire/tem
 import { join } from 'node:path';
 import { StoreEncoder } from '../store/encode.js';
 import { registerStoreMetrics } from '../store/metrics.js';
+import { openStoreWriter } from '../store/open-writer.js';
 import type { StoreWriter } from '../store/writer.js';
 import { loadRegistry } from '../model/registry.js';
 import { dropLogger } from '../pipeline/drop-log.js';
@@ -242,8 +243,7 @@ export class ServiceRuntime implements Lifecycle {
   private async openOutputs(): Promise<void> {
     const s = this.cfg.store;
     if (s !== undefined) {
-      const { StoreWriter } = await import('../store/writer.js'); // DuckDB only when a store is configured
-      const writer = await StoreWriter.open(s.dir, { flushIntervalMs: s.flushIntervalMs, maxAgeMs: s.maxAgeMs, maxBytes: s.maxBytes, log: this.deps.log });
+      const writer = await openStoreWriter(s, this.deps.log);
       this.store = { writer, encoder: new StoreEncoder() };
       registerStoreMetrics(this.metrics, () => writer.stats());
       this.deps.log.info({ store: s.dir }, `flows are kept in the store ${s.dir} (sluice query --store ${s.dir})`);
