@@ -8,9 +8,6 @@ export type FieldValue = number | bigint | string | boolean | Buffer | ListValue
 
 /** RFC 6313 section 4.4 semantics. */
 export const LIST_SEMANTICS = ['noneOf', 'exactlyOneOf', 'oneOrMoreOf', 'allOf', 'ordered'] as const;
-export function semanticName(v: number): string {
-  return v === 0xff ? 'undefined' : (LIST_SEMANTICS[v] ?? `unassigned${v}`);
-}
 
 export interface BasicListValue {
   readonly kind: 'basicList';
